@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Backend registry: Backend.Type → ops. */
+#include "backend/backend.h"
+
+#include <stddef.h>
+#include <strings.h>
+
+static const struct backend_ops *const backends[] = {
+	&backend_alloc_ops,
+};
+
+/* Upstream's other types; they land in later changes. */
+static const char *const missing[] = { "vxlan", "host-gw", "udp", "ipip", "wireguard",
+				       "extension", "ipsec", "tencentvpc", "gce", "aws-vpc",
+				       "ali-vpc" };
+
+const struct backend_ops *backend_find(const char *type)
+{
+	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
+		if (strcasecmp(backends[i]->name, type) == 0)
+			return backends[i];
+	return NULL;
+}
+
+bool backend_known_but_missing(const char *type)
+{
+	for (size_t i = 0; i < sizeof(missing) / sizeof(missing[0]); i++)
+		if (strcasecmp(missing[i], type) == 0)
+			return true;
+	return false;
+}

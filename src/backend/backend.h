@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The backend interface: what the lease manager drives to program the data path. */
+#ifndef FLANNELD_BACKEND_H
+#define FLANNELD_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct backend;
+struct lease;
+struct lease_attrs;
+struct loop;
+struct netconf;
+struct iface;
+
+/* What every backend gets at init. */
+struct backend_env {
+	struct loop *loop;
+	const struct netconf *conf;
+	const struct iface *ext; /* the external interface, its address and MTU */
+	uint32_t public_ip;      /* host byte order */
+};
+
+struct backend_ops {
+	const char *name; /* as in Backend.Type, lower case */
+	/* Create devices; fill our lease's BackendType/BackendData; report the MTU. */
+	int (*init)(const struct backend_env *env, struct lease_attrs *attrs, unsigned *mtu,
+		    struct backend **ret);
+	/* Our own lease is held (again): configure the device for it. */
+	int (*own_lease)(struct backend *b, const struct lease *own);
+	/* A remote lease appeared or changed (idempotent). */
+	void (*lease_added)(struct backend *b, const struct lease *l);
+	void (*lease_removed)(struct backend *b, const struct lease *l);
+	/* The full set of remote leases after a (re)list: converge to exactly it. */
+	void (*resync)(struct backend *b, const struct lease *const *all, size_t n);
+	/* Release user-space resources; kernel state stays (NULL-safe). */
+	void (*close)(struct backend *b);
+};
+
+/* Case-insensitive lookup by Backend.Type; NULL when unknown. */
+const struct backend_ops *backend_find(const char *type);
+/* True for types upstream knows that this build does not implement yet. */
+bool backend_known_but_missing(const char *type);
+
+extern const struct backend_ops backend_alloc_ops;
+
+#endif

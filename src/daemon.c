@@ -1,0 +1,513 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Start-up order (DESIGN.md): previous subnet.env, etcd client and health
+ * listener, config (retried until valid), backend, lease list, own lease,
+ * subnet.env + readiness, then the watch feeding the backend.
+ */
+#include "daemon.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "backend/backend.h"
+#include "config.h"
+#include "etcd.h"
+#include "flags.h"
+#include "health.h"
+#include "iface.h"
+#include "lease.h"
+#include "leasecache.h"
+#include "leasewatch.h"
+#include "log.h"
+#include "loop.h"
+#include "ownlease.h"
+#include "sdnotify.h"
+#include "subnetenv.h"
+
+#define CONFIG_RETRY_MS     1000
+/* Repeat an unchanged config error at most this often. */
+#define CONFIG_LOG_EVERY_MS 10000
+/* /readyz turns 503 once etcd has been unreachable this long. */
+#define ETCD_GRACE_MS       10000
+
+struct daemon {
+	const struct options *opts;
+	struct loop *loop;
+	struct etcd *etcd;
+	struct health *health;
+	struct leasewatch *watch;
+	struct ownlease *own;
+	const struct backend_ops *bops;
+	struct backend *backend;
+
+	char *prefix;
+	char *config_key;
+	struct iface ext;
+	struct netconf conf;
+	bool have_conf;
+	struct lease_attrs attrs;
+	unsigned mtu;
+
+	struct subnetenv prev;
+	bool has_prev_subnet;
+	bool env_written;
+	bool backend_live;
+	struct ip4net env_subnet;
+
+	char last_config_err[256];
+	uint64_t last_config_log;
+	struct loop_timer config_timer;
+	int exit_code;
+};
+
+char *daemon_clean_prefix(const char *prefix)
+{
+	size_t n = strlen(prefix);
+	char *out = malloc(n + 2), *p = out;
+	const char *s = prefix;
+
+	if (!out)
+		return NULL;
+	/* Split on '/', drop empty and "." elements, let ".." pop one. */
+	while (*s) {
+		const char *e;
+		size_t len;
+
+		while (*s == '/')
+			s++;
+		e = strchrnul(s, '/');
+		len = (size_t)(e - s);
+		if (len == 0 || (len == 1 && s[0] == '.')) {
+			/* skip */
+		} else if (len == 2 && s[0] == '.' && s[1] == '.') {
+			while (p > out && *--p != '/')
+				;
+		} else {
+			if (p > out || prefix[0] == '/')
+				*p++ = '/';
+			memcpy(p, s, len);
+			p += len;
+		}
+		s = e;
+	}
+	*p = '\0';
+	return out;
+}
+
+static void log_config_error(struct daemon *d, const char *msg)
+{
+	uint64_t now = loop_now_ms();
+
+	if (strcmp(msg, d->last_config_err) == 0 && now - d->last_config_log < CONFIG_LOG_EVERY_MS)
+		return;
+	snprintf(d->last_config_err, sizeof(d->last_config_err), "%s", msg);
+	d->last_config_log = now;
+	log_warnx("Couldn't fetch network config: %s (retrying every 1s)", msg);
+}
+
+static void fatal_stop(struct daemon *d, const char *msg)
+{
+	log_error("%s", msg);
+	d->exit_code = 1;
+	loop_stop(d->loop);
+}
+
+static bool is_own_key(const struct daemon *d, const struct lease *l)
+{
+	const char *k = d->own ? ownlease_key(d->own) : NULL;
+
+	return k && strcmp(k, l->key) == 0;
+}
+
+/* Every remote lease with a usable value: what the backend converges to. */
+static void backend_resync(struct daemon *d)
+{
+	struct leasecache *c = leasewatch_cache(d->watch);
+	size_t n = leasecache_count(c), k = 0, pos = 0;
+	const struct lease **all = malloc((n ? n : 1) * sizeof(*all));
+	struct lease *l;
+
+	if (!all) {
+		log_error("Out of memory resyncing the backend");
+		return;
+	}
+	while ((l = leasecache_next(c, &pos)))
+		if (l->has_attrs && !is_own_key(d, l))
+			all[k++] = l;
+	d->bops->resync(d->backend, all, k);
+	free(all);
+}
+
+static void lease_added(void *arg, const struct lease *l)
+{
+	struct daemon *d = arg;
+	char buf[IP_STRLEN], pub[16];
+
+	if (d->own && ownlease_held(d->own) && is_own_key(d, l)) {
+		ownlease_key_changed(d->own, l);
+		return;
+	}
+	log_debug(1, "Lease added: %s PublicIP %s", ip4net_format(&l->subnet.v4, buf),
+		  ip4_format(l->attrs.public_ip, pub));
+	if (d->backend_live)
+		d->bops->lease_added(d->backend, l);
+}
+
+static void lease_removed(void *arg, const struct lease *l)
+{
+	struct daemon *d = arg;
+	char buf[IP_STRLEN];
+
+	if (d->own && ownlease_held(d->own) && is_own_key(d, l)) {
+		ownlease_key_deleted(d->own, l);
+		return;
+	}
+	log_debug(1, "Lease removed: %s", ip4net_format(&l->subnet.v4, buf));
+	if (d->backend_live && l->has_attrs)
+		d->bops->lease_removed(d->backend, l);
+}
+
+static void leases_listed(void *arg, int64_t revision, bool first)
+{
+	struct daemon *d = arg;
+
+	if (first) {
+		ownlease_acquire(d->own);
+		return;
+	}
+	if (d->backend_live)
+		backend_resync(d);
+}
+
+static const struct leasewatch_ops watch_ops = {
+	.added = lease_added,
+	.removed = lease_removed,
+	.listed = leases_listed,
+};
+
+static int write_subnet_env(struct daemon *d, const struct lease *own)
+{
+	struct subnetenv env = { 0 };
+	int r;
+
+	env.has_network = true;
+	env.network = d->conf.network;
+	env.has_subnet = true;
+	env.subnet = own->subnet.v4;
+	env.has_mtu = true;
+	env.mtu = d->mtu;
+	env.has_ipmasq = true;
+	env.ipmasq = d->opts->ip_masq;
+	r = subnetenv_write(d->opts->subnet_file, &env);
+	if (r < 0)
+		return r;
+	d->env_subnet = own->subnet.v4;
+	log_info("Wrote subnet file to %s", d->opts->subnet_file);
+	return 0;
+}
+
+static void lease_acquired(void *arg, const struct lease *own)
+{
+	struct daemon *d = arg;
+	char a[IP_STRLEN], b[IP_STRLEN];
+	int r;
+
+	r = d->bops->own_lease(d->backend, own);
+	if (r < 0) {
+		log_error("Configuring the backend for our lease failed: %s", strerror(-r));
+		d->exit_code = 1;
+		loop_stop(d->loop);
+		return;
+	}
+	if (d->env_written && d->env_subnet.addr == own->subnet.v4.addr &&
+	    d->env_subnet.len == own->subnet.v4.len)
+		return; /* re-acquired the same subnet: nothing changes for containers */
+	if (d->env_written)
+		log_error("Our subnet changed from %s to %s: containers on the old subnet must "
+			  "be restarted",
+			  ip4net_format(&d->env_subnet, a), ip4net_format(&own->subnet.v4, b));
+	r = write_subnet_env(d, own);
+	if (r < 0) {
+		log_error("Failed to write subnet file %s: %s", d->opts->subnet_file,
+			  strerror(-r));
+		d->exit_code = 1;
+		loop_stop(d->loop);
+		return;
+	}
+	if (!d->env_written) {
+		d->env_written = true;
+		log_info("flannel is ready");
+		if (sd_notify_send("READY=1") < 0)
+			log_warn("Failed to notify systemd");
+		d->backend_live = true;
+		log_info("Running backend.");
+		backend_resync(d);
+		leasewatch_start_watch(d->watch);
+	}
+}
+
+static void lease_failed(void *arg, const char *msg)
+{
+	struct daemon *d = arg;
+	char buf[300];
+
+	snprintf(buf, sizeof(buf), "Error registering network: %s", msg);
+	fatal_stop(d, buf);
+}
+
+static const struct ownlease_ops own_ops = {
+	.acquired = lease_acquired,
+	.failed = lease_failed,
+};
+
+static int start_backend(struct daemon *d)
+{
+	struct backend_env env = { d->loop, &d->conf, &d->ext, d->attrs.public_ip };
+	const char *type = d->conf.backend_type;
+	struct ownlease_params p;
+	char msg[160];
+	int r;
+
+	if (!d->conf.enable_ipv4 && !d->conf.enable_ipv6) {
+		fatal_stop(d, "none defined stack");
+		return -EINVAL;
+	}
+	if (d->conf.enable_ipv6) {
+		fatal_stop(d, "IPv6 networks (EnableIPv6) are not supported yet");
+		return -ENOTSUP;
+	}
+	d->bops = backend_find(type);
+	if (!d->bops) {
+		snprintf(msg, sizeof(msg), "%s backend type: %s",
+			 backend_known_but_missing(type) ? "not supported yet:" : "unknown", type);
+		fatal_stop(d, msg);
+		return -ENOTSUP;
+	}
+	r = d->bops->init(&env, &d->attrs, &d->mtu, &d->backend);
+	if (r < 0) {
+		snprintf(msg, sizeof(msg), "Error initializing %s backend: %s", d->bops->name,
+			 strerror(-r));
+		fatal_stop(d, msg);
+		return r;
+	}
+	r = leasewatch_new(d->loop, d->etcd, d->prefix, &watch_ops, d, &d->watch);
+	if (r < 0)
+		return r;
+	p = (struct ownlease_params){
+		.prefix = d->prefix,
+		.conf = &d->conf,
+		.attrs = &d->attrs,
+		.has_prev_subnet = d->has_prev_subnet,
+		.prev_subnet = d->prev.subnet,
+		.ttl_s = d->opts->subnet_lease_ttl,
+		.renew_margin_s = (int64_t)d->opts->subnet_lease_renew_margin * 60,
+	};
+	r = ownlease_new(d->loop, d->etcd, d->watch, &p, &own_ops, d, &d->own);
+	if (r < 0)
+		return r;
+	leasewatch_list(d->watch);
+	return 0;
+}
+
+static void config_reply(void *arg, const struct etcd_reply *r)
+{
+	struct daemon *d = arg;
+	char err[256], msg[300];
+
+	if (r->err) {
+		log_config_error(d, r->message ? r->message : strerror(-r->err));
+		goto retry;
+	}
+	if (r->n_kvs == 0) {
+		snprintf(msg, sizeof(msg),
+			 "%s not found in etcd store. Did you create your config using etcdv3 API?",
+			 d->config_key);
+		log_config_error(d, msg);
+		goto retry;
+	}
+	if (netconf_parse(r->kvs[0].value, r->kvs[0].value_len, &d->conf, err, sizeof(err)) < 0) {
+		log_config_error(d, err);
+		goto retry;
+	}
+	d->have_conf = true;
+	log_info("Found network config - Backend type: %s", d->conf.backend_type);
+	if (start_backend(d) < 0 && d->exit_code == 0)
+		fatal_stop(d, "Failed to start the lease manager: out of memory");
+	return;
+retry:
+	loop_timer_arm(d->loop, &d->config_timer, CONFIG_RETRY_MS);
+}
+
+static void fetch_config(void *arg)
+{
+	struct daemon *d = arg;
+
+	if (etcd_range(d->etcd, d->config_key, strlen(d->config_key), NULL, 0, 0, 0, config_reply,
+		       d) < 0)
+		loop_timer_arm(d->loop, &d->config_timer, CONFIG_RETRY_MS);
+}
+
+static bool is_ready(void *arg)
+{
+	struct daemon *d = arg;
+	uint64_t since = etcd_unreachable_since(d->etcd);
+
+	if (!d->env_written || !d->own || !ownlease_held(d->own))
+		return false;
+	return since == 0 || loop_now_ms() - since < ETCD_GRACE_MS;
+}
+
+static size_t remote_lease_count(struct daemon *d)
+{
+	struct leasecache *c;
+	struct lease *l;
+	size_t pos = 0, n = 0;
+
+	if (!d->watch)
+		return 0;
+	c = leasewatch_cache(d->watch);
+	while ((l = leasecache_next(c, &pos)))
+		if (l->has_attrs && !is_own_key(d, l))
+			n++;
+	return n;
+}
+
+static void metric(FILE *out, const char *name, const char *type, const char *help,
+		   unsigned long long v)
+{
+	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type, name, v);
+}
+
+static void write_metrics(void *arg, FILE *out)
+{
+	struct daemon *d = arg;
+	struct leasewatch_stats ws = { 0 };
+	struct etcd_stats es;
+
+	if (d->watch)
+		leasewatch_get_stats(d->watch, &ws);
+	etcd_get_stats(d->etcd, &es);
+	metric(out, "flannel_leases_known", "gauge", "Remote subnet leases known.",
+	       remote_lease_count(d));
+	metric(out, "flannel_own_lease_expiry_seconds", "gauge",
+	       "Unix time our etcd lease expires (0: none, or a reservation).",
+	       d->own ? (unsigned long long)ownlease_expiry(d->own) : 0);
+	metric(out, "flannel_lease_acquisitions_total", "counter",
+	       "Times our own lease was acquired.", d->own ? ownlease_acquisitions(d->own) : 0);
+	metric(out, "flannel_watch_events_total", "counter", "Lease watch events applied.",
+	       ws.events);
+	metric(out, "flannel_resyncs_total", "counter", "Lease re-lists after watch compaction.",
+	       ws.resyncs);
+	metric(out, "flannel_bad_leases_total", "counter",
+	       "Malformed lease keys or values skipped.", ws.bad_leases);
+	metric(out, "flannel_etcd_requests_total", "counter", "HTTP requests sent to etcd.",
+	       es.requests);
+	metric(out, "flannel_etcd_request_errors_total", "counter",
+	       "etcd requests that failed (transport errors and error answers).", es.errors);
+	metric(out, "flannel_etcd_watch_reconnects_total", "counter", "Watch stream reconnects.",
+	       es.watch_reconnects);
+	metric(out, "flannel_ready", "gauge", "1 when /readyz answers 200.", is_ready(d));
+}
+
+static const struct health_ops health_ops = {
+	.ready = is_ready,
+	.metrics = write_metrics,
+};
+
+static void warn_prev(void *arg, const char *msg)
+{
+	struct daemon *d = arg;
+
+	log_warnx("Ignoring part of previous subnet file %s: %s", d->opts->subnet_file, msg);
+}
+
+static void read_previous(struct daemon *d)
+{
+	char buf[IP_STRLEN];
+	int r = subnetenv_read(d->opts->subnet_file, &d->prev, warn_prev, d);
+
+	if (r < 0 && r != -ENOENT)
+		log_warnx("Cannot read previous subnet file %s: %s, ignoring it",
+			  d->opts->subnet_file, strerror(-r));
+	d->has_prev_subnet = r == 0 && d->prev.has_subnet;
+	log_info("Created subnet manager: Etcd Local Manager with Previous Subnet: %s",
+		 d->has_prev_subnet ? ip4net_format(&d->prev.subnet, buf) : "None");
+}
+
+int daemon_start(struct loop *loop, const struct options *opts, const struct iface *ext,
+		 uint32_t public_ip, struct daemon **ret)
+{
+	struct etcd_opts eo = { 0 };
+	struct daemon *d = calloc(1, sizeof(*d));
+	int r;
+
+	if (!d)
+		return -ENOMEM;
+	d->opts = opts;
+	d->loop = loop;
+	d->ext = *ext;
+	d->attrs.public_ip = public_ip;
+	loop_timer_init(&d->config_timer, fetch_config, d);
+	d->prefix = daemon_clean_prefix(opts->etcd_prefix);
+	if (!d->prefix || asprintf(&d->config_key, "%s/config", d->prefix) < 0) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	read_previous(d);
+
+	eo.endpoints = (const char *const *)opts->etcd_endpoints.v;
+	eo.n_endpoints = opts->etcd_endpoints.n;
+	eo.cafile = opts->etcd_cafile && *opts->etcd_cafile ? opts->etcd_cafile : NULL;
+	eo.certfile = opts->etcd_certfile && *opts->etcd_certfile ? opts->etcd_certfile : NULL;
+	eo.keyfile = opts->etcd_keyfile && *opts->etcd_keyfile ? opts->etcd_keyfile : NULL;
+	eo.username = opts->etcd_username && *opts->etcd_username ? opts->etcd_username : NULL;
+	eo.password = opts->etcd_password ? opts->etcd_password : "";
+	r = etcd_new(loop, &eo, &d->etcd);
+	if (r < 0) {
+		log_error("Failed to create the etcd client: %s", strerror(-r));
+		goto fail;
+	}
+	if (opts->healthz_port > 0) {
+		r = health_start(loop, opts->healthz_ip, opts->healthz_port, &health_ops, d,
+				 &d->health);
+		if (r < 0) {
+			log_error("Failed to start the health server on %s:%d: %s",
+				  opts->healthz_ip, opts->healthz_port, strerror(-r));
+			goto fail;
+		}
+	}
+	loop_timer_arm(loop, &d->config_timer, 0);
+	*ret = d;
+	return 0;
+fail:
+	daemon_free(d);
+	return r;
+}
+
+int daemon_exit_code(const struct daemon *d)
+{
+	return d->exit_code;
+}
+
+void daemon_free(struct daemon *d)
+{
+	if (!d)
+		return;
+	loop_timer_cancel(d->loop, &d->config_timer);
+	ownlease_free(d->own);
+	leasewatch_free(d->watch);
+	if (d->bops)
+		d->bops->close(d->backend);
+	health_free(d->health);
+	etcd_free(d->etcd);
+	if (d->have_conf)
+		netconf_free(&d->conf);
+	lease_attrs_free(&d->attrs);
+	free(d->config_key);
+	free(d->prefix);
+	free(d);
+}

@@ -1,0 +1,355 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Lease list-and-watch: a cache that mirrors <prefix>/subnets, with events. */
+#include "leasewatch.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "etcd.h"
+#include "lease.h"
+#include "leasecache.h"
+#include "log.h"
+#include "loop.h"
+
+/* Keys per range page: bounds the JSON held in memory at once. */
+#define LIST_PAGE         1000
+#define RETRY_MS          1000
+/* At most this many malformed-lease warnings per window; the rest are counted. */
+#define WARN_BURST        20
+#define WARN_WINDOW_MS    10000
+
+struct leasewatch {
+	struct loop *loop;
+	struct etcd *etcd;
+	const struct leasewatch_ops *ops;
+	void *arg;
+	struct leasecache *cache;
+
+	char *key; /* <prefix>/subnets (no trailing slash, as upstream) */
+	size_t key_len;
+	char range_end[512];
+	size_t range_end_len;
+
+	uint64_t gen;
+	bool listing, listed_once, want_watch;
+	int64_t list_rev;
+	char *page_key; /* where the next page starts; NULL: at the prefix */
+	size_t page_key_len;
+
+	struct etcd_watch *watch;
+	struct loop_timer retry, relist;
+
+	uint64_t warn_window_start;
+	unsigned warn_count;
+	uint64_t warn_suppressed;
+
+	struct leasewatch_stats stats;
+};
+
+static void start_list_page(struct leasewatch *w);
+
+static void warn_bad(struct leasewatch *w, const char *key, size_t key_len, const char *why)
+{
+	uint64_t now = loop_now_ms();
+
+	w->stats.bad_leases++;
+	if (now - w->warn_window_start > WARN_WINDOW_MS) {
+		if (w->warn_suppressed)
+			log_warnx("%llu more bad subnet nodes were ignored without a message",
+				  (unsigned long long)w->warn_suppressed);
+		w->warn_window_start = now;
+		w->warn_count = 0;
+		w->warn_suppressed = 0;
+	}
+	if (w->warn_count++ >= WARN_BURST) {
+		w->warn_suppressed++;
+		return;
+	}
+	log_warnx("Ignoring bad subnet node %.*s: %s", (int)(key_len > 200 ? 200 : key_len), key,
+		  why);
+}
+
+struct lease *leasewatch_apply_kv(struct leasewatch *w, const char *key, size_t key_len,
+				  const char *value, size_t value_len, int64_t etcd_lease,
+				  int64_t create_revision, int64_t mod_revision, bool notify)
+{
+	struct subnet_key sk;
+	struct lease_attrs attrs;
+	struct lease *l;
+	char err[160];
+
+	if (subnet_key_parse(key, key_len, &sk) < 0) {
+		warn_bad(w, key, key_len, "failed to parse subnet key");
+		return NULL;
+	}
+	l = leasecache_upsert(w->cache, key, key_len);
+	if (!l) {
+		log_warnx("Out of memory caching lease %.*s, ignoring", (int)key_len, key);
+		return NULL;
+	}
+	leasecache_mark(w->cache, l, w->gen);
+	if (l->mod_revision == mod_revision && mod_revision != 0)
+		return l; /* seen already (listing overlapping a txn answer) */
+	l->subnet = sk;
+	l->etcd_lease = etcd_lease;
+	l->create_revision = create_revision;
+	l->mod_revision = mod_revision;
+	if (lease_attrs_parse(value, value_len, &attrs, err, sizeof(err)) < 0) {
+		/* Keep the last good value: the data path for it stays as it was. */
+		warn_bad(w, key, key_len, err);
+		return l;
+	}
+	if (l->has_attrs)
+		lease_attrs_free(&l->attrs);
+	l->attrs = attrs;
+	l->has_attrs = true;
+	if (notify)
+		w->ops->added(w->arg, l);
+	return l;
+}
+
+static void remove_key(struct leasewatch *w, const char *key, size_t key_len)
+{
+	struct lease *l = leasecache_get(w->cache, key, key_len);
+
+	if (!l)
+		return;
+	w->ops->removed(w->arg, l);
+	leasecache_remove(w->cache, key, key_len);
+}
+
+static void watch_events(void *arg, int64_t revision, const struct etcd_event *ev, size_t n)
+{
+	struct leasewatch *w = arg;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct etcd_kv *kv = &ev[i].kv;
+
+		w->stats.events++;
+		if (ev[i].is_delete)
+			remove_key(w, kv->key, kv->key_len);
+		else
+			leasewatch_apply_kv(w, kv->key, kv->key_len, kv->value, kv->value_len,
+					    kv->lease, kv->create_revision, kv->mod_revision, true);
+	}
+}
+
+static void relist_now(void *arg)
+{
+	struct leasewatch *w = arg;
+
+	etcd_watch_stop(w->watch);
+	w->watch = NULL;
+	leasewatch_list(w);
+}
+
+static void watch_compacted(void *arg, int64_t compact_revision)
+{
+	struct leasewatch *w = arg;
+
+	log_warnx("etcd watch for %s fell behind compaction horizon (compact rev %lld), "
+		  "re-listing and resuming",
+		  w->key, (long long)compact_revision);
+	w->stats.resyncs++;
+	/* Not from inside the watch's own callback: stop it from the loop. */
+	loop_timer_arm(w->loop, &w->relist, 0);
+}
+
+static void watch_connected(void *arg, bool up)
+{
+	struct leasewatch *w = arg;
+
+	log_debug(1, "etcd watch for %s %s", w->key, up ? "established" : "lost, reconnecting");
+}
+
+static const struct etcd_watch_ops watch_ops = {
+	.events = watch_events,
+	.compacted = watch_compacted,
+	.connected = watch_connected,
+};
+
+static void start_watch(struct leasewatch *w)
+{
+	int r;
+
+	if (w->watch)
+		return;
+	r = etcd_watch_start(w->etcd, w->key, w->key_len, w->range_end, w->range_end_len,
+			     w->list_rev + 1, &watch_ops, w, &w->watch);
+	if (r < 0) {
+		log_warnx("Cannot start the lease watch: %s, retrying in 1s", strerror(-r));
+		loop_timer_arm(w->loop, &w->retry, RETRY_MS);
+	}
+}
+
+/* Everything not seen in this listing is gone from etcd. */
+static void sweep(struct leasewatch *w)
+{
+	struct lease *l;
+	size_t pos = 0;
+
+	while ((l = leasecache_next(w->cache, &pos))) {
+		if (leasecache_gen(w->cache, l) == w->gen)
+			continue;
+		w->ops->removed(w->arg, l);
+		leasecache_remove(w->cache, l->key, strlen(l->key));
+	}
+}
+
+static void list_done(struct leasewatch *w)
+{
+	bool first = !w->listed_once;
+
+	w->listing = false;
+	w->listed_once = true;
+	w->stats.lists++;
+	free(w->page_key);
+	w->page_key = NULL;
+	sweep(w);
+	log_debug(1, "Listed %zu leases at revision %lld", leasecache_count(w->cache),
+		  (long long)w->list_rev);
+	w->ops->listed(w->arg, w->list_rev, first);
+	if (w->want_watch)
+		start_watch(w);
+}
+
+static void list_reply(void *arg, const struct etcd_reply *r)
+{
+	struct leasewatch *w = arg;
+
+	if (r->err) {
+		if (r->grpc_code == 11) {
+			/* The page's revision was compacted mid-listing: start over. */
+			w->list_rev = 0;
+			free(w->page_key);
+			w->page_key = NULL;
+		}
+		log_warnx("Listing leases failed: %s, retrying in 1s",
+			  r->message ? r->message : strerror(-r->err));
+		loop_timer_arm(w->loop, &w->retry, RETRY_MS);
+		return;
+	}
+	if (!w->list_rev)
+		w->list_rev = r->revision;
+	for (size_t i = 0; i < r->n_kvs; i++) {
+		const struct etcd_kv *kv = &r->kvs[i];
+
+		leasewatch_apply_kv(w, kv->key, kv->key_len, kv->value, kv->value_len, kv->lease,
+				    kv->create_revision, kv->mod_revision, true);
+	}
+	if (r->more && r->n_kvs > 0) {
+		const struct etcd_kv *last = &r->kvs[r->n_kvs - 1];
+		char *next = malloc(last->key_len + 1);
+
+		if (!next) {
+			loop_timer_arm(w->loop, &w->retry, RETRY_MS);
+			return;
+		}
+		/* The smallest key after the last one: append a NUL byte. */
+		memcpy(next, last->key, last->key_len);
+		next[last->key_len] = '\0';
+		free(w->page_key);
+		w->page_key = next;
+		w->page_key_len = last->key_len + 1;
+		start_list_page(w);
+		return;
+	}
+	list_done(w);
+}
+
+static void start_list_page(struct leasewatch *w)
+{
+	const char *k = w->page_key ? w->page_key : w->key;
+	size_t kl = w->page_key ? w->page_key_len : w->key_len;
+	int r = etcd_range(w->etcd, k, kl, w->range_end, w->range_end_len, w->list_rev, LIST_PAGE,
+			   list_reply, w);
+
+	if (r < 0) {
+		log_warnx("Listing leases failed: %s, retrying in 1s", strerror(-r));
+		loop_timer_arm(w->loop, &w->retry, RETRY_MS);
+	}
+}
+
+static void retry_now(void *arg)
+{
+	struct leasewatch *w = arg;
+
+	if (w->listing)
+		start_list_page(w);
+	else if (w->want_watch)
+		start_watch(w);
+}
+
+void leasewatch_list(struct leasewatch *w)
+{
+	if (w->listing)
+		return;
+	w->listing = true;
+	w->gen++;
+	w->list_rev = 0;
+	free(w->page_key);
+	w->page_key = NULL;
+	start_list_page(w);
+}
+
+void leasewatch_start_watch(struct leasewatch *w)
+{
+	w->want_watch = true;
+	if (w->listed_once && !w->listing)
+		start_watch(w);
+}
+
+int leasewatch_new(struct loop *loop, struct etcd *etcd, const char *prefix,
+		   const struct leasewatch_ops *ops, void *arg, struct leasewatch **ret)
+{
+	struct leasewatch *w = calloc(1, sizeof(*w));
+	int r;
+
+	if (!w)
+		return -ENOMEM;
+	w->loop = loop;
+	w->etcd = etcd;
+	w->ops = ops;
+	w->arg = arg;
+	if (asprintf(&w->key, "%s/subnets", prefix) < 0) {
+		free(w);
+		return -ENOMEM;
+	}
+	w->key_len = strlen(w->key);
+	w->range_end_len = etcd_prefix_end(w->key, w->key_len, w->range_end, sizeof(w->range_end));
+	r = leasecache_new(&w->cache);
+	if (r < 0) {
+		free(w->key);
+		free(w);
+		return r;
+	}
+	loop_timer_init(&w->retry, retry_now, w);
+	loop_timer_init(&w->relist, relist_now, w);
+	*ret = w;
+	return 0;
+}
+
+void leasewatch_free(struct leasewatch *w)
+{
+	if (!w)
+		return;
+	loop_timer_cancel(w->loop, &w->retry);
+	loop_timer_cancel(w->loop, &w->relist);
+	etcd_watch_stop(w->watch);
+	leasecache_free(w->cache);
+	free(w->page_key);
+	free(w->key);
+	free(w);
+}
+
+struct leasecache *leasewatch_cache(struct leasewatch *w)
+{
+	return w->cache;
+}
+
+void leasewatch_get_stats(const struct leasewatch *w, struct leasewatch_stats *ret)
+{
+	*ret = w->stats;
+}

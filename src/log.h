@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Logging: levels gated by -v, one line per event, errno text on demand. */
+#ifndef FLANNELD_LOG_H
+#define FLANNELD_LOG_H
+
+#include <stdarg.h>
+
+#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+
+/* Verbosity set by -v; log_debug(level, ...) prints when level <= verbosity. */
+extern int log_verbosity;
+
+void log_init(const char *progname);
+void log_info(const char *fmt, ...) PRINTF_LIKE(1, 2);
+/* log_warn appends ": strerror(errno)"; log_warnx does not. */
+void log_warn(const char *fmt, ...) PRINTF_LIKE(1, 2);
+void log_warnx(const char *fmt, ...) PRINTF_LIKE(1, 2);
+void log_error(const char *fmt, ...) PRINTF_LIKE(1, 2);
+void log_debug(int level, const char *fmt, ...) PRINTF_LIKE(2, 3);
+/* Log an error and exit(1): start-up errors and broken invariants only. */
+void fatal(const char *fmt, ...) PRINTF_LIKE(1, 2) __attribute__((noreturn));
+
+#endif

@@ -1,0 +1,599 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Our own lease. Acquisition follows upstream's order (reuse the lease that
+ * carries our PublicIP, else the previous subnet, else a random free one) but
+ * every write is guarded by a compare, lost races are retried, renewal is a
+ * keep-alive of the same etcd lease (nothing is rewritten, nothing leaks), and
+ * reservations (keys without an etcd lease) stay lease-less.
+ */
+#include "ownlease.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "alloc_choice.h"
+#include "config.h"
+#include "etcd.h"
+#include "lease.h"
+#include "leasecache.h"
+#include "leasewatch.h"
+#include "log.h"
+#include "loop.h"
+
+#define RETRY_MS       1000
+#define RENEW_RETRY_MS 10000
+#define MAX_ATTEMPTS   100
+
+enum state { ST_IDLE, ST_BUSY, ST_HELD, ST_FAILED };
+
+struct ownlease {
+	struct loop *loop;
+	struct etcd *etcd;
+	struct leasewatch *watch;
+	const struct ownlease_ops *ops;
+	void *arg;
+
+	char *prefix;
+	const struct netconf *conf;
+	uint32_t public_ip;
+	const struct lease_attrs *attrs;
+	char *value; /* our lease value as JSON */
+	size_t value_len;
+	int64_t ttl_s, renew_margin_s;
+
+	enum state state;
+	unsigned attempts;
+	bool has_pref;
+	struct ip4net pref;
+	int64_t granted; /* granted for a create, not yet attached; 0: none */
+	int64_t granted_ttl;
+
+	/* The key being worked on. */
+	char target_key[512];
+	struct subnet_key target;
+	int64_t target_lease, target_create_rev;
+	const char *how; /* log wording for the way it was found */
+
+	/* Held lease. */
+	struct lease own;
+	int64_t expiry_wall;
+	int64_t renewing;
+	uint64_t acquisitions;
+
+	struct loop_timer retry_timer, renew_timer;
+};
+
+static void choose(struct ownlease *o);
+
+static bool compatible(const struct ownlease *o, const struct subnet_key *k)
+{
+	const struct netconf *c = o->conf;
+
+	return !k->has_v6 && k->v4.len == c->subnet_len && k->v4.addr >= c->subnet_min &&
+	       k->v4.addr <= c->subnet_max;
+}
+
+static char *describe(const struct subnet_key *k, char *buf, size_t size)
+{
+	char a[IP_STRLEN];
+
+	snprintf(buf, size, "ip: %s ipv6: ::/0", ip4net_format(&k->v4, a));
+	return buf;
+}
+
+static void retry_later(struct ownlease *o, const char *what, const struct etcd_reply *r)
+{
+	log_warnx("%s: %s, retrying in 1s", what,
+		  r && r->message ? r->message : r ? strerror(-r->err) : "failed");
+	o->state = ST_IDLE;
+	loop_timer_arm(o->loop, &o->retry_timer, RETRY_MS);
+}
+
+static void ignore_reply(void *arg, const struct etcd_reply *r)
+{
+}
+
+static void schedule_renewal(struct ownlease *o, int64_t ttl_s)
+{
+	int64_t delay = ttl_s > o->renew_margin_s ? ttl_s - o->renew_margin_s : ttl_s / 2;
+	char when[64];
+	time_t t;
+	struct tm tm;
+
+	o->expiry_wall = (int64_t)time(NULL) + ttl_s;
+	t = (time_t)o->expiry_wall;
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	log_debug(1, "Lease expires at %s; renewing in %llds", when, (long long)delay);
+	loop_timer_arm(o->loop, &o->renew_timer, (uint64_t)(delay > 0 ? delay : 1) * 1000u);
+}
+
+static void held(struct ownlease *o, int64_t etcd_lease, int64_t create_rev, int64_t ttl_s)
+{
+	char buf[96], pub[16];
+
+	lease_clear(&o->own);
+	o->own.key = strdup(o->target_key);
+	o->own.subnet = o->target;
+	o->own.etcd_lease = etcd_lease;
+	o->own.create_revision = create_rev;
+	o->state = ST_HELD;
+	o->attempts = 0;
+	o->acquisitions++;
+	if (o->granted && o->granted != etcd_lease) {
+		/* A lease granted for a create we did not need: never leak it. */
+		etcd_lease_revoke(o->etcd, o->granted, ignore_reply, o);
+	}
+	o->granted = 0;
+	loop_timer_cancel(o->loop, &o->renew_timer);
+	if (etcd_lease)
+		schedule_renewal(o, ttl_s);
+	else
+		o->expiry_wall = 0;
+	log_info("%s (%s) to current node (%s)%s", o->how,
+		 describe(&o->target, buf, sizeof(buf)), ip4_format(o->public_ip, pub),
+		 etcd_lease ? "" : ", kept as a reservation without etcd lease");
+	o->ops->acquired(o->arg, &o->own);
+}
+
+static void set_target(struct ownlease *o, const struct subnet_key *k)
+{
+	char ks[96];
+
+	o->target = *k;
+	subnet_key_format(k, ks, sizeof(ks));
+	snprintf(o->target_key, sizeof(o->target_key), "%s/subnets/%s", o->prefix, ks);
+}
+
+/* Failure answers of our txns carry the key's current kv: learn from it. */
+static void learn_kvs(struct ownlease *o, const struct etcd_reply *r)
+{
+	for (size_t i = 0; i < r->n_kvs; i++) {
+		const struct etcd_kv *kv = &r->kvs[i];
+
+		leasewatch_apply_kv(o->watch, kv->key, kv->key_len, kv->value, kv->value_len,
+				    kv->lease, kv->create_revision, kv->mod_revision, true);
+	}
+}
+
+static void create_reply(void *arg, const struct etcd_reply *r)
+{
+	struct ownlease *o = arg;
+
+	if (r->err) {
+		if (r->grpc_code == 5)
+			o->granted = 0; /* our granted lease vanished */
+		retry_later(o, "Creating the subnet lease failed", r);
+		return;
+	}
+	if (r->succeeded) {
+		held(o, o->granted, r->revision, o->granted_ttl);
+		return;
+	}
+	/* Lost a race for the key: someone else has it now. Pick again. */
+	log_info("Subnet %s was taken by another host meanwhile, picking another", o->target_key);
+	learn_kvs(o, r);
+	o->has_pref = false;
+	choose(o);
+}
+
+static void create_txn(struct ownlease *o)
+{
+	size_t kl = strlen(o->target_key);
+	struct etcd_cmp cmp = { o->target_key, kl, ETCD_CMP_VERSION, ETCD_CMP_EQUAL, 0 };
+	struct etcd_op put = { ETCD_OP_PUT, o->target_key, kl, o->value, o->value_len, o->granted };
+	struct etcd_op get = { ETCD_OP_RANGE, o->target_key, kl, NULL, 0, 0 };
+
+	if (etcd_txn(o->etcd, &cmp, 1, &put, 1, &get, 1, create_reply, o) < 0)
+		retry_later(o, "Creating the subnet lease failed", NULL);
+}
+
+static void grant_reply(void *arg, const struct etcd_reply *r)
+{
+	struct ownlease *o = arg;
+
+	if (r->err || r->lease_id == 0) {
+		retry_later(o, "Granting an etcd lease failed", r);
+		return;
+	}
+	o->granted = r->lease_id;
+	o->granted_ttl = r->ttl > 0 ? r->ttl : o->ttl_s;
+	create_txn(o);
+}
+
+static void create(struct ownlease *o, const struct subnet_key *k, const char *how)
+{
+	set_target(o, k);
+	o->how = how;
+	o->state = ST_BUSY;
+	if (o->granted) {
+		create_txn(o);
+		return;
+	}
+	if (etcd_lease_grant(o->etcd, o->ttl_s, grant_reply, o) < 0)
+		retry_later(o, "Granting an etcd lease failed", NULL);
+}
+
+static void rewrite_reply(void *arg, const struct etcd_reply *r)
+{
+	struct ownlease *o = arg;
+
+	if (r->err) {
+		retry_later(o, "Updating our subnet lease failed", r);
+		return;
+	}
+	if (!r->succeeded) {
+		/* The key changed hands between our listing and the update. */
+		learn_kvs(o, r);
+		choose(o);
+		return;
+	}
+	held(o, o->target_lease, o->target_create_rev, o->granted_ttl);
+}
+
+/* Rewrite an existing key with our value, only if it is still the same key. */
+static void rewrite(struct ownlease *o)
+{
+	size_t kl = strlen(o->target_key);
+	struct etcd_cmp cmp = { o->target_key, kl, ETCD_CMP_CREATE, ETCD_CMP_EQUAL,
+				o->target_create_rev };
+	struct etcd_op put = { ETCD_OP_PUT, o->target_key, kl, o->value, o->value_len,
+			       o->target_lease };
+	struct etcd_op get = { ETCD_OP_RANGE, o->target_key, kl, NULL, 0, 0 };
+
+	if (etcd_txn(o->etcd, &cmp, 1, &put, 1, &get, 1, rewrite_reply, o) < 0)
+		retry_later(o, "Updating our subnet lease failed", NULL);
+}
+
+static bool same_value(const struct ownlease *o, const struct lease *l)
+{
+	return l->has_attrs && lease_attrs_equal(&l->attrs, o->attrs);
+}
+
+static void reuse_keepalive_reply(void *arg, const struct etcd_reply *r)
+{
+	struct ownlease *o = arg;
+	struct lease *l;
+
+	if (r->err) {
+		retry_later(o, "Refreshing our existing lease failed", r);
+		return;
+	}
+	if (r->ttl <= 0) {
+		/* Its etcd lease is gone, so the key is (about to be) deleted: recreate. */
+		create(o, &o->target, "Found lease whose etcd lease expired, recreating");
+		return;
+	}
+	o->granted_ttl = r->ttl;
+	l = leasecache_get(leasewatch_cache(o->watch), o->target_key, strlen(o->target_key));
+	if (l && same_value(o, l))
+		held(o, o->target_lease, o->target_create_rev, r->ttl);
+	else
+		rewrite(o);
+}
+
+static void reuse(struct ownlease *o, const struct lease *l)
+{
+	char buf[96], pub[16];
+
+	set_target(o, &l->subnet);
+	/* Keep the key exactly as found (it may be spelt differently). */
+	snprintf(o->target_key, sizeof(o->target_key), "%s", l->key);
+	o->target_lease = l->etcd_lease;
+	o->target_create_rev = l->create_revision;
+	o->how = "Reusing lease";
+	o->state = ST_BUSY;
+	log_info("Found lease (%s) for current IP (%s), reusing", describe(&l->subnet, buf, sizeof(buf)),
+		 ip4_format(o->public_ip, pub));
+	if (!l->etcd_lease) {
+		o->granted_ttl = 0;
+		if (same_value(o, l))
+			held(o, 0, l->create_revision, 0);
+		else
+			rewrite(o);
+		return;
+	}
+	if (etcd_lease_keepalive(o->etcd, l->etcd_lease, reuse_keepalive_reply, o) < 0)
+		retry_later(o, "Refreshing our existing lease failed", NULL);
+}
+
+static void delete_reply(void *arg, const struct etcd_reply *r)
+{
+	struct ownlease *o = arg;
+
+	if (r->err) {
+		retry_later(o, "Deleting an incompatible lease failed", r);
+		return;
+	}
+	if (r->succeeded)
+		leasecache_remove(leasewatch_cache(o->watch), o->target_key, strlen(o->target_key));
+	else
+		learn_kvs(o, r);
+	choose(o);
+}
+
+static void delete_incompatible(struct ownlease *o, const struct lease *l)
+{
+	char buf[96], pub[16];
+	size_t kl = strlen(l->key);
+	struct etcd_cmp cmp = { l->key, kl, ETCD_CMP_CREATE, ETCD_CMP_EQUAL, l->create_revision };
+	struct etcd_op del = { ETCD_OP_DELETE, l->key, kl, NULL, 0, 0 };
+	struct etcd_op get = { ETCD_OP_RANGE, l->key, kl, NULL, 0, 0 };
+
+	log_info("Found lease (%s) for current IP (%s) but not compatible with current config, "
+		 "deleting",
+		 describe(&l->subnet, buf, sizeof(buf)), ip4_format(o->public_ip, pub));
+	snprintf(o->target_key, sizeof(o->target_key), "%s", l->key);
+	o->state = ST_BUSY;
+	if (etcd_txn(o->etcd, &cmp, 1, &del, 1, &get, 1, delete_reply, o) < 0)
+		retry_later(o, "Deleting an incompatible lease failed", NULL);
+}
+
+/* The first lease in key order that carries our PublicIP. */
+static struct lease *find_ours(struct ownlease *o)
+{
+	struct leasecache *c = leasewatch_cache(o->watch);
+	struct lease *l, *best = NULL;
+	size_t pos = 0;
+
+	while ((l = leasecache_next(c, &pos))) {
+		if (!l->has_attrs || l->attrs.public_ip != o->public_ip)
+			continue;
+		/* An incompatible reservation is the administrator's: leave it. */
+		if (!l->etcd_lease && !compatible(o, &l->subnet))
+			continue;
+		if (!best || strcmp(l->key, best->key) < 0)
+			best = l;
+	}
+	return best;
+}
+
+static bool subnet_free(struct ownlease *o, const struct ip4net *n)
+{
+	struct leasecache *c = leasewatch_cache(o->watch);
+	struct lease *l;
+	size_t pos = 0;
+
+	while ((l = leasecache_next(c, &pos)))
+		if (ip4net_overlaps(&l->subnet.v4, n))
+			return false;
+	return true;
+}
+
+static int pick_random(struct ownlease *o, struct subnet_key *ret)
+{
+	struct leasecache *c = leasewatch_cache(o->watch);
+	size_t n = leasecache_count(c), k = 0, pos = 0, n_free;
+	struct ip4net *taken = malloc((n ? n : 1) * sizeof(*taken));
+	struct ip4net cand[ALLOC_MAX_CANDIDATES];
+	char lo[16], hi[16];
+	struct lease *l;
+	uint64_t rnd = 0;
+
+	if (!taken)
+		return -ENOMEM;
+	while ((l = leasecache_next(c, &pos)))
+		taken[k++] = l->subnet.v4;
+	log_info("Picking subnet in range %s ... %s", ip4_format(o->conf->subnet_min, lo),
+		 ip4_format(o->conf->subnet_max, hi));
+	n_free = alloc_free_ip4(o->conf, taken, k, cand, ALLOC_MAX_CANDIDATES);
+	free(taken);
+	if (n_free == 0)
+		return -ENOSPC;
+	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+		rnd = loop_now_ms() * 6364136223846793005ull;
+	memset(ret, 0, sizeof(*ret));
+	ret->v4 = cand[alloc_pick(n_free, rnd)];
+	return 0;
+}
+
+static void choose(struct ownlease *o)
+{
+	struct subnet_key k = { 0 };
+	struct lease *l;
+	int r;
+
+	if (++o->attempts > MAX_ATTEMPTS) {
+		log_error("max retries reached trying to acquire a subnet; starting over in 10s");
+		o->attempts = 0;
+		o->state = ST_IDLE;
+		loop_timer_arm(o->loop, &o->retry_timer, 10 * RETRY_MS);
+		return;
+	}
+	l = find_ours(o);
+	if (l) {
+		if (compatible(o, &l->subnet))
+			reuse(o, l);
+		else
+			delete_incompatible(o, l);
+		return;
+	}
+	if (o->has_pref) {
+		char buf[IP_STRLEN];
+
+		k.v4 = o->pref;
+		if (compatible(o, &k) && subnet_free(o, &o->pref)) {
+			log_info("Found previously leased subnet (%s), reusing",
+				 ip4net_format(&o->pref, buf));
+			create(o, &k, "Allocated previously leased subnet");
+			return;
+		}
+		if (!compatible(o, &k))
+			log_info("Found previously leased subnet (%s) that is not compatible with "
+				 "the Etcd network config, ignoring",
+				 ip4net_format(&o->pref, buf));
+		o->has_pref = false;
+	}
+	r = pick_random(o, &k);
+	if (r == -ENOSPC) {
+		o->state = ST_FAILED;
+		o->ops->failed(o->arg, "failed to acquire lease: out of subnets");
+		return;
+	}
+	if (r < 0) {
+		retry_later(o, "Picking a subnet failed", NULL);
+		return;
+	}
+	create(o, &k, "Allocated lease");
+}
+
+static void retry_now(void *arg)
+{
+	struct ownlease *o = arg;
+
+	if (o->state == ST_IDLE)
+		choose(o);
+}
+
+void ownlease_acquire(struct ownlease *o)
+{
+	o->attempts = 0;
+	choose(o);
+}
+
+static void lost(struct ownlease *o, const char *why, bool prefer_same)
+{
+	char buf[IP_STRLEN];
+
+	log_warnx("Our lease %s %s; re-acquiring (the data path is left as it is)",
+		  ip4net_format(&o->own.subnet.v4, buf), why);
+	loop_timer_cancel(o->loop, &o->renew_timer);
+	o->has_pref = prefer_same;
+	o->pref = o->own.subnet.v4;
+	o->state = ST_IDLE;
+	o->attempts = 0;
+	/* From the loop: the cache still holds the old key while events are delivered. */
+	loop_timer_arm(o->loop, &o->retry_timer, 0);
+}
+
+static void renew_reply(void *arg, const struct etcd_reply *r)
+{
+	struct ownlease *o = arg;
+
+	if (o->state != ST_HELD || o->own.etcd_lease != o->renewing)
+		return; /* answer about a lease we no longer hold */
+	if (r->err) {
+		log_warnx("Error renewing lease (trying again in 10s): %s",
+			  r->message ? r->message : strerror(-r->err));
+		loop_timer_arm(o->loop, &o->renew_timer, RENEW_RETRY_MS);
+		return;
+	}
+	if (r->ttl <= 0) {
+		lost(o, "expired before it could be renewed", true);
+		return;
+	}
+	schedule_renewal(o, r->ttl);
+	log_info("Lease renewed, new expiration in %llds", (long long)r->ttl);
+}
+
+static void renew_now(void *arg)
+{
+	struct ownlease *o = arg;
+
+	if (o->state != ST_HELD || !o->own.etcd_lease)
+		return;
+	o->renewing = o->own.etcd_lease;
+	if (etcd_lease_keepalive(o->etcd, o->own.etcd_lease, renew_reply, o) < 0)
+		loop_timer_arm(o->loop, &o->renew_timer, RENEW_RETRY_MS);
+}
+
+static bool is_own(const struct ownlease *o, const struct lease *l)
+{
+	return o->state == ST_HELD && o->own.key && strcmp(o->own.key, l->key) == 0;
+}
+
+void ownlease_key_changed(struct ownlease *o, const struct lease *l)
+{
+	char pub[16];
+
+	if (!is_own(o, l) || !l->has_attrs)
+		return;
+	if (l->attrs.public_ip != o->public_ip) {
+		log_error("Our lease %s was taken over by %s", l->key,
+			  ip4_format(l->attrs.public_ip, pub));
+		lost(o, "belongs to another host now", false);
+		return;
+	}
+	/* Rewritten by us (or by another daemon with our IP): follow its etcd lease. */
+	if (l->etcd_lease != o->own.etcd_lease) {
+		o->own.etcd_lease = l->etcd_lease;
+		if (l->etcd_lease)
+			loop_timer_arm(o->loop, &o->renew_timer, 0);
+	}
+	o->own.create_revision = l->create_revision;
+}
+
+void ownlease_key_deleted(struct ownlease *o, const struct lease *l)
+{
+	if (is_own(o, l))
+		lost(o, "was deleted or has expired", true);
+}
+
+int ownlease_new(struct loop *loop, struct etcd *etcd, struct leasewatch *watch,
+		 const struct ownlease_params *p, const struct ownlease_ops *ops, void *arg,
+		 struct ownlease **ret)
+{
+	struct ownlease *o = calloc(1, sizeof(*o));
+
+	if (!o)
+		return -ENOMEM;
+	o->loop = loop;
+	o->etcd = etcd;
+	o->watch = watch;
+	o->ops = ops;
+	o->arg = arg;
+	o->conf = p->conf;
+	o->attrs = p->attrs;
+	o->public_ip = p->attrs->public_ip;
+	o->ttl_s = p->ttl_s;
+	o->renew_margin_s = p->renew_margin_s;
+	o->has_pref = p->has_prev_subnet;
+	o->pref = p->prev_subnet;
+	o->prefix = strdup(p->prefix);
+	o->value = lease_attrs_format(p->attrs);
+	if (!o->prefix || !o->value) {
+		ownlease_free(o);
+		return -ENOMEM;
+	}
+	o->value_len = strlen(o->value);
+	loop_timer_init(&o->retry_timer, retry_now, o);
+	loop_timer_init(&o->renew_timer, renew_now, o);
+	*ret = o;
+	return 0;
+}
+
+void ownlease_free(struct ownlease *o)
+{
+	if (!o)
+		return;
+	loop_timer_cancel(o->loop, &o->retry_timer);
+	loop_timer_cancel(o->loop, &o->renew_timer);
+	lease_clear(&o->own);
+	free(o->prefix);
+	free(o->value);
+	free(o);
+}
+
+const char *ownlease_key(const struct ownlease *o)
+{
+	return o->state == ST_HELD ? o->own.key : NULL;
+}
+
+bool ownlease_held(const struct ownlease *o)
+{
+	return o->state == ST_HELD;
+}
+
+int64_t ownlease_expiry(const struct ownlease *o)
+{
+	return o->expiry_wall;
+}
+
+uint64_t ownlease_acquisitions(const struct ownlease *o)
+{
+	return o->acquisitions;
+}

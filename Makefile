@@ -47,7 +47,7 @@ test_config_DEPS := src/config.c src/ip.c src/jsonutil.c
 test_subnet_DEPS := src/subnet.c src/ip.c src/jsonutil.c
 test_subnetenv_DEPS := src/subnetenv.c src/ip.c src/log.c
 test_flags_DEPS := src/flags.c src/log.c
-test_alloc_DEPS := src/alloc_choice.c src/ip.c src/subnet.c src/jsonutil.c
+test_alloc_DEPS := src/alloc_choice.c src/config.c src/ip.c src/subnet.c src/jsonutil.c
 test_etcd_json_DEPS := src/etcd_json.c
 test_leasecache_DEPS := src/leasecache.c src/subnet.c src/ip.c src/jsonutil.c
 
@@ -56,12 +56,12 @@ UNIT_CFLAGS := $(filter-out -Werror,$(CFLAGS)) -Werror -O1 -g -fno-omit-frame-po
 	       -fsanitize=address,undefined -fno-sanitize-recover=all
 UNIT_BINS := $(UNIT_TESTS:%=$(UNIT_BUILD)/%)
 
+.SECONDEXPANSION:
+
 $(UNIT_BUILD)/%: tests/unit/%.c $$(%_DEPS)
 	@mkdir -p $(@D)
 	$(call quiet,TEST,$@)$(CC) $(UNIT_CFLAGS) -o $@ $^ -fsanitize=address,undefined \
 		$(LIBS) -lcmocka
-
-.SECONDEXPANSION:
 
 units: $(UNIT_BINS)
 

@@ -30,6 +30,9 @@ struct netconf {
 /*
  * Parse and check a config value. On failure returns -EINVAL and writes
  * upstream's message (for example "SubnetLen must be less than /31") to err.
+ * *ret is written only on success; release it with netconf_free(). A
+ * Backend.Type longer than 31 bytes or containing a NUL is refused here
+ * (Go would fail later with "unknown backend type").
  */
 int netconf_parse(const char *json, size_t len, struct netconf *ret, char *err, size_t errlen);
 void netconf_free(struct netconf *conf);

@@ -28,11 +28,11 @@
 #include "sdnotify.h"
 #include "subnetenv.h"
 
-#define CONFIG_RETRY_MS     1000
+#define CONFIG_RETRY_MS 1000
 /* Repeat an unchanged config error at most this often. */
 #define CONFIG_LOG_EVERY_MS 10000
 /* /readyz turns 503 once etcd has been unreachable this long. */
-#define ETCD_GRACE_MS       10000
+#define ETCD_GRACE_MS 10000
 
 struct daemon {
 	const struct options *opts;
@@ -232,8 +232,7 @@ static void lease_acquired(void *arg, const struct lease *own)
 			  ip4net_format(&d->env_subnet, a), ip4net_format(&own->subnet.v4, b));
 	r = write_subnet_env(d, own);
 	if (r < 0) {
-		log_error("Failed to write subnet file %s: %s", d->opts->subnet_file,
-			  strerror(-r));
+		log_error("Failed to write subnet file %s: %s", d->opts->subnet_file, strerror(-r));
 		d->exit_code = 1;
 		loop_stop(d->loop);
 		return;

@@ -23,8 +23,8 @@ struct etcd_opts {
 	const char *const *endpoints; /* "http://127.0.0.1:2379", ... */
 	size_t n_endpoints;
 	const char *cafile, *certfile, *keyfile; /* each may be NULL */
-	const char *username, *password;         /* NULL: no auth */
-	unsigned request_timeout_ms;             /* per attempt of a unary call; 0: 5000 */
+	const char *username, *password;	 /* NULL: no auth */
+	unsigned request_timeout_ms;		 /* per attempt of a unary call; 0: 5000 */
 };
 
 /* Keys and values are decoded from base64 and NUL-terminated. Borrowed: valid
@@ -38,31 +38,37 @@ struct etcd_kv {
 };
 
 struct etcd_reply {
-	int err;         /* 0 or -EREMOTEIO (etcd answered with an error), -ENOMEM, -EPROTO (bad JSON) */
-	int grpc_code;   /* when err == -EREMOTEIO, e.g. 5 NotFound, 11 OutOfRange */
-	const char *message;  /* etcd's error text, or NULL */
-	int64_t revision;     /* header.revision (0 when absent) */
-	bool succeeded;       /* txn */
+	/* 0 or -EREMOTEIO (etcd answered with an error), -ENOMEM, -EPROTO (bad JSON),
+	 * -EMSGSIZE (answer over 64 MiB) */
+	int err;
+	int grpc_code;		   /* when err == -EREMOTEIO, e.g. 5 NotFound, 11 OutOfRange */
+	const char *message;	   /* etcd's error text, or NULL */
+	int64_t revision;	   /* header.revision (0 when absent) */
+	bool succeeded;		   /* txn */
 	const struct etcd_kv *kvs; /* range; txn: kvs of the first response_range */
 	size_t n_kvs;
-	bool more;      /* range: more keys past limit */
-	int64_t count;  /* range */
+	bool more;	  /* range: more keys past limit */
+	int64_t count;	  /* range; delete: number of keys deleted */
 	int64_t lease_id; /* lease grant */
-	int64_t ttl;      /* lease grant/keepalive/timetolive; keepalive: 0 = lease gone */
+	int64_t ttl;	  /* lease grant/keepalive/timetolive; keepalive: 0 = lease gone */
 };
 
 typedef void (*etcd_reply_cb)(void *arg, const struct etcd_reply *r);
 
 int etcd_new(struct loop *loop, const struct etcd_opts *opts, struct etcd **ret);
-/* Cancels everything in flight without calling callbacks. NULL-safe. */
+/*
+ * Cancels everything in flight without calling callbacks, and frees any watch
+ * not stopped yet (do not etcd_watch_stop() those afterwards). NULL-safe; may
+ * be called from inside a callback. A call returning < 0 never calls back.
+ */
 void etcd_free(struct etcd *e);
 
 /* range_end NULL: single key. revision 0: current. limit 0: no limit. */
 int etcd_range(struct etcd *e, const char *key, size_t key_len, const char *range_end,
 	       size_t range_end_len, int64_t revision, int64_t limit, etcd_reply_cb cb, void *arg);
 /* lease 0: no lease (a put without lease detaches any existing lease). */
-int etcd_put(struct etcd *e, const char *key, size_t key_len, const char *value,
-	     size_t value_len, int64_t lease, etcd_reply_cb cb, void *arg);
+int etcd_put(struct etcd *e, const char *key, size_t key_len, const char *value, size_t value_len,
+	     int64_t lease, etcd_reply_cb cb, void *arg);
 int etcd_delete(struct etcd *e, const char *key, size_t key_len, etcd_reply_cb cb, void *arg);
 
 enum etcd_cmp_target { ETCD_CMP_VERSION, ETCD_CMP_CREATE, ETCD_CMP_MOD, ETCD_CMP_LEASE };
@@ -83,9 +89,9 @@ struct etcd_op {
 	size_t value_len;
 	int64_t lease; /* PUT */
 };
-int etcd_txn(struct etcd *e, const struct etcd_cmp *cmp, size_t n_cmp, const struct etcd_op *success,
-	     size_t n_success, const struct etcd_op *failure, size_t n_failure, etcd_reply_cb cb,
-	     void *arg);
+int etcd_txn(struct etcd *e, const struct etcd_cmp *cmp, size_t n_cmp,
+	     const struct etcd_op *success, size_t n_success, const struct etcd_op *failure,
+	     size_t n_failure, etcd_reply_cb cb, void *arg);
 
 int etcd_lease_grant(struct etcd *e, int64_t ttl, etcd_reply_cb cb, void *arg);
 /* One keep-alive round trip; reply.ttl == 0 means the lease no longer exists. */
@@ -103,15 +109,20 @@ struct etcd_event {
 struct etcd_watch_ops {
 	/* Every event of one watch message; revision is the message's header.revision. */
 	void (*events)(void *arg, int64_t revision, const struct etcd_event *ev, size_t n);
-	/* The start revision was compacted: the watch has stopped; re-list and start a new one. */
+	/*
+	 * The start revision was compacted: the watch has stopped (no
+	 * connected(false) is reported); re-list, etcd_watch_stop() it and start
+	 * a new one.
+	 */
 	void (*compacted)(void *arg, int64_t compact_revision);
-	/* The watch stream is (re)established or lost; optional. */
+	/* The watch stream is (re)established or lost, on transitions only; optional. */
 	void (*connected)(void *arg, bool up);
 };
 
 /*
  * Watch [key, range_end) from start_revision (inclusive). Reconnects by itself
- * after any disconnect, resuming from the last header.revision + 1.
+ * after any disconnect, resuming after the last event delivered (or the last
+ * progress notification's header.revision + 1).
  */
 int etcd_watch_start(struct etcd *e, const char *key, size_t key_len, const char *range_end,
 		     size_t range_end_len, int64_t start_revision, const struct etcd_watch_ops *ops,
@@ -120,16 +131,28 @@ int etcd_watch_start(struct etcd *e, const char *key, size_t key_len, const char
 void etcd_watch_stop(struct etcd_watch *w);
 
 struct etcd_stats {
-	uint64_t requests;      /* HTTP requests sent, including retries */
-	uint64_t errors;        /* failed attempts: transport errors and error answers */
+	uint64_t requests; /* HTTP requests sent, including retries */
+	uint64_t errors;   /* failed attempts: transport errors and error answers */
 	uint64_t watch_reconnects;
 	uint64_t watch_messages;
 };
 void etcd_get_stats(const struct etcd *e, struct etcd_stats *ret);
 /* Monotonic ms since which no request has succeeded, or 0 while etcd answers. */
 uint64_t etcd_unreachable_since(const struct etcd *e);
+/*
+ * The most recent failure as "<endpoint>: <text>", e.g. libcurl's
+ * "https://10.0.0.1:2379: SSL certificate problem: unable to get local issuer
+ * certificate", or an error answer to authenticate. "" once etcd answers again.
+ * Valid until the next call into the client.
+ */
+const char *etcd_last_error(const struct etcd *e);
 
-/* Prefix range end: the key with its last byte incremented (as etcd's clientv3 does). */
+/*
+ * Prefix range end, as clientv3.GetPrefixRangeEnd: the key with its last byte
+ * below 0xff incremented and the rest dropped; "\0" (length 1) when there is
+ * none. Returns its length, or 0 if size is too small; NUL-terminated when
+ * there is room.
+ */
 size_t etcd_prefix_end(const char *key, size_t key_len, char *buf, size_t size);
 
 #endif

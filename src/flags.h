@@ -17,13 +17,13 @@ struct options {
 	char *etcd_prefix;
 	char *etcd_keyfile, *etcd_certfile, *etcd_cafile;
 	char *etcd_username, *etcd_password;
-	struct strlist iface;       /* repeatable */
+	struct strlist iface;	    /* repeatable */
 	struct strlist iface_regex; /* repeatable */
 	char *iface_can_reach;
 	char *subnet_file;
 	char *public_ip, *public_ipv6;
 	int subnet_lease_renew_margin; /* minutes, 1..1439 */
-	int subnet_lease_ttl;          /* seconds; not upstream: for tests of expiry */
+	int subnet_lease_ttl;	       /* seconds; not upstream: for tests of expiry */
 	bool ip_masq;
 	bool ip_masq_fully_random_disable;
 	bool kube_subnet_mgr;

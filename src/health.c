@@ -69,7 +69,9 @@ static void send_all(int fd, const char *p, size_t n)
 static void respond(struct conn *c, int status, const char *ctype, const char *body, size_t len)
 {
 	char head[256];
-	const char *reason = status == 200 ? "OK" : status == 404 ? "Not Found" : "Service Unavailable";
+	const char *reason = status == 200   ? "OK"
+			     : status == 404 ? "Not Found"
+					     : "Service Unavailable";
 	int n = snprintf(head, sizeof(head),
 			 "HTTP/1.0 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
 			 "Connection: close\r\n\r\n",

@@ -42,7 +42,8 @@ static int first_addr(const char *name, uint32_t *ret)
 		if (!ifa->ifa_addr || ifa->ifa_addr->sa_family != AF_INET ||
 		    strcmp(ifa->ifa_name, name) != 0)
 			continue;
-		a = ntohl(((const struct sockaddr_in *)(const void *)ifa->ifa_addr)->sin_addr.s_addr);
+		a = ntohl(
+			((const struct sockaddr_in *)(const void *)ifa->ifa_addr)->sin_addr.s_addr);
 		if (!is_usable4(a))
 			continue;
 		if (is_link_local4(a)) {
@@ -85,18 +86,18 @@ static int name_by_addr(uint32_t addr, char *name)
 static int default_route_name(char *name)
 {
 	FILE *f = fopen("/proc/net/route", "re");
-	char line[256], dev[IF_NAMESIZE + 1];
+	char line[256], dev[IF_NAMESIZE];
 	unsigned long dst, gw, flags, mask;
 	int r = -ENOENT;
 
 	if (!f)
 		return -errno;
 	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%16s %lx %lx %lx %*d %*d %*d %lx", dev, &dst, &gw, &flags,
+		if (sscanf(line, "%15s %lx %lx %lx %*d %*d %*d %lx", dev, &dst, &gw, &flags,
 			   &mask) != 5)
 			continue; /* header line */
 		if (dst == 0 && mask == 0 && (flags & 1 /* RTF_UP */)) {
-			snprintf(name, IF_NAMESIZE, "%s", dev);
+			memcpy(name, dev, IF_NAMESIZE);
 			r = 0;
 			break;
 		}
@@ -168,7 +169,8 @@ static int lookup_default(struct iface *ifc, char *err, size_t errlen)
 	memset(ifc, 0, sizeof(*ifc));
 	r = default_route_name(ifc->name);
 	if (r < 0) {
-		snprintf(err, errlen, "failed to get default interface: unable to find default route");
+		snprintf(err, errlen,
+			 "failed to get default interface: unable to find default route");
 		return r;
 	}
 	r = first_addr(ifc->name, &ifc->addr);
@@ -225,7 +227,8 @@ int iface_select(const struct options *o, struct iface *ret, uint32_t *ret_publi
 	}
 	if (r < 0)
 		return r;
-	log_info("Using interface with name %s and address %s", ifc.name, ip4_format(ifc.addr, buf));
+	log_info("Using interface with name %s and address %s", ifc.name,
+		 ip4_format(ifc.addr, buf));
 	if (public_ip) {
 		log_info("Using %s as external address", o->public_ip);
 	} else {

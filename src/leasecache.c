@@ -18,7 +18,7 @@ static struct entry tombstone_entry;
 
 struct leasecache {
 	struct entry **slots;
-	size_t size; /* power of two */
+	size_t size;	    /* power of two */
 	size_t count, used; /* used = count + tombstones */
 };
 

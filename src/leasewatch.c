@@ -14,11 +14,11 @@
 #include "loop.h"
 
 /* Keys per range page: bounds the JSON held in memory at once. */
-#define LIST_PAGE         1000
-#define RETRY_MS          1000
+#define LIST_PAGE 1000
+#define RETRY_MS  1000
 /* At most this many malformed-lease warnings per window; the rest are counted. */
-#define WARN_BURST        20
-#define WARN_WINDOW_MS    10000
+#define WARN_BURST     20
+#define WARN_WINDOW_MS 10000
 
 struct leasewatch {
 	struct loop *loop;

@@ -23,10 +23,10 @@ struct leasewatch_ops {
 };
 
 struct leasewatch_stats {
-	uint64_t events;      /* watch events applied */
-	uint64_t resyncs;     /* re-lists after compaction */
-	uint64_t bad_leases;  /* keys or values skipped as malformed */
-	uint64_t lists;       /* listings done */
+	uint64_t events;     /* watch events applied */
+	uint64_t resyncs;    /* re-lists after compaction */
+	uint64_t bad_leases; /* keys or values skipped as malformed */
+	uint64_t lists;	     /* listings done */
 };
 
 int leasewatch_new(struct loop *loop, struct etcd *etcd, const char *prefix,

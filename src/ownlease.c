@@ -88,7 +88,9 @@ static char *describe(const struct subnet_key *k, char *buf, size_t size)
 static void retry_later(struct ownlease *o, const char *what, const struct etcd_reply *r)
 {
 	log_warnx("%s: %s, retrying in 1s", what,
-		  r && r->message ? r->message : r ? strerror(-r->err) : "failed");
+		  r && r->message ? r->message
+		  : r		  ? strerror(-r->err)
+				  : "failed");
 	o->state = ST_IDLE;
 	loop_timer_arm(o->loop, &o->retry_timer, RETRY_MS);
 }
@@ -134,8 +136,8 @@ static void held(struct ownlease *o, int64_t etcd_lease, int64_t create_rev, int
 		schedule_renewal(o, ttl_s);
 	else
 		o->expiry_wall = 0;
-	log_info("%s (%s) to current node (%s)%s", o->how,
-		 describe(&o->target, buf, sizeof(buf)), ip4_format(o->public_ip, pub),
+	log_info("%s (%s) to current node (%s)%s", o->how, describe(&o->target, buf, sizeof(buf)),
+		 ip4_format(o->public_ip, pub),
 		 etcd_lease ? "" : ", kept as a reservation without etcd lease");
 	o->ops->acquired(o->arg, &o->own);
 }
@@ -241,8 +243,8 @@ static void rewrite(struct ownlease *o)
 	size_t kl = strlen(o->target_key);
 	struct etcd_cmp cmp = { o->target_key, kl, ETCD_CMP_CREATE, ETCD_CMP_EQUAL,
 				o->target_create_rev };
-	struct etcd_op put = { ETCD_OP_PUT, o->target_key, kl, o->value, o->value_len,
-			       o->target_lease };
+	struct etcd_op put = { ETCD_OP_PUT, o->target_key, kl,
+			       o->value,    o->value_len,  o->target_lease };
 	struct etcd_op get = { ETCD_OP_RANGE, o->target_key, kl, NULL, 0, 0 };
 
 	if (etcd_txn(o->etcd, &cmp, 1, &put, 1, &get, 1, rewrite_reply, o) < 0)
@@ -287,8 +289,8 @@ static void reuse(struct ownlease *o, const struct lease *l)
 	o->target_create_rev = l->create_revision;
 	o->how = "Reusing lease";
 	o->state = ST_BUSY;
-	log_info("Found lease (%s) for current IP (%s), reusing", describe(&l->subnet, buf, sizeof(buf)),
-		 ip4_format(o->public_ip, pub));
+	log_info("Found lease (%s) for current IP (%s), reusing",
+		 describe(&l->subnet, buf, sizeof(buf)), ip4_format(o->public_ip, pub));
 	if (!l->etcd_lease) {
 		o->granted_ttl = 0;
 		if (same_value(o, l))

@@ -27,7 +27,7 @@ struct ownlease_params {
 	const char *prefix;
 	const struct netconf *conf;
 	const struct lease_attrs *attrs; /* what we publish */
-	bool has_prev_subnet;            /* from the previous subnet.env */
+	bool has_prev_subnet;		 /* from the previous subnet.env */
 	struct ip4net prev_subnet;
 	int64_t ttl_s;
 	int64_t renew_margin_s;

@@ -17,10 +17,14 @@ struct subnet_key {
 /*
  * Parse the last path element of a key as upstream's regex does
  * (unanchored at the start; IPv4 length 0..31; IPv6 length 0..127; lowercase v6).
- * Host bits are kept. Returns 0 or -EINVAL.
+ * Host bits are kept. Returns 0 or -EINVAL. key need not be NUL-terminated.
  */
 int subnet_key_parse(const char *key, size_t len, struct subnet_key *ret);
-/* "10.5.71.0-24" or "10.5.71.0-24&fc00:0:0:29::-64"; returns bytes written or -ENOSPC. */
+/*
+ * "10.5.71.0-24" or "10.5.71.0-24&fc00:0:0:29::-64" (the v6 part is left
+ * out when has_v6 is false or it is ::/0, as MakeSubnetKey does); returns
+ * the length written (without the NUL) or -ENOSPC.
+ */
 int subnet_key_format(const struct subnet_key *k, char *buf, size_t size);
 
 struct lease_attrs {
@@ -33,12 +37,22 @@ struct lease_attrs {
 };
 
 /*
- * Parse a lease value the way Go does (case-insensitive names, unknown keys
- * ignored, PublicIP required and IPv4). Returns 0 or -EINVAL with a message in err.
+ * Parse a lease value the way Go does (case-insensitive names, last
+ * duplicate wins, unknown keys ignored, strict types). PublicIP must be
+ * present and IPv4 (Go would read a missing one as 0.0.0.0); an
+ * IPv4-mapped form is accepted as Go's To4() does. BackendData and
+ * BackendV6Data are kept compacted, JSON null as "null". A BackendType
+ * over 31 bytes or with a NUL is refused. Returns 0 or -EINVAL with a
+ * message in err; *ret is written only on success and must later go to
+ * lease_attrs_free().
  */
 int lease_attrs_parse(const char *json, size_t len, struct lease_attrs *ret, char *err,
 		      size_t errlen);
-/* Upstream's exact compact form and field order; malloc'd string or NULL on ENOMEM. */
+/*
+ * Upstream's exact compact form and field order (json.Marshal, so <, > and
+ * & in strings are \u-escaped); malloc'd string, or NULL with errno ENOMEM,
+ * or EINVAL when backend_data/backend_v6_data is not valid JSON.
+ */
 char *lease_attrs_format(const struct lease_attrs *a);
 void lease_attrs_free(struct lease_attrs *a);
 bool lease_attrs_equal(const struct lease_attrs *a, const struct lease_attrs *b);

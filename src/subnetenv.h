@@ -9,7 +9,7 @@
 
 struct subnetenv {
 	bool has_network, has_subnet, has_ipv6_network, has_ipv6_subnet, has_mtu, has_ipmasq;
-	struct ip4net network, subnet;         /* subnet: host bits masked */
+	struct ip4net network, subnet; /* subnet: host bits masked */
 	struct ip6net ipv6_network, ipv6_subnet;
 	unsigned mtu;
 	bool ipmasq;

@@ -10,9 +10,9 @@ static const struct backend_ops *const backends[] = {
 };
 
 /* Upstream's other types; they land in later changes. */
-static const char *const missing[] = { "vxlan", "host-gw", "udp", "ipip", "wireguard",
-				       "extension", "ipsec", "tencentvpc", "gce", "aws-vpc",
-				       "ali-vpc" };
+static const char *const missing[] = { "vxlan",	    "host-gw",	 "udp",	   "ipip",
+				       "wireguard", "extension", "ipsec",  "tencentvpc",
+				       "gce",	    "aws-vpc",	 "ali-vpc" };
 
 const struct backend_ops *backend_find(const char *type)
 {

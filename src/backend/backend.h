@@ -19,7 +19,7 @@ struct backend_env {
 	struct loop *loop;
 	const struct netconf *conf;
 	const struct iface *ext; /* the external interface, its address and MTU */
-	uint32_t public_ip;      /* host byte order */
+	uint32_t public_ip;	 /* host byte order */
 };
 
 struct backend_ops {

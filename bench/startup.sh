@@ -17,13 +17,16 @@ FLANNELD=${FLANNELD:-$PWD/build/flanneld}
 
 NS=flbench-$$
 TMP=$(mktemp -d /tmp/flbench.XXXXXX)
+# subnet.env lives on tmpfs, as /run/flannel does in production.
+RUN=$(mktemp -d /dev/shm/flbench.XXXXXX)
 ETCD_PID=
 DPID=
 cleanup() {
   [ -n "$DPID" ] && kill "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null
   [ -n "$ETCD_PID" ] && kill "$ETCD_PID" 2>/dev/null && wait "$ETCD_PID" 2>/dev/null
   ip netns del "$NS" 2>/dev/null || true
-  rm -rf "$TMP"
+  rm -rf "$TMP" "$RUN"
+  true
 }
 trap cleanup EXIT
 
@@ -43,7 +46,7 @@ wait_until() {
 
 ip netns add "$NS"
 ip -n "$NS" link set lo up
-nsx etcd --name bench --data-dir "$TMP/etcd" \
+ip netns exec "$NS" etcd --name bench --data-dir "$TMP/etcd" \
   --listen-client-urls $E --advertise-client-urls $E \
   --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
   --initial-cluster bench=http://127.0.0.1:2380 >"$TMP/etcd.log" 2>&1 &
@@ -59,9 +62,9 @@ clear_leases() {
 
 # Microseconds of day from a log line's "hh:mm:ss.uuuuuu" stamp.
 stamp_us() {
-  awk -v pat="$1" 'index($0, pat) { split($2, t, /[:.]/); print ((t[1]*60+t[2])*60+t[3])*1000000+t[4]; exit }' "$2"
+  awk -v pat="$1" 'index($0, pat) { split($2, t, /[:.]/); printf "%.0f\n", ((t[1]*60+t[2])*60+t[3])*1000000+t[4]; exit }' "$2"
 }
-now_us() { local s; s=$(date +%H:%M:%S.%N); awk -v t="$s" 'BEGIN{split(t,a,/[:.]/); print ((a[1]*60+a[2])*60+a[3])*1000000+substr(a[4],1,6)}'; }
+now_us() { local s; s=$(date +%H:%M:%S.%N); awk -v t="$s" 'BEGIN{split(t,a,/[:.]/); printf "%.0f\n", ((a[1]*60+a[2])*60+a[3])*1000000+substr(a[4],1,6)}'; }
 rss_kb() { awk -v k="$2:" '$1==k {print $2}' "/proc/$1/status"; }
 smaps_kb() { awk -v k="$2:" '$1==k {print $2}' "/proc/$1/smaps_rollup"; }
 
@@ -69,10 +72,10 @@ smaps_kb() { awk -v k="$2:" '$1==k {print $2}' "/proc/$1/smaps_rollup"; }
 run_daemon() {
   local pat=$1 n=$2
   LOG=$TMP/d$n.log
-  rm -f "$TMP/s$n.env"
+  rm -f "$RUN/s$n.env"
   T0=$(now_us)
-  nsx "$FLANNELD" --etcd-endpoints $E --iface 127.0.0.1 --public-ip "10.255.$((n / 256)).$((n % 256))" \
-    --subnet-file "$TMP/s$n.env" --iptables-forward-rules=false -v 1 2>"$LOG" &
+  ip netns exec "$NS" "$FLANNELD" --etcd-endpoints $E --iface 127.0.0.1 --public-ip "10.255.$((n / 256)).$((n % 256))" \
+    --subnet-file "$RUN/s$n.env" --iptables-forward-rules=false -v 1 2>"$LOG" &
   DPID=$!
   wait_until 30 grep -q "$pat" "$LOG" || { echo "daemon did not log '$pat':" >&2; tail "$LOG" >&2; exit 1; }
 }
@@ -118,7 +121,7 @@ for i in $(seq 1 "$RUNS"); do
   echo "$((tl - T0)) $((tw - T0)) $(rss_kb "$DPID" VmHWM)" >>"$TMP/b"
   stop_daemon
   # Remove this run's own lease so every run starts from the same $LEASES.
-  key=$(awk -F= '/FLANNEL_SUBNET/ {print $2}' "$TMP/s$i.env" | sed 's/\.1\//.0-/')
+  key=$(awk -F= '/FLANNEL_SUBNET/ {print $2}' "$RUN/s$i.env" | sed 's/\.1\//.0-/')
   gw kv/deleterange "{\"key\":\"$(b64 "/coreos.com/network/subnets/$key")\"}" >/dev/null
 done
 printf '%-44s %s\n' "exec -> all $LEASES leases known (us, median)" "$(cut -d' ' -f1 "$TMP/b" | median)"

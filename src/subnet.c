@@ -1,0 +1,419 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Subnet lease keys and lease values, byte-compatible with flannel's. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsonutil.h"
+#include "subnet.h"
+
+#define TYPE_ERROR 1
+
+#define BACKEND_TYPE_MAX (sizeof(((struct lease_attrs *)0)->backend_type) - 1)
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* The regex's [a-f\d:] class: lower-case hex and colons only. */
+static bool is_v6_char(char c)
+{
+	return is_digit(c) || (c >= 'a' && c <= 'f') || c == ':';
+}
+
+/* Start of the run of digits that ends just before end. */
+static size_t digits_back(const char *k, size_t end)
+{
+	while (end > 0 && is_digit(k[end - 1]))
+		end--;
+	return end;
+}
+
+/* strconv.ParseUint(s, 10, bits): any number of digits, value below 2^bits. */
+static int parse_len(const char *s, size_t n, unsigned max, uint8_t *ret)
+{
+	unsigned long v = 0;
+	size_t i;
+
+	if (n == 0)
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		v = v * 10 + (unsigned long)(s[i] - '0');
+		if (v > max)
+			return -EINVAL;
+	}
+	*ret = (uint8_t)v;
+	return 0;
+}
+
+/*
+ * The regex's first group, (\d+\.\d+.\d+.\d+), ending at end. Only a real
+ * dotted quad can pass net.ParseIP afterwards, and the leftmost match always
+ * takes the whole run of digits before the first dot, so that run plus the
+ * three dotted parts is what gets parsed.
+ */
+static int quad_before(const char *k, size_t end, uint32_t *ret)
+{
+	size_t s = end;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		s = digits_back(k, s);
+		if (s == 0 || k[s - 1] != '.')
+			return -EINVAL;
+		s--;
+	}
+	s = digits_back(k, s);
+	return ip4_parsen(k + s, end - s, ret);
+}
+
+/* "A.B.C.D-len&v6-len6": positions of the '-' (dash), '&' (amp) and the second '-' (dash6). */
+static int parse_dual(const char *k, size_t len, size_t amp, size_t dash6, struct subnet_key *ret)
+{
+	size_t len_start = digits_back(k, amp);
+	struct subnet_key sk = { 0 };
+
+	if (len_start == amp || len_start == 0 || k[len_start - 1] != '-')
+		return -EINVAL;
+	if (quad_before(k, len_start - 1, &sk.v4.addr) < 0 ||
+	    parse_len(k + len_start, amp - len_start, 31, &sk.v4.len) < 0)
+		return -EINVAL;
+	if (ip6_parsen(k + amp + 1, dash6 - amp - 1, &sk.v6.addr) < 0 ||
+	    parse_len(k + dash6 + 1, len - dash6 - 1, 127, &sk.v6.len) < 0)
+		return -EINVAL;
+	sk.has_v6 = true;
+	*ret = sk;
+	return 0;
+}
+
+/*
+ * Upstream matches `(\d+\.\d+.\d+.\d+)-(\d+)(?:&([a-f\d:]+)-(\d+))?$`
+ * anywhere in the key. Everything is decided from the end: the trailing
+ * digits follow the last '-'; if the [a-f\d:] run before that '-' starts
+ * right after an '&', the optional v6 group is what matched (its match
+ * always starts further left than one without it), and otherwise the key
+ * must end in "A.B.C.D-len". Host bits are kept, as upstream keeps them.
+ */
+int subnet_key_parse(const char *key, size_t len, struct subnet_key *ret)
+{
+	struct subnet_key sk = { 0 };
+	size_t dash, h;
+
+	if (!key)
+		return -EINVAL;
+	dash = digits_back(key, len);
+	if (dash == len || dash == 0 || key[dash - 1] != '-')
+		return -EINVAL;
+	dash--;
+	for (h = dash; h > 0 && is_v6_char(key[h - 1]); h--)
+		;
+	if (h < dash && h > 0 && key[h - 1] == '&')
+		return parse_dual(key, len, h - 1, dash, ret);
+	if (quad_before(key, dash, &sk.v4.addr) < 0 ||
+	    parse_len(key + dash + 1, len - dash - 1, 31, &sk.v4.len) < 0)
+		return -EINVAL;
+	*ret = sk;
+	return 0;
+}
+
+int subnet_key_format(const struct subnet_key *k, char *buf, size_t size)
+{
+	char a4[16], a6[IP_STRLEN];
+	int n;
+
+	ip4_format(k->v4.addr, a4);
+	/* MakeSubnetKey leaves out an empty (::/0) v6 part. */
+	if (k->has_v6 && !(ip6_is_zero(&k->v6.addr) && k->v6.len == 0))
+		n = snprintf(buf, size, "%s-%u&%s-%u", a4, k->v4.len,
+			     ip6_format_flannel(&k->v6.addr, a6), k->v6.len);
+	else
+		n = snprintf(buf, size, "%s-%u", a4, k->v4.len);
+	if (n < 0 || (size_t)n >= size)
+		return -ENOSPC;
+	return n;
+}
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+/* Decoding state: the attributes so far plus what Go would not keep in them. */
+struct lease_dec {
+	struct lease_attrs a;
+	bool has_public_ip;
+	char *type; /* BackendType as decoded, checked at the end */
+	size_t type_len;
+	char terr[200]; /* first Go type error */
+};
+
+/* ip.IP4/ip.IP6 UnmarshalJSON: raw bytes with '"' trimmed from both ends. */
+static void trim_quotes(const char **s, size_t *len)
+{
+	while (*len && **s == '"') {
+		(*s)++;
+		(*len)--;
+	}
+	while (*len && (*s)[*len - 1] == '"')
+		(*len)--;
+}
+
+static int dec_public_ip(struct lease_dec *d, const char *raw, size_t len, char *err, size_t errlen)
+{
+	struct ip6 a;
+
+	trim_quotes(&raw, &len);
+	if (ip_parse_go(raw, len, &a) < 0)
+		return fail(err, errlen, "PublicIP: invalid IP address format: \"%.*s\"",
+			    (int)(len > 64 ? 64 : len), raw);
+	if (!ip6_to4(&a, &d->a.public_ip))
+		return fail(err, errlen, "PublicIP: invalid IPv4 address format: \"%.*s\"",
+			    (int)(len > 64 ? 64 : len), raw);
+	d->has_public_ip = true;
+	return 0;
+}
+
+static int dec_public_ipv6(struct lease_dec *d, const char *raw, size_t len, char *err,
+			   size_t errlen)
+{
+	/* A *ip.IP6 set to null is nil: no IPv6. */
+	if (jsonu_raw_kind(raw, len) == JSONU_NULL) {
+		d->a.has_public_ipv6 = false;
+		return 0;
+	}
+	trim_quotes(&raw, &len);
+	if (ip_parse_go(raw, len, &d->a.public_ipv6) < 0)
+		return fail(err, errlen, "PublicIPv6: invalid IP address format: \"%.*s\"",
+			    (int)(len > 64 ? 64 : len), raw);
+	d->a.has_public_ipv6 = true;
+	return 0;
+}
+
+static int dec_backend_type(struct lease_dec *d, const char *raw, size_t len)
+{
+	char *s;
+	size_t n;
+	int r;
+
+	r = jsonu_raw_string(raw, len, &s, &n);
+	if (r == 1)
+		return 0;
+	if (r == -EINVAL) {
+		if (!d->terr[0])
+			jsonu_type_error(d->terr, sizeof(d->terr), raw, len,
+					 "LeaseAttrs.BackendType", "string");
+		return TYPE_ERROR;
+	}
+	if (r < 0)
+		return r;
+	free(d->type);
+	d->type = s;
+	d->type_len = n;
+	return 0;
+}
+
+/* json.RawMessage keeps any value, null included; we keep it compacted. */
+static int dec_raw(char **dst, const char *raw, size_t len)
+{
+	char *s = jsonu_compact(raw, len);
+
+	if (!s)
+		return -ENOMEM;
+	free(*dst);
+	*dst = s;
+	return 0;
+}
+
+static int dec_member(struct lease_dec *d, const struct jsonu_member *m, char *err, size_t errlen)
+{
+	if (jsonu_name_eq(m->key, m->key_len, "PublicIP"))
+		return dec_public_ip(d, m->raw, m->raw_len, err, errlen);
+	if (jsonu_name_eq(m->key, m->key_len, "PublicIPv6"))
+		return dec_public_ipv6(d, m->raw, m->raw_len, err, errlen);
+	if (jsonu_name_eq(m->key, m->key_len, "BackendType"))
+		return dec_backend_type(d, m->raw, m->raw_len);
+	if (jsonu_name_eq(m->key, m->key_len, "BackendData"))
+		return dec_raw(&d->a.backend_data, m->raw, m->raw_len);
+	if (jsonu_name_eq(m->key, m->key_len, "BackendV6Data"))
+		return dec_raw(&d->a.backend_v6_data, m->raw, m->raw_len);
+	return 0; /* unknown keys are ignored */
+}
+
+static int dec_members(struct lease_dec *d, const char *json, size_t len, char *err, size_t errlen)
+{
+	struct jsonu_iter it;
+	struct jsonu_member m;
+	int r, x = 0;
+
+	if (jsonu_iter_init(&it, json, len) < 0)
+		return fail(err, errlen, "invalid JSON: not an object");
+	while ((r = jsonu_iter_next(&it, &m)) > 0) {
+		x = dec_member(d, &m, err, errlen);
+		if (x < 0)
+			break;
+	}
+	jsonu_iter_release(&it);
+	if (x == -ENOMEM || r == -ENOMEM)
+		return fail(err, errlen, "out of memory");
+	if (x < 0)
+		return x;
+	if (r < 0)
+		return fail(err, errlen, "invalid JSON");
+	return 0;
+}
+
+static int dec_document(struct lease_dec *d, const char *json, size_t len, char *err, size_t errlen)
+{
+	size_t p = 0;
+
+	if (jsonu_validate(json, len, err, errlen) < 0)
+		return -EINVAL;
+	while (p < len && (json[p] == ' ' || json[p] == '\t' || json[p] == '\n' || json[p] == '\r'))
+		p++;
+	switch (jsonu_raw_kind(json + p, len - p)) {
+	case JSONU_OBJECT:
+		return dec_members(d, json + p, len - p, err, errlen);
+	case JSONU_NULL:
+		return 0;
+	default:
+		jsonu_type_error(err, errlen, json + p, len - p, NULL, "subnet.LeaseAttrs");
+		return -EINVAL;
+	}
+}
+
+/* What Go accepts but we cannot hold, or must not trust: reject with a reason. */
+static int dec_finish(struct lease_dec *d, char *err, size_t errlen)
+{
+	if (d->terr[0])
+		return fail(err, errlen, "%s", d->terr);
+	/* Go would take a missing PublicIP as 0.0.0.0; every real writer sets it. */
+	if (!d->has_public_ip)
+		return fail(err, errlen, "PublicIP is missing");
+	if (!d->type)
+		return 0;
+	if (memchr(d->type, '\0', d->type_len))
+		return fail(err, errlen, "BackendType contains a NUL byte");
+	if (d->type_len > BACKEND_TYPE_MAX)
+		return fail(err, errlen, "BackendType is longer than %zu bytes", BACKEND_TYPE_MAX);
+	memcpy(d->a.backend_type, d->type, d->type_len + 1);
+	return 0;
+}
+
+int lease_attrs_parse(const char *json, size_t len, struct lease_attrs *ret, char *err,
+		      size_t errlen)
+{
+	struct lease_dec d = { 0 };
+	int r;
+
+	if (err && errlen)
+		err[0] = '\0';
+	r = dec_document(&d, json, len, err, errlen);
+	if (r == 0)
+		r = dec_finish(&d, err, errlen);
+	free(d.type);
+	if (r < 0) {
+		lease_attrs_free(&d.a);
+		return r;
+	}
+	*ret = d.a;
+	return 0;
+}
+
+static bool raw_present(const char *s)
+{
+	return s && s[0];
+}
+
+/* A json.RawMessage field: Marshal fails on invalid JSON, so do we. */
+static int add_raw_field(struct jsonu_buf *b, const char *name, const char *raw)
+{
+	char *c;
+
+	if (!raw_present(raw))
+		return 0;
+	if (jsonu_validate(raw, strlen(raw), NULL, 0) < 0)
+		return -EINVAL;
+	c = jsonu_compact(raw, strlen(raw));
+	if (!c)
+		return -ENOMEM;
+	jsonu_buf_adds(b, name);
+	jsonu_buf_adds(b, c);
+	free(c);
+	return 0;
+}
+
+/* json.Marshal(LeaseAttrs): fixed field order, omitempty on the last three. */
+char *lease_attrs_format(const struct lease_attrs *a)
+{
+	struct jsonu_buf b = { 0 };
+	char ip[IP_STRLEN];
+	size_t tlen = strnlen(a->backend_type, sizeof(a->backend_type));
+	int r;
+
+	jsonu_buf_adds(&b, "{\"PublicIP\":\"");
+	jsonu_buf_adds(&b, ip4_format(a->public_ip, ip));
+	jsonu_buf_adds(&b, "\",\"PublicIPv6\":");
+	if (a->has_public_ipv6) {
+		jsonu_buf_adds(&b, "\"");
+		jsonu_buf_adds(&b, ip6_format_flannel(&a->public_ipv6, ip));
+		jsonu_buf_adds(&b, "\"");
+	} else {
+		jsonu_buf_adds(&b, "null");
+	}
+	if (tlen) {
+		jsonu_buf_adds(&b, ",\"BackendType\":");
+		jsonu_buf_add_quoted(&b, a->backend_type, tlen);
+	}
+	r = add_raw_field(&b, ",\"BackendData\":", a->backend_data);
+	if (r == 0)
+		r = add_raw_field(&b, ",\"BackendV6Data\":", a->backend_v6_data);
+	jsonu_buf_adds(&b, "}");
+	if (r < 0) {
+		free(jsonu_buf_take(&b));
+		errno = -r;
+		return NULL;
+	}
+	return jsonu_buf_take(&b);
+}
+
+void lease_attrs_free(struct lease_attrs *a)
+{
+	if (!a)
+		return;
+	free(a->backend_data);
+	free(a->backend_v6_data);
+	a->backend_data = NULL;
+	a->backend_v6_data = NULL;
+}
+
+static bool raw_equal(const char *x, const char *y)
+{
+	if (!raw_present(x) || !raw_present(y))
+		return raw_present(x) == raw_present(y);
+	return strcmp(x, y) == 0;
+}
+
+bool lease_attrs_equal(const struct lease_attrs *a, const struct lease_attrs *b)
+{
+	if (a->public_ip != b->public_ip || a->has_public_ipv6 != b->has_public_ipv6)
+		return false;
+	if (a->has_public_ipv6 && !ip6_equal(&a->public_ipv6, &b->public_ipv6))
+		return false;
+	if (strncmp(a->backend_type, b->backend_type, sizeof(a->backend_type)) != 0)
+		return false;
+	return raw_equal(a->backend_data, b->backend_data) &&
+	       raw_equal(a->backend_v6_data, b->backend_v6_data);
+}

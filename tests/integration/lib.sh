@@ -1,0 +1,596 @@
+# SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash
+#
+# Test bed for flanneld integration tests. Source it from a test script:
+#
+#	. "$(dirname "$0")/lib.sh"
+#
+# Topology (every box is a network namespace this file creates; nothing is
+# added to, or changed in, the machine's own namespace):
+#
+#	          <prefix>-sw                       etcd: http://10.200.0.1:2379
+#	  +-----------------------------+                 http://127.0.0.1:2379
+#	  | br0 10.200.0.1/24   lo      |           peer: http://127.0.0.1:2380
+#	  |  |      |      ...   |      |
+#	  | h1     h2           hN      |  <- veth ends, ports of br0
+#	  +--|------|------------|------+
+#	     |      |            |
+#	  +--|---+ +|-----+    +-|----+
+#	  | eth0 | | eth0 |    | eth0 |   10.200.0.(10+N)/24, default via .1
+#	  | lo   | | lo   |    | lo   |   healthz on 127.0.0.1:9911 (:9912 ...)
+#	  +------+ +------+    +------+
+#	  <prefix>-h1 -h2   ...  -hN      one flanneld (or more) per host
+#
+# Names carry a per-run prefix ($FLT_PREFIX, default "flt<pid>") so parallel
+# runs don't collide. All state (etcd data, logs, subnet.env files) lives in
+# a temp dir ($TMP) that cleanup removes; set KEEP_TMP=1 to keep it.
+#
+# A flanneld "instance" is named by its host number, optionally followed by
+# letters: "1" runs in host 1, "1b" is a second daemon in host 1 (e.g. a
+# second network); each instance has its own dir $TMP/h<id>/ with
+# subnet.env, flanneld.log, pid, rc and port.
+#
+# Exit codes of a test: 0 pass, 77 skip, anything else fail.
+
+set -euo pipefail
+
+LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$LIB_DIR/../.." && pwd)
+FLANNELD=${FLANNELD:-$REPO_ROOT/build/flanneld}
+FLT_PREFIX=${FLT_PREFIX:-flt$$}
+SW_NS=$FLT_PREFIX-sw
+SW_IP=10.200.0.1
+ETCD_CLIENT=http://$SW_IP:2379
+ETCD_PREFIX=/coreos.com/network
+HEALTHZ_PORT=9911
+# shellcheck disable=SC2034 # used by the tests
+DEFAULT_CONFIG='{"Network":"10.244.0.0/16","Backend":{"Type":"alloc"}}'
+TEST_NAME=$(basename "$0" .sh)
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/$FLT_PREFIX.XXXXXX")
+mkdir -p "$TMP/procs"
+: >"$TMP/netns.list"
+ETCD_DATA=$TMP/etcd.data
+ETCD_LOG=$TMP/etcd.log
+_CLEANED=0
+
+# ---------------------------------------------------------------- messages
+
+info() { printf '%s [%s] %s\n' "$(date +%T.%3N)" "$TEST_NAME" "$*" >&2; }
+
+pass() { printf 'ok: %s\n' "$*"; }
+
+# Print the tail of every flanneld log (and etcd's), then exit 1; the EXIT
+# trap cleans up.
+fail() {
+	local f
+	printf 'FAIL: %s\n' "$*"
+	for f in "$TMP"/h*/flanneld.log; do
+		[ -f "$f" ] || continue
+		printf -- '--- last 30 lines of %s\n' "${f#"$TMP"/}"
+		tail -n 30 "$f"
+	done
+	if [ -f "$ETCD_LOG" ]; then
+		printf -- '--- last 5 lines of etcd.log\n'
+		tail -n 5 "$ETCD_LOG"
+	fi
+	exit 1
+}
+
+skip() {
+	printf 'SKIP: %s\n' "$*"
+	exit 77
+}
+
+assert_eq() { # actual expected [what]
+	[ "$1" = "$2" ] || fail "${3:-value}: got '$1', expected '$2'"
+}
+
+assert_grep() { # file regex
+	grep -Eq -- "$2" "$1" 2>/dev/null || fail "$1 does not match /$2/"
+}
+
+# ---------------------------------------------------------------- polling
+
+now_us() { echo "${EPOCHREALTIME/./}"; }
+
+# wait_until <timeout_s> cmd...: run cmd every 50 ms until it succeeds
+# (return 0) or the deadline passes (return 1). Bounded in time and count.
+wait_until() {
+	local timeout=$1 deadline n=0 max
+	shift
+	deadline=$(($(now_us) + timeout * 1000000))
+	max=$((timeout * 20 + 20))
+	while :; do
+		if "$@"; then
+			return 0
+		fi
+		if (($(now_us) >= deadline)) || ((++n > max)); then
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
+# hold_for <seconds> cmd...: cmd must succeed at every poll (every 100 ms)
+# for the whole duration; return 1 at the first failure. For "stays alive
+# while X" checks, not for synchronisation.
+hold_for() {
+	local secs=$1 deadline n=0 max
+	shift
+	deadline=$(($(now_us) + secs * 1000000))
+	max=$((secs * 10 + 10))
+	while (($(now_us) < deadline)) && ((n++ < max)); do
+		"$@" || return 1
+		sleep 0.1
+	done
+	"$@"
+}
+
+# ---------------------------------------------------------------- requirements
+
+require_root() {
+	[ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces)"
+	command -v ip >/dev/null || skip "iproute2 (ip) not installed"
+	local probe=$FLT_PREFIX-probe
+	ip netns add "$probe" 2>/dev/null || skip "cannot create network namespaces here"
+	ip netns del "$probe"
+}
+
+require_etcd() {
+	command -v etcd >/dev/null || skip "etcd not installed (scripts/deps.sh)"
+	command -v etcdctl >/dev/null || skip "etcdctl not installed (scripts/deps.sh)"
+}
+
+require_flanneld() {
+	[ -x "$FLANNELD" ] || fail "$FLANNELD not found: run make"
+}
+
+# ---------------------------------------------------------------- processes
+#
+# spawn <name> <ns|-> cmd...: start cmd in the background (inside netns <ns>
+# unless "-"), record its PID in $TMP/procs/<name>/pid and, once it exits,
+# its exit code in .../rc. If $SPAWN_GATE names a FIFO, the process waits
+# on it (already inside the namespace) before exec'ing cmd: see gate_*.
+
+spawn() {
+	local name=$1 ns=$2 d=$TMP/procs/$1 out=${SPAWN_LOG:-/dev/null} gate=${SPAWN_GATE:-}
+	shift 2
+	rm -rf "$d"
+	mkdir -p "$d"
+	local pre=()
+	[ "$ns" = - ] || pre=(ip netns exec "$ns")
+	if [ -n "$gate" ]; then
+		# shellcheck disable=SC2016 # expanded by sh, not here
+		pre+=(sh -c ': <"$1"; shift; exec "$@"' gate "$gate")
+	fi
+	[ "${SPAWN_LOG_APPEND:-0}" = 1 ] || : >"$out"
+	(
+		echo "$BASHPID" >"$d/wrapper"
+		"${pre[@]}" "$@" >>"$out" 2>&1 </dev/null &
+		local pid=$!
+		echo "$pid" >"$d/pid.tmp"
+		mv "$d/pid.tmp" "$d/pid"
+		local rc=0
+		wait "$pid" || rc=$?
+		echo "$rc" >"$d/rc.tmp"
+		mv "$d/rc.tmp" "$d/rc"
+	) </dev/null >/dev/null 2>&1 &
+	wait_until 5 test -s "$d/pid" || fail "could not start $name"
+}
+
+proc_pid() { cat "$TMP/procs/$1/pid"; }
+
+proc_running() { [ -s "$TMP/procs/$1/pid" ] && [ ! -e "$TMP/procs/$1/rc" ]; }
+
+proc_exited() { [ -e "$TMP/procs/$1/rc" ]; }
+
+proc_rc() { cat "$TMP/procs/$1/rc"; }
+
+# True if <pid> is still the process we spawned under <name>: its parent is
+# our wrapper or its command line mentions our temp dir.
+_proc_is_ours() {
+	local name=$1 pid=$2 ppid wrapper
+	[ -d "/proc/$pid" ] || return 1
+	wrapper=$(cat "$TMP/procs/$name/wrapper" 2>/dev/null || echo x)
+	ppid=$(awk '/^PPid:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
+	[ "$ppid" = "$wrapper" ] && return 0
+	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$TMP"
+}
+
+# proc_signal <name> <SIG>: signal a process we spawned, if still running.
+proc_signal() {
+	local pid
+	proc_running "$1" || return 0
+	pid=$(proc_pid "$1")
+	_proc_is_ours "$1" "$pid" && kill -s "$2" "$pid" 2>/dev/null
+	return 0
+}
+
+# proc_stop <name> [timeout_s]: SIGTERM, wait for the exit, SIGKILL if it
+# does not come; returns the exit code (137 etc. after SIGKILL).
+proc_stop() {
+	local name=$1 t=${2:-10}
+	proc_running "$name" || return "$(proc_rc "$name" 2>/dev/null || echo 0)"
+	proc_signal "$name" TERM
+	if ! wait_until "$t" proc_exited "$name"; then
+		proc_signal "$name" KILL
+		wait_until 5 proc_exited "$name" || true
+	fi
+	return "$(proc_rc "$name" 2>/dev/null || echo 255)"
+}
+
+# ---------------------------------------------------------------- topology
+
+sw_exec() { ip netns exec "$SW_NS" "$@"; }
+
+host_ns() { echo "$FLT_PREFIX-h$1"; }
+host_ip() { echo "10.200.0.$((10 + $1))"; }
+host_exec() {
+	local n=$1
+	shift
+	ip netns exec "$(host_ns "$n")" "$@"
+}
+
+_netns_add() {
+	ip netns add "$1"
+	echo "$1" >>"$TMP/netns.list"
+	ip -n "$1" link set lo up
+}
+
+# topo_up <N>: switch namespace with br0 and N host namespaces (1..N). Can be
+# called again with a larger N to add hosts.
+topo_up() {
+	local n=$1 i ns
+	((n >= 1 && n <= 200)) || fail "topo_up: 1..200 hosts"
+	if ! grep -qx "$SW_NS" "$TMP/netns.list"; then
+		_netns_add "$SW_NS"
+		ip -n "$SW_NS" link add br0 type bridge
+		ip -n "$SW_NS" addr add "$SW_IP/24" dev br0
+		ip -n "$SW_NS" link set br0 up
+	fi
+	for ((i = 1; i <= n; i++)); do
+		ns=$(host_ns "$i")
+		grep -qx "$ns" "$TMP/netns.list" && continue
+		_netns_add "$ns"
+		# The veth is created inside the switch namespace and its peer is
+		# moved straight into the host namespace: the machine's own
+		# namespace never sees either end.
+		ip -n "$SW_NS" link add "h$i" type veth peer name eth0 netns "$ns"
+		ip -n "$SW_NS" link set "h$i" master br0 up
+		ip -n "$ns" addr add "$(host_ip "$i")/24" dev eth0
+		ip -n "$ns" link set eth0 up
+		ip -n "$ns" route add default via "$SW_IP"
+		mkdir -p "$TMP/h$i"
+	done
+}
+
+topo_down() {
+	local ns
+	while read -r ns; do
+		[ -n "$ns" ] || continue
+		ip netns del "$ns" 2>/dev/null || info "could not delete netns $ns"
+	done <"$TMP/netns.list"
+	: >"$TMP/netns.list"
+}
+
+# ---------------------------------------------------------------- etcd
+
+etcd_healthy() { sw_exec curl -sf -m 1 http://127.0.0.1:2379/health 2>/dev/null | grep -q '"health":"true"'; }
+
+etcd_start() {
+	mkdir -p "$ETCD_DATA"
+	chmod 700 "$ETCD_DATA"
+	SPAWN_LOG=$ETCD_LOG spawn etcd "$SW_NS" etcd \
+		--name flt \
+		--data-dir "$ETCD_DATA" \
+		--listen-client-urls "$ETCD_CLIENT,http://127.0.0.1:2379" \
+		--advertise-client-urls "$ETCD_CLIENT" \
+		--listen-peer-urls http://127.0.0.1:2380 \
+		--initial-advertise-peer-urls http://127.0.0.1:2380 \
+		--initial-cluster flt=http://127.0.0.1:2380 \
+		--logger zap --log-outputs stderr
+	if ! wait_until 20 etcd_healthy; then
+		tail -n 20 "$ETCD_LOG" >&2
+		fail "etcd did not become healthy"
+	fi
+}
+
+etcd_stop() {
+	local rc=0
+	proc_stop etcd 15 || rc=$?
+	# etcd re-raises SIGTERM after its own cleanup, so 143 is a clean stop.
+	[ "$rc" -eq 0 ] || [ "$rc" -eq 143 ] || info "etcd exited with $rc"
+}
+
+etcd_restart() {
+	etcd_stop
+	SPAWN_LOG_APPEND=1 etcd_start
+}
+
+etcdctl_sw() {
+	sw_exec env ETCDCTL_API=3 etcdctl --endpoints http://127.0.0.1:2379 "$@"
+}
+
+# etcd_put_config '<json>' [prefix]
+etcd_put_config() {
+	etcdctl_sw put -- "${2:-$ETCD_PREFIX}/config" "$1" >/dev/null
+}
+
+etcd_revision() {
+	etcdctl_sw endpoint status -w json | jq -r '.[0].Status.header.revision'
+}
+
+# etcd_compact: compact to the current revision (physically).
+etcd_compact() {
+	local rev
+	rev=$(etcd_revision)
+	etcdctl_sw compaction --physical "$rev" >/dev/null
+	echo "$rev"
+}
+
+# etcd_lease_grant <ttl_s>: print the new lease ID (hex, as etcdctl wants it).
+etcd_lease_grant() {
+	etcdctl_sw lease grant "$1" | awk '/granted/ {print $2}'
+}
+
+# subnet_keys [prefix]: the keys under <prefix>/subnets/, one per line.
+subnet_keys() {
+	etcdctl_sw get --prefix --keys-only "${1:-$ETCD_PREFIX}/subnets/" | grep -v '^$' || true
+}
+
+# free_subnets <count> [prefix]: <count> keys 10.244.X.0-24 (X from 1 up)
+# that are not in etcd yet, for fake peers that must not hit a real one.
+free_subnets() {
+	local want=$1 p=${2:-$ETCD_PREFIX} x k taken
+	taken=$(subnet_keys "$p")
+	for ((x = 1; x < 255 && want > 0; x++)); do
+		k=$p/subnets/10.244.$x.0-24
+		grep -qxF -- "$k" <<<"$taken" && continue
+		echo "$k"
+		((want--)) || true
+	done
+}
+
+# key_lease <key>: the etcd lease ID of a key, in decimal (0 when it has
+# none, empty when the key does not exist). "-w fields" prints it exactly;
+# jq would round it to a double.
+key_lease() {
+	etcdctl_sw get -w fields -- "$1" | awk -F' : ' '$1 == "\"Lease\"" { print $2 }'
+}
+
+# lease_value <public-ip>: a lease value as the alloc backend writes it.
+lease_value() { printf '{"PublicIP":"%s","PublicIPv6":null}' "$1"; }
+
+# put_lease <key> <public-ip> [lease-id]: write a peer's lease (with no
+# lease-id: a reservation, i.e. a key without an etcd lease).
+put_lease() {
+	local opt=()
+	[ -z "${3:-}" ] || opt=(--lease="$3")
+	etcdctl_sw put "${opt[@]}" -- "$1" "$(lease_value "$2")" >/dev/null
+}
+
+# key_value <key>
+key_value() {
+	etcdctl_sw get --print-value-only -- "$1"
+}
+
+# etcd_revoke_all: revoke every etcd lease (and so every key attached).
+etcd_revoke_all() {
+	local id
+	for id in $(etcdctl_sw lease list | awk 'NR > 1 { print $1 }'); do
+		etcdctl_sw lease revoke "$id" >/dev/null 2>&1 || true
+	done
+}
+
+# ---------------------------------------------------------------- flanneld
+
+_inst_host() { echo "${1%%[!0-9]*}"; }
+inst_dir() { echo "$TMP/h$1"; }
+
+# flannel_start <id> [extra flags...]: start a flanneld in host <id>'s
+# namespace with the default flags below; an extra flag with the same name
+# replaces the default. With FLANNEL_GATE=<fifo> set, the daemon waits on
+# the gate before exec (see gate_open/gate_release).
+flannel_start() {
+	local id=$1 n d port=$HEALTHZ_PORT a f name skipit
+	shift
+	n=$(_inst_host "$id")
+	d=$(inst_dir "$id")
+	mkdir -p "$d"
+	local defaults=(
+		"--etcd-endpoints=$ETCD_CLIENT"
+		"--subnet-file=$d/subnet.env"
+		"--public-ip=$(host_ip "$n")"
+		"--iface=eth0"
+		"--healthz-ip=127.0.0.1"
+		"--healthz-port=$HEALTHZ_PORT"
+		"-v=1"
+	)
+	local args=()
+	for f in "${defaults[@]}"; do
+		name=${f%%=*}
+		skipit=0
+		for a in "$@"; do
+			[ "${a%%=*}" = "$name" ] && skipit=1
+		done
+		[ $skipit -eq 1 ] || args+=("$f")
+	done
+	args+=("$@")
+	for a in "${args[@]}"; do
+		case $a in --healthz-port=*) port=${a#*=} ;; esac
+	done
+	echo "$port" >"$d/port"
+	# Keep earlier runs of this instance in flanneld.log.prev so that
+	# log_has only sees the current run.
+	[ -s "$d/flanneld.log" ] && cat "$d/flanneld.log" >>"$d/flanneld.log.prev"
+	SPAWN_LOG=$d/flanneld.log SPAWN_GATE=${FLANNEL_GATE:-} \
+		spawn "flanneld-$id" "$(host_ns "$n")" "$FLANNELD" "${args[@]}"
+}
+
+flannel_pid() { proc_pid "flanneld-$1"; }
+flannel_running() { proc_running "flanneld-$1"; }
+
+# flannel_stop <id>: SIGTERM, wait for the exit, assert exit code 0.
+flannel_stop() {
+	local rc=0
+	proc_stop "flanneld-$1" 15 || rc=$?
+	[ "$rc" -eq 0 ] || fail "flanneld $1 exited with $rc after SIGTERM (expected 0)"
+}
+
+# flannel_stop_all <id>...: SIGTERM to all at once, then assert each exits 0.
+flannel_stop_all() {
+	local id rc
+	for id in "$@"; do proc_signal "flanneld-$id" TERM; done
+	for id in "$@"; do
+		wait_until 15 proc_exited "flanneld-$id" || fail "flanneld $id did not exit after SIGTERM"
+		rc=$(proc_rc "flanneld-$id")
+		[ "$rc" -eq 0 ] || fail "flanneld $id exited with $rc after SIGTERM (expected 0)"
+	done
+}
+
+flannel_kill() {
+	proc_signal "flanneld-$1" KILL
+	wait_until 5 proc_exited "flanneld-$1" || fail "flanneld $1 survived SIGKILL"
+}
+
+# http_code <id> <path>: HTTP status of the instance's health server.
+http_code() {
+	local n port
+	n=$(_inst_host "$1")
+	port=$(cat "$(inst_dir "$1")/port")
+	host_exec "$n" curl -s -m 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port$2" 2>/dev/null || true
+}
+
+is_ready() { [ "$(http_code "$1" /readyz)" = 200 ]; }
+
+# wait_ready <id> [timeout_s]
+wait_ready() {
+	wait_until "${2:-20}" is_ready "$1" || fail "flanneld $1 not ready (readyz $(http_code "$1" /readyz))"
+}
+
+# metric <id> <name>: value of a Prometheus metric (first sample; labels
+# allowed); prints nothing and returns 1 when absent.
+metric() {
+	local n port out
+	n=$(_inst_host "$1")
+	port=$(cat "$(inst_dir "$1")/port")
+	out=$(host_exec "$n" curl -s -m 2 "http://127.0.0.1:$port/metrics" 2>/dev/null) || return 1
+	awk -v m="$2" '$1 == m || index($1, m "{") == 1 { print $2; found = 1; exit } END { exit !found }' <<<"$out"
+}
+
+metric_eq() { # id name value
+	local v
+	v=$(metric "$1" "$2") || return 1
+	awk -v a="$v" -v b="$3" 'BEGIN { exit !(a + 0 == b + 0) }'
+}
+
+metric_ge() { # id name value
+	local v
+	v=$(metric "$1" "$2") || return 1
+	awk -v a="$v" -v b="$3" 'BEGIN { exit !(a + 0 >= b + 0) }'
+}
+
+# subnet_of <id>: FLANNEL_SUBNET from the instance's subnet.env.
+subnet_of() {
+	sed -n 's/^FLANNEL_SUBNET=//p' "$(inst_dir "$1")/subnet.env" 2>/dev/null | tail -n 1
+}
+
+# subnet_key_of <id> [prefix]: the etcd key for the instance's lease
+# (FLANNEL_SUBNET 10.244.3.1/24 -> <prefix>/subnets/10.244.3.0-24).
+subnet_key_of() {
+	local s net len
+	s=$(subnet_of "$1")
+	[ -n "$s" ] || return 1
+	len=${s#*/}
+	net=$(awk -F'[./]' -v l="$len" '{
+		ip = (($1 * 256 + $2) * 256 + $3) * 256 + $4
+		sz = 2 ^ (32 - l); ip = ip - ip % sz
+		printf "%d.%d.%d.%d", int(ip / 16777216), int(ip / 65536) % 256, int(ip / 256) % 256, ip % 256
+	}' <<<"$s")
+	echo "${2:-$ETCD_PREFIX}/subnets/$net-$len"
+}
+
+# log_has <id> <string>...: one line of the current run's log contains
+# every string (fixed strings, not regexes).
+log_has() {
+	local f s
+	f=$(inst_dir "$1")/flanneld.log
+	shift
+	[ -f "$f" ] || return 1
+	s=$(cat "$f")
+	while [ $# -gt 0 ]; do
+		s=$(grep -F -- "$1" <<<"$s") || return 1
+		shift
+	done
+}
+
+# ---------------------------------------------------------------- start gate
+#
+# gate_open: make a FIFO; daemons started with FLANNEL_GATE=$GATE block in
+# open(2) on it. gate_release opens it read-write, which wakes every
+# blocked reader at the same instant (and lets later ones straight through).
+
+gate_open() {
+	GATE=$TMP/gate.$RANDOM
+	mkfifo "$GATE"
+}
+
+# gate_blocked <name>...: every named process is blocked opening the gate.
+gate_blocked() {
+	local name
+	for name in "$@"; do
+		proc_running "$name" || return 1
+		[ "$(cat "/proc/$(proc_pid "$name")/wchan" 2>/dev/null)" = wait_for_partner ] || return 1
+	done
+}
+
+gate_release() {
+	exec {GATE_FD}<>"$GATE"
+}
+
+gate_close() {
+	[ -n "${GATE_FD:-}" ] && exec {GATE_FD}>&-
+	GATE_FD=
+	rm -f "$GATE"
+}
+
+# ---------------------------------------------------------------- cleanup
+
+cleanup() {
+	local rc=$? d name
+	[ "$_CLEANED" -eq 1 ] && return
+	_CLEANED=1
+	set +e
+	for d in "$TMP"/procs/*/; do
+		[ -d "$d" ] || continue
+		name=$(basename "$d")
+		proc_signal "$name" TERM
+	done
+	for d in "$TMP"/procs/*/; do
+		[ -d "$d" ] || continue
+		name=$(basename "$d")
+		if ! wait_until 5 proc_exited "$name"; then
+			proc_signal "$name" KILL
+			wait_until 2 proc_exited "$name"
+		fi
+	done
+	topo_down
+	# A daemon built with sanitizers (make SAN=1, FLANNELD=build-san/flanneld)
+	# reports to its log; any report fails an otherwise passing test.
+	if grep -lE 'AddressSanitizer|LeakSanitizer|runtime error:' "$TMP"/h*/flanneld.log* 2>/dev/null; then
+		echo "FAIL: sanitizer report in the flanneld logs above"
+		grep -hE -A12 'AddressSanitizer|LeakSanitizer|runtime error:' "$TMP"/h*/flanneld.log* | head -n 40
+		[ "$rc" -ne 0 ] || rc=1
+	fi
+	if [ "${KEEP_TMP:-0}" = 1 ]; then
+		info "kept $TMP"
+	else
+		rm -rf "$TMP"
+	fi
+	exit "$rc"
+}
+
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM

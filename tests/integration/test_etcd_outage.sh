@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# etcd outage and compaction.
+#  1. Three daemons run; etcd is stopped for OUTAGE seconds (20) and
+#     restarted on the same data dir. The daemons stay alive (and /healthz
+#     answers) throughout, then see a new daemon's lease.
+#  2. flanneld 1 is frozen (SIGSTOP) and etcd restarted, which ends its
+#     watch stream; then two leases are added and one deleted and etcd is
+#     compacted to the current revision, so that the frozen daemon's watch
+#     must resume from a compacted revision. After SIGCONT it must converge
+#     to exactly the true set by a resync.
+#
+#	sw: br0 10.200.0.1 + etcd (stopped, restarted, compacted)
+#	 |-- h1 10.200.0.11  flanneld 1 (SIGSTOP/SIGCONT in part 2)
+#	 |-- h2 10.200.0.12  flanneld 2
+#	 |-- h3 10.200.0.13  flanneld 3
+#	 `-- h4 10.200.0.14  flanneld 4 (started after the outage)
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+require_root
+require_etcd
+require_flanneld
+
+OUTAGE=${OUTAGE:-20}
+
+alive_and_healthy() {
+	local i
+	for i in "$@"; do
+		flannel_running "$i" || { echo "flanneld $i exited" >&2; return 1; }
+		[ "$(http_code "$i" /healthz)" = 200 ] || { echo "flanneld $i /healthz $(http_code "$i" /healthz)" >&2; return 1; }
+	done
+}
+
+# Record (not asserted yet) whether /readyz reported 503 during the outage.
+readyz_seen=$TMP/readyz.during.outage
+note_readyz() {
+	local c
+	c=$(http_code 1 /readyz)
+	grep -qx "$c" "$readyz_seen" 2>/dev/null || echo "$c" >>"$readyz_seen"
+	alive_and_healthy 1 2 3
+}
+
+all_know() { # count ids...
+	local want=$1 i
+	shift
+	for i in "$@"; do metric_eq "$i" flannel_leases_known "$want" || return 1; done
+}
+
+topo_up 4
+etcd_start
+etcd_put_config "$DEFAULT_CONFIG"
+for i in 1 2 3; do flannel_start "$i"; done
+for i in 1 2 3; do wait_ready "$i"; done
+wait_until 10 all_know 2 1 2 3 || fail "daemons do not know each other before the outage"
+
+# -- 1. outage
+errs0=$(metric 1 flannel_etcd_request_errors_total || echo 0)
+etcd_stop
+info "etcd stopped for ${OUTAGE}s"
+hold_for "$OUTAGE" note_readyz || fail "a daemon died or stopped answering /healthz while etcd was down"
+info "readyz codes seen during the outage: $(tr '\n' ' ' <"$readyz_seen")"
+errs1=$(metric 1 flannel_etcd_request_errors_total || echo '?')
+info "flannel_etcd_request_errors_total on h1: $errs0 -> $errs1"
+SPAWN_LOG_APPEND=1 etcd_start
+pass "3 daemons alive with /healthz 200 through a ${OUTAGE}s etcd outage"
+
+for i in 1 2 3; do wait_ready "$i" 30; done
+assert_eq "$(subnet_keys | wc -l)" 3 "leases in etcd after the outage"
+flannel_start 4
+wait_ready 4
+wait_until 30 all_know 3 1 2 3 4 ||
+	fail "the lease added after the outage is not seen by all: $(for i in 1 2 3 4; do printf 'h%s=%s ' "$i" "$(metric "$i" flannel_leases_known || echo '?')"; done)"
+pass "lease added after the outage seen by all (leases_known 3)"
+
+# -- 2. compaction while flanneld 1 is frozen
+lease=$(etcd_lease_grant 3600)
+mapfile -t fake < <(free_subnets 3)
+put_lease "${fake[0]}" 10.200.1.250 "$lease"
+wait_until 10 all_know 4 1 2 3 4 || fail "fake lease ${fake[0]} not seen by all"
+resyncs0=$(metric 1 flannel_resyncs_total || echo 0)
+
+proc_signal flanneld-1 STOP
+# Restart etcd first: that ends flanneld 1's watch stream before any of the
+# changes below is sent on it (events already written to its socket would
+# still be read after SIGCONT, and no resync would be needed).
+etcd_restart
+put_lease "${fake[1]}" 10.200.1.251 "$lease"
+put_lease "${fake[2]}" 10.200.1.252 "$lease"
+etcdctl_sw del -- "${fake[0]}" >/dev/null
+# true set for every daemon: the 4 daemons + 2 new fakes, minus itself
+want=5
+wait_until 15 all_know "$want" 2 3 4 || fail "running daemons did not follow the changes"
+rev=$(etcd_compact)
+info "compacted at revision $rev"
+proc_signal flanneld-1 CONT
+
+wait_until 30 metric_eq 1 flannel_leases_known "$want" ||
+	fail "flanneld 1 after compaction: leases_known $(metric 1 flannel_leases_known || echo '?'), expected $want"
+wait_until 10 metric_ge 1 flannel_resyncs_total $((${resyncs0%.*} + 1)) ||
+	fail "flanneld 1: flannel_resyncs_total $(metric 1 flannel_resyncs_total || echo '?'), expected > $resyncs0"
+wait_until 10 all_know "$want" 2 3 4 || fail "other daemons lost track after the etcd restart"
+alive_and_healthy 1 2 3 4 || fail "a daemon died"
+pass "frozen daemon resynced after compaction: leases_known $want, resyncs $(metric 1 flannel_resyncs_total)"
+
+flannel_stop_all 1 2 3 4
+pass "all daemons exit 0 on SIGTERM"

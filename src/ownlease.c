@@ -382,10 +382,11 @@ static int pick_random(struct ownlease *o, struct subnet_key *ret)
 		taken[k++] = l->subnet.v4;
 	log_info("Picking subnet in range %s ... %s", ip4_format(o->conf->subnet_min, lo),
 		 ip4_format(o->conf->subnet_max, hi));
+	errno = 0;
 	n_free = alloc_free_ip4(o->conf, taken, k, cand, ALLOC_MAX_CANDIDATES);
 	free(taken);
 	if (n_free == 0)
-		return -ENOSPC;
+		return errno == ENOMEM ? -ENOMEM : -ENOSPC;
 	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
 		rnd = loop_now_ms() * 6364136223846793005ull;
 	memset(ret, 0, sizeof(*ret));

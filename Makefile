@@ -43,13 +43,13 @@ $(BUILD)/%.o: %.c
 # Unit tests: each links its module and only what it needs (cmocka).
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 test_ip_DEPS := src/ip.c
-test_config_DEPS := src/config.c src/ip.c src/jsonutil.c
-test_subnet_DEPS := src/subnet.c src/ip.c src/jsonutil.c
-test_subnetenv_DEPS := src/subnetenv.c src/ip.c src/log.c
-test_flags_DEPS := src/flags.c src/log.c
-test_alloc_DEPS := src/alloc_choice.c src/config.c src/ip.c src/subnet.c src/jsonutil.c
+test_config_DEPS := src/config.c src/ip.c src/jsonutil.c src/textutil.c
+test_subnet_DEPS := src/subnet.c src/ip.c src/jsonutil.c src/textutil.c
+test_subnetenv_DEPS := src/subnetenv.c src/ip.c src/log.c src/textutil.c
+test_flags_DEPS := src/flags.c src/log.c src/textutil.c
+test_alloc_DEPS := src/alloc_choice.c src/config.c src/ip.c src/subnet.c src/jsonutil.c src/textutil.c
 test_etcd_json_DEPS := src/etcd_json.c
-test_leasecache_DEPS := src/leasecache.c src/subnet.c src/ip.c src/jsonutil.c
+test_leasecache_DEPS := src/leasecache.c src/subnet.c src/ip.c src/jsonutil.c src/textutil.c
 
 UNIT_BUILD := build-unit
 UNIT_CFLAGS := $(filter-out -Werror,$(CFLAGS)) -Werror -O1 -g -fno-omit-frame-pointer \

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "textutil.h"
 #include "jsonutil.h"
 
 /* Returned by a field decoder for a Go type error: remembered, decoding goes on. */
@@ -58,21 +59,6 @@ static const struct field fields[] = {
 	{ "Backend", F_RAW, offsetof(struct rawconf, backend) },
 };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
-
 /* The ip package's UnmarshalJSON methods see raw bytes and bytes.Trim them of '"'. */
 static void trim_quotes(const char **s, size_t *len)
 {
@@ -91,8 +77,8 @@ static int decode_ip4net(const char *t, size_t n, struct ip4net *ret, char *err,
 	if (ip4net_parsen(t, n, ret) == 0)
 		return 0;
 	if (ip6net_parsen(t, n, &v6) == 0)
-		return fail(err, errlen, "invalid IPv4 CIDR format");
-	return fail(err, errlen, "invalid CIDR address: %.*s", (int)n, t);
+		return text_fail(err, errlen, "invalid IPv4 CIDR format");
+	return text_fail(err, errlen, "invalid CIDR address: %.*s", (int)n, t);
 }
 
 /* Not checked for family upstream: an IPv4 CIDR lands IPv4-mapped with its v4 length. */
@@ -107,7 +93,7 @@ static int decode_ip6net(const char *t, size_t n, struct ip6net *ret, char *err,
 		ret->len = v4.len;
 		return 0;
 	}
-	return fail(err, errlen, "invalid CIDR address: %.*s", (int)n, t);
+	return text_fail(err, errlen, "invalid CIDR address: %.*s", (int)n, t);
 }
 
 static int decode_ip4(const char *t, size_t n, uint32_t *ret, char *err, size_t errlen)
@@ -115,16 +101,16 @@ static int decode_ip4(const char *t, size_t n, uint32_t *ret, char *err, size_t 
 	struct ip6 a;
 
 	if (ip_parse_go(t, n, &a) < 0)
-		return fail(err, errlen, "invalid IP address format");
+		return text_fail(err, errlen, "invalid IP address format");
 	if (!ip6_to4(&a, ret))
-		return fail(err, errlen, "invalid IPv4 address format");
+		return text_fail(err, errlen, "invalid IPv4 address format");
 	return 0;
 }
 
 static int decode_ip6(const char *t, size_t n, struct ip6 *ret, char *err, size_t errlen)
 {
 	if (ip_parse_go(t, n, ret) < 0)
-		return fail(err, errlen, "invalid IP address format");
+		return text_fail(err, errlen, "invalid IP address format");
 	return 0;
 }
 
@@ -206,7 +192,7 @@ static int decode_members(const char *json, size_t len, struct rawconf *c, char 
 	int r;
 
 	if (jsonu_iter_init(&it, json, len) < 0)
-		return fail(err, errlen, "invalid JSON: not an object");
+		return text_fail(err, errlen, "invalid JSON: not an object");
 	while ((r = jsonu_iter_next(&it, &m)) > 0) {
 		const struct field *f = find_field(m.key, m.key_len);
 		char one[256];
@@ -224,9 +210,10 @@ static int decode_members(const char *json, size_t len, struct rawconf *c, char 
 	}
 	jsonu_iter_release(&it);
 	if (r < 0)
-		return fail(err, errlen, "%s", r == -ENOMEM ? "out of memory" : "invalid JSON");
+		return text_fail(err, errlen, "%s",
+				 r == -ENOMEM ? "out of memory" : "invalid JSON");
 	if (terr[0])
-		return fail(err, errlen, "%s", terr);
+		return text_fail(err, errlen, "%s", terr);
 	return 0;
 }
 
@@ -260,10 +247,10 @@ static int backend_type_check(const char *type, size_t len, char *err, size_t er
 	 * type"; a NUL could make a truncated copy match a real backend.
 	 */
 	if (memchr(type, '\0', len))
-		return fail(err, errlen, BACKEND_ERR "Type contains a NUL byte");
+		return text_fail(err, errlen, BACKEND_ERR "Type contains a NUL byte");
 	if (len >= sizeof(((struct netconf *)0)->backend_type))
-		return fail(err, errlen, BACKEND_ERR "Type is longer than %zu bytes",
-			    sizeof(((struct netconf *)0)->backend_type) - 1);
+		return text_fail(err, errlen, BACKEND_ERR "Type is longer than %zu bytes",
+				 sizeof(((struct netconf *)0)->backend_type) - 1);
 	return 0;
 }
 
@@ -277,7 +264,7 @@ static int backend_type_members(const char *raw, size_t len, char **type, size_t
 	int r;
 
 	if (jsonu_iter_init(&it, raw, len) < 0)
-		return fail(err, errlen, BACKEND_ERR "invalid JSON");
+		return text_fail(err, errlen, BACKEND_ERR "invalid JSON");
 	while ((r = jsonu_iter_next(&it, &m)) > 0) {
 		char *s;
 		size_t n;
@@ -298,10 +285,10 @@ static int backend_type_members(const char *raw, size_t len, char **type, size_t
 	}
 	jsonu_iter_release(&it);
 	if (r < 0)
-		return fail(err, errlen, BACKEND_ERR "%s",
-			    r == -ENOMEM ? "out of memory" : "invalid JSON");
+		return text_fail(err, errlen, BACKEND_ERR "%s",
+				 r == -ENOMEM ? "out of memory" : "invalid JSON");
 	if (terr[0])
-		return fail(err, errlen, BACKEND_ERR "%s", terr);
+		return text_fail(err, errlen, BACKEND_ERR "%s", terr);
 	return 0;
 }
 
@@ -316,7 +303,7 @@ static int parse_backend(const struct rawconf *c, struct netconf *conf, char *er
 		/* The code defaults to udp, whatever the docs say. */
 		strcpy(conf->backend_type, "udp");
 		conf->backend_json = strdup("{}");
-		return conf->backend_json ? 0 : fail(err, errlen, "out of memory");
+		return conf->backend_json ? 0 : text_fail(err, errlen, "out of memory");
 	}
 	kind = jsonu_raw_kind(c->backend, c->backend_len);
 	if (kind == JSONU_OBJECT) {
@@ -327,7 +314,7 @@ static int parse_backend(const struct rawconf *c, struct netconf *conf, char *er
 
 		jsonu_type_error(terr, sizeof(terr), c->backend, c->backend_len, NULL,
 				 "struct { Type string }");
-		r = fail(err, errlen, BACKEND_ERR "%s", terr);
+		r = text_fail(err, errlen, BACKEND_ERR "%s", terr);
 	}
 	if (r == 0 && type)
 		r = backend_type_check(type, type_len, err, errlen);
@@ -335,7 +322,7 @@ static int parse_backend(const struct rawconf *c, struct netconf *conf, char *er
 		memcpy(conf->backend_type, type ? type : "", type_len + 1);
 		conf->backend_json = jsonu_compact(c->backend, c->backend_len);
 		if (!conf->backend_json)
-			r = fail(err, errlen, "out of memory");
+			r = text_fail(err, errlen, "out of memory");
 	}
 	free(type);
 	return r;
@@ -346,15 +333,16 @@ static int check_v4_len(struct rawconf *c, char *err, size_t errlen)
 	if (c->subnet_len > 0) {
 		/* Room for a tunnel and a bridge address on each host. */
 		if (c->subnet_len > 30)
-			return fail(err, errlen, "SubnetLen must be less than /31");
+			return text_fail(err, errlen, "SubnetLen must be less than /31");
 		if (c->subnet_len < (uint64_t)c->network.len + 2)
-			return fail(err, errlen,
-				    "network must be able to accommodate at least four subnets");
+			return text_fail(
+				err, errlen,
+				"network must be able to accommodate at least four subnets");
 		return 0;
 	}
 	if (c->network.len > 28)
-		return fail(err, errlen,
-			    "network is too small. Minimum useful network prefix is /28");
+		return text_fail(err, errlen,
+				 "network is too small. Minimum useful network prefix is /28");
 	c->subnet_len = c->network.len <= 22 ? 24 : c->network.len + 2u;
 	return 0;
 }
@@ -367,8 +355,8 @@ static int check_v4(struct rawconf *c, char *err, size_t errlen)
 	int r;
 
 	if (c->network.addr == 0 && c->network.len == 0)
-		return fail(err, errlen,
-			    "please define a correct Network parameter in the flannel config");
+		return text_fail(err, errlen,
+				 "please define a correct Network parameter in the flannel config");
 	r = check_v4_len(c, err, errlen);
 	if (r < 0)
 		return r;
@@ -378,18 +366,18 @@ static int check_v4(struct rawconf *c, char *err, size_t errlen)
 	if (c->subnet_min == 0)
 		c->subnet_min = c->network.addr + size;
 	else if (!ip4net_contains(&c->network, c->subnet_min))
-		return fail(err, errlen, "SubnetMin is not in the range of the Network");
+		return text_fail(err, errlen, "SubnetMin is not in the range of the Network");
 	if (c->subnet_max == 0)
 		c->subnet_max = next - size;
 	else if (!ip4net_contains(&c->network, c->subnet_max))
-		return fail(err, errlen, "SubnetMax is not in the range of the Network");
+		return text_fail(err, errlen, "SubnetMax is not in the range of the Network");
 	mask = ip4_mask((uint8_t)c->subnet_len);
 	if ((c->subnet_min & mask) != c->subnet_min)
-		return fail(err, errlen, "SubnetMin is not on a SubnetLen boundary: %s",
-			    ip4_format(c->subnet_min, ip));
+		return text_fail(err, errlen, "SubnetMin is not on a SubnetLen boundary: %s",
+				 ip4_format(c->subnet_min, ip));
 	if ((c->subnet_max & mask) != c->subnet_max)
-		return fail(err, errlen, "SubnetMax is not on a SubnetLen boundary: %s",
-			    ip4_format(c->subnet_max, ip));
+		return text_fail(err, errlen, "SubnetMax is not on a SubnetLen boundary: %s",
+				 ip4_format(c->subnet_max, ip));
 	return 0;
 }
 
@@ -397,15 +385,16 @@ static int check_v6_len(struct rawconf *c, char *err, size_t errlen)
 {
 	if (c->ipv6_subnet_len > 0) {
 		if (c->ipv6_subnet_len > 126)
-			return fail(err, errlen, "SubnetLen must be less than /127");
+			return text_fail(err, errlen, "SubnetLen must be less than /127");
 		if (c->ipv6_subnet_len < (uint64_t)c->ipv6_network.len + 2)
-			return fail(err, errlen,
-				    "network must be able to accommodate at least four subnets");
+			return text_fail(
+				err, errlen,
+				"network must be able to accommodate at least four subnets");
 		return 0;
 	}
 	if (c->ipv6_network.len > 124)
-		return fail(err, errlen,
-			    "IPv6Network is too small. Minimum useful network prefix is /124");
+		return text_fail(err, errlen,
+				 "IPv6Network is too small. Minimum useful network prefix is /124");
 	c->ipv6_subnet_len = c->ipv6_network.len <= 62 ? 64 : c->ipv6_network.len + 2u;
 	return 0;
 }
@@ -417,8 +406,8 @@ static int check_v6_bound(const struct ip6 *a, unsigned __int128 mask, const cha
 
 	if ((ip6_to_u128(a) & mask) == ip6_to_u128(a))
 		return 0;
-	return fail(err, errlen, "%s is not on a SubnetLen boundary: %s", what,
-		    ip6_format_flannel(a, ip));
+	return text_fail(err, errlen, "%s is not on a SubnetLen boundary: %s", what,
+			 ip6_format_flannel(a, ip));
 }
 
 /*
@@ -431,8 +420,9 @@ static int check_v6(struct rawconf *c, char *err, size_t errlen)
 	int r;
 
 	if (ip6_is_zero(&c->ipv6_network.addr) && c->ipv6_network.len == 0)
-		return fail(err, errlen,
-			    "please define a correct IPv6Network parameter in the flannel config");
+		return text_fail(
+			err, errlen,
+			"please define a correct IPv6Network parameter in the flannel config");
 	r = check_v6_len(c, err, errlen);
 	if (r < 0)
 		return r;
@@ -442,11 +432,13 @@ static int check_v6(struct rawconf *c, char *err, size_t errlen)
 	if (ip6_is_zero(&c->ipv6_subnet_min))
 		c->ipv6_subnet_min = ip6_from_u128(net + size);
 	else if (!ip6net_contains(&c->ipv6_network, &c->ipv6_subnet_min))
-		return fail(err, errlen, "IPv6SubnetMin is not in the range of the IPv6Network");
+		return text_fail(err, errlen,
+				 "IPv6SubnetMin is not in the range of the IPv6Network");
 	if (ip6_is_zero(&c->ipv6_subnet_max))
 		c->ipv6_subnet_max = ip6_from_u128(net + block - size);
 	else if (!ip6net_contains(&c->ipv6_network, &c->ipv6_subnet_max))
-		return fail(err, errlen, "IPv6SubnetMax is not in the range of the IPv6Network");
+		return text_fail(err, errlen,
+				 "IPv6SubnetMax is not in the range of the IPv6Network");
 	mask = ip6_mask((unsigned)c->ipv6_subnet_len);
 	r = check_v6_bound(&c->ipv6_subnet_min, mask, "IPv6SubnetMin", err, errlen);
 	if (r < 0)

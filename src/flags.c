@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Command line and FLANNELD_* environment parsing, table driven, Go flag syntax. */
 #include "flags.h"
+#include "textutil.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -165,38 +166,6 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
-}
-
-/*
- * Quote a user supplied value for an error message. Control bytes are escaped
- * and long values cut, so the message stays on one line and readable.
- */
-static const char *quote(const char *s, char *buf, size_t len)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i = 0;
-
-	for (; *s && i + 8 < len; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\') {
-			buf[i++] = '\\';
-			buf[i++] = (char)c;
-		} else if (c < 0x20 || c >= 0x7f) {
-			buf[i++] = '\\';
-			buf[i++] = 'x';
-			buf[i++] = hex[c >> 4];
-			buf[i++] = hex[c & 15];
-		} else {
-			buf[i++] = (char)c;
-		}
-	}
-	if (*s) {
-		memcpy(buf + i, "...", 3);
-		i += 3;
-	}
-	buf[i] = '\0';
-	return buf;
 }
 
 /* Go's strconv.ParseBool. */
@@ -511,7 +480,7 @@ static int set_from_arg(struct options *o, const struct flag_def *f, const char 
 	r = flag_set(o, f, val, &why, whybuf, sizeof(whybuf));
 	if (r == -EINVAL)
 		seterr(err, errlen, "invalid value \"%s\" for flag %s%s: %s",
-		       quote(val, qbuf, sizeof(qbuf)), dashes(f->name), f->name, why);
+		       text_quote(val, qbuf, sizeof(qbuf)), dashes(f->name), f->name, why);
 	else if (r < 0)
 		seterr(err, errlen, "flag %s%s: %s", dashes(f->name), f->name, strerror(-r));
 	return r;
@@ -540,10 +509,10 @@ static int parse_argv(int argc, char *const *argv, struct options *o, bool *give
 				seterr(err, errlen,
 				       "unexpected argument: %s (boolean flags take the form "
 				       "--%s=%s)",
-				       quote(arg, qbuf, sizeof(qbuf)), bare_bool, arg);
+				       text_quote(arg, qbuf, sizeof(qbuf)), bare_bool, arg);
 			} else {
 				seterr(err, errlen, "unexpected argument: %s",
-				       quote(arg, qbuf, sizeof(qbuf)));
+				       text_quote(arg, qbuf, sizeof(qbuf)));
 			}
 			return -EINVAL;
 		}
@@ -555,7 +524,8 @@ static int parse_argv(int argc, char *const *argv, struct options *o, bool *give
 				break; /* "--" */
 		}
 		if (!*name || *name == '-' || *name == '=') {
-			seterr(err, errlen, "bad flag syntax: %s", quote(arg, qbuf, sizeof(qbuf)));
+			seterr(err, errlen, "bad flag syntax: %s",
+			       text_quote(arg, qbuf, sizeof(qbuf)));
 			return -EINVAL;
 		}
 		eq = strchr(name, '=');
@@ -575,7 +545,7 @@ static int parse_argv(int argc, char *const *argv, struct options *o, bool *give
 
 			snprintf(nbuf, sizeof(nbuf), "%.*s", (int)len, name);
 			seterr(err, errlen, "unknown flag: %s%s", dashes(nbuf),
-			       quote(nbuf, qbuf, sizeof(qbuf)));
+			       text_quote(nbuf, qbuf, sizeof(qbuf)));
 			return -EINVAL;
 		}
 		given[f - flag_table] = true;
@@ -603,7 +573,8 @@ static int parse_argv(int argc, char *const *argv, struct options *o, bool *give
 	if (i < argc) {
 		char qbuf[160];
 
-		seterr(err, errlen, "unexpected argument: %s", quote(argv[i], qbuf, sizeof(qbuf)));
+		seterr(err, errlen, "unexpected argument: %s",
+		       text_quote(argv[i], qbuf, sizeof(qbuf)));
 		return -EINVAL;
 	}
 	return 0;
@@ -650,7 +621,7 @@ static int parse_env(char *const *envp, struct options *o, const bool *given, ch
 		r = flag_set(o, f, val, &why, whybuf, sizeof(whybuf));
 		if (r == -EINVAL) {
 			seterr(err, errlen, "invalid value \"%s\" for %s: %s",
-			       quote(val, qbuf, sizeof(qbuf)), key, why);
+			       text_quote(val, qbuf, sizeof(qbuf)), key, why);
 			return r;
 		}
 		if (r < 0) {

@@ -8,6 +8,7 @@
 
 #include "jsonutil.h"
 #include "subnet.h"
+#include "textutil.h"
 
 #define TYPE_ERROR 1
 
@@ -136,21 +137,6 @@ int subnet_key_format(const struct subnet_key *k, char *buf, size_t size)
 	return n;
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
-
 /* Decoding state: the attributes so far plus what Go would not keep in them. */
 struct lease_dec {
 	struct lease_attrs a;
@@ -177,11 +163,11 @@ static int dec_public_ip(struct lease_dec *d, const char *raw, size_t len, char 
 
 	trim_quotes(&raw, &len);
 	if (ip_parse_go(raw, len, &a) < 0)
-		return fail(err, errlen, "PublicIP: invalid IP address format: \"%.*s\"",
-			    (int)(len > 64 ? 64 : len), raw);
+		return text_fail(err, errlen, "PublicIP: invalid IP address format: \"%.*s\"",
+				 (int)(len > 64 ? 64 : len), raw);
 	if (!ip6_to4(&a, &d->a.public_ip))
-		return fail(err, errlen, "PublicIP: invalid IPv4 address format: \"%.*s\"",
-			    (int)(len > 64 ? 64 : len), raw);
+		return text_fail(err, errlen, "PublicIP: invalid IPv4 address format: \"%.*s\"",
+				 (int)(len > 64 ? 64 : len), raw);
 	d->has_public_ip = true;
 	return 0;
 }
@@ -196,8 +182,8 @@ static int dec_public_ipv6(struct lease_dec *d, const char *raw, size_t len, cha
 	}
 	trim_quotes(&raw, &len);
 	if (ip_parse_go(raw, len, &d->a.public_ipv6) < 0)
-		return fail(err, errlen, "PublicIPv6: invalid IP address format: \"%.*s\"",
-			    (int)(len > 64 ? 64 : len), raw);
+		return text_fail(err, errlen, "PublicIPv6: invalid IP address format: \"%.*s\"",
+				 (int)(len > 64 ? 64 : len), raw);
 	d->a.has_public_ipv6 = true;
 	return 0;
 }
@@ -259,7 +245,7 @@ static int dec_members(struct lease_dec *d, const char *json, size_t len, char *
 	int r, x = 0;
 
 	if (jsonu_iter_init(&it, json, len) < 0)
-		return fail(err, errlen, "invalid JSON: not an object");
+		return text_fail(err, errlen, "invalid JSON: not an object");
 	while ((r = jsonu_iter_next(&it, &m)) > 0) {
 		x = dec_member(d, &m, err, errlen);
 		if (x < 0)
@@ -267,11 +253,11 @@ static int dec_members(struct lease_dec *d, const char *json, size_t len, char *
 	}
 	jsonu_iter_release(&it);
 	if (x == -ENOMEM || r == -ENOMEM)
-		return fail(err, errlen, "out of memory");
+		return text_fail(err, errlen, "out of memory");
 	if (x < 0)
 		return x;
 	if (r < 0)
-		return fail(err, errlen, "invalid JSON");
+		return text_fail(err, errlen, "invalid JSON");
 	return 0;
 }
 
@@ -298,16 +284,17 @@ static int dec_document(struct lease_dec *d, const char *json, size_t len, char 
 static int dec_finish(struct lease_dec *d, char *err, size_t errlen)
 {
 	if (d->terr[0])
-		return fail(err, errlen, "%s", d->terr);
+		return text_fail(err, errlen, "%s", d->terr);
 	/* Go would take a missing PublicIP as 0.0.0.0; every real writer sets it. */
 	if (!d->has_public_ip)
-		return fail(err, errlen, "PublicIP is missing");
+		return text_fail(err, errlen, "PublicIP is missing");
 	if (!d->type)
 		return 0;
 	if (memchr(d->type, '\0', d->type_len))
-		return fail(err, errlen, "BackendType contains a NUL byte");
+		return text_fail(err, errlen, "BackendType contains a NUL byte");
 	if (d->type_len > BACKEND_TYPE_MAX)
-		return fail(err, errlen, "BackendType is longer than %zu bytes", BACKEND_TYPE_MAX);
+		return text_fail(err, errlen, "BackendType is longer than %zu bytes",
+				 BACKEND_TYPE_MAX);
 	memcpy(d->a.backend_type, d->type, d->type_len + 1);
 	return 0;
 }

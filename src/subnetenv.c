@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* subnet.env: tolerant dotenv reader, upstream's exact text, atomic writer. */
 #include "subnetenv.h"
+#include "textutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -47,35 +48,6 @@ static void report(struct reader *rd, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	rd->warn(rd->arg, msg);
-}
-
-/* Quote a value from the file for a message: escaped, cut, always one line. */
-static const char *quote(const char *s, char *buf, size_t len)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i = 0;
-
-	for (; *s && i + 8 < len; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\') {
-			buf[i++] = '\\';
-			buf[i++] = (char)c;
-		} else if (c < 0x20 || c >= 0x7f) {
-			buf[i++] = '\\';
-			buf[i++] = 'x';
-			buf[i++] = hex[c >> 4];
-			buf[i++] = hex[c & 15];
-		} else {
-			buf[i++] = (char)c;
-		}
-	}
-	if (*s) {
-		memcpy(buf + i, "...", 3);
-		i += 3;
-	}
-	buf[i] = '\0';
-	return buf;
 }
 
 static bool is_blank(char c)
@@ -247,7 +219,7 @@ static void apply(struct reader *rd, unsigned lineno, enum key key, const char *
 		 */
 		if (strchr(val, ',')) {
 			report(rd, "line %u: %s: more than one CIDR in \"%s\"", lineno, name,
-			       quote(val, qbuf, sizeof(qbuf)));
+			       text_quote(val, qbuf, sizeof(qbuf)));
 			return;
 		}
 		if (key == KEY_NETWORK || key == KEY_SUBNET) {
@@ -271,21 +243,21 @@ static void apply(struct reader *rd, unsigned lineno, enum key key, const char *
 		}
 		if (r < 0) {
 			report(rd, "line %u: %s: invalid CIDR \"%s\"", lineno, name,
-			       quote(val, qbuf, sizeof(qbuf)));
+			       text_quote(val, qbuf, sizeof(qbuf)));
 			return;
 		}
 		break;
 	case KEY_MTU:
 		if (parse_uint(val, &env->mtu) < 0) {
 			report(rd, "line %u: %s: invalid value \"%s\"", lineno, name,
-			       quote(val, qbuf, sizeof(qbuf)));
+			       text_quote(val, qbuf, sizeof(qbuf)));
 			return;
 		}
 		break;
 	case KEY_IPMASQ:
 		if (parse_bool(val, &env->ipmasq) < 0) {
 			report(rd, "line %u: %s: invalid value \"%s\"", lineno, name,
-			       quote(val, qbuf, sizeof(qbuf)));
+			       text_quote(val, qbuf, sizeof(qbuf)));
 			return;
 		}
 		break;

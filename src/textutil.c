@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Text helpers shared by the parsers: error messages and quoting. */
+#include "textutil.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+int text_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+const char *text_quote(const char *s, char *buf, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i = 0;
+
+	for (; *s && i + 8 < len; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\') {
+			buf[i++] = '\\';
+			buf[i++] = (char)c;
+		} else if (c < 0x20 || c >= 0x7f) {
+			buf[i++] = '\\';
+			buf[i++] = 'x';
+			buf[i++] = hex[c >> 4];
+			buf[i++] = hex[c & 15];
+		} else {
+			buf[i++] = (char)c;
+		}
+	}
+	if (*s) {
+		memcpy(buf + i, "...", 3);
+		i += 3;
+	}
+	buf[i] = '\0';
+	return buf;
+}

@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Text helpers shared by the parsers: error messages and quoting. */
+#ifndef FLANNELD_TEXTUTIL_H
+#define FLANNELD_TEXTUTIL_H
+
+#include <stddef.h>
+
+/* Format a message into err (if any) and return -EINVAL. */
+int text_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Quote a user-supplied value for a message: '"' and '\' escaped, control and
+ * non-ASCII bytes as \xNN, cut with "..." so the message stays one line. */
+const char *text_quote(const char *s, char *buf, size_t len);
+
+#endif

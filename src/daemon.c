@@ -118,9 +118,7 @@ static void fatal_stop(struct daemon *d, const char *msg)
 
 static bool is_own_key(const struct daemon *d, const struct lease *l)
 {
-	const char *k = d->own ? ownlease_key(d->own) : NULL;
-
-	return k && strcmp(k, l->key) == 0;
+	return d->own && ownlease_owns_key(d->own, l->key);
 }
 
 /* Every remote lease with a usable value: what the backend converges to. */
@@ -147,10 +145,8 @@ static void lease_added(void *arg, const struct lease *l)
 	struct daemon *d = arg;
 	char buf[IP_STRLEN], pub[16];
 
-	if (d->own && ownlease_held(d->own) && is_own_key(d, l)) {
-		ownlease_key_changed(d->own, l);
+	if (d->own && ownlease_key_changed(d->own, l))
 		return;
-	}
 	log_debug(1, "Lease added: %s PublicIP %s", ip4net_format(&l->subnet.v4, buf),
 		  ip4_format(l->attrs.public_ip, pub));
 	if (d->backend_live)
@@ -162,10 +158,8 @@ static void lease_removed(void *arg, const struct lease *l)
 	struct daemon *d = arg;
 	char buf[IP_STRLEN];
 
-	if (d->own && ownlease_held(d->own) && is_own_key(d, l)) {
-		ownlease_key_deleted(d->own, l);
+	if (d->own && ownlease_key_deleted(d->own, l))
 		return;
-	}
 	log_debug(1, "Lease removed: %s", ip4net_format(&l->subnet.v4, buf));
 	if (d->backend_live && l->has_attrs)
 		d->bops->lease_removed(d->backend, l);
@@ -223,6 +217,11 @@ static void lease_acquired(void *arg, const struct lease *own)
 		loop_stop(d->loop);
 		return;
 	}
+	if (d->backend_live) {
+		/* Events about our key during re-acquisition may have reached the
+		 * backend as a remote lease: converge again. */
+		backend_resync(d);
+	}
 	if (d->env_written && d->env_subnet.addr == own->subnet.v4.addr &&
 	    d->env_subnet.len == own->subnet.v4.len)
 		return; /* re-acquired the same subnet: nothing changes for containers */
@@ -245,7 +244,6 @@ static void lease_acquired(void *arg, const struct lease *own)
 		d->backend_live = true;
 		log_info("Running backend.");
 		backend_resync(d);
-		leasewatch_start_watch(d->watch);
 	}
 }
 
@@ -308,6 +306,9 @@ static int start_backend(struct daemon *d)
 	r = ownlease_new(d->loop, d->etcd, d->watch, &p, &own_ops, d, &d->own);
 	if (r < 0)
 		return r;
+	/* The watch starts right after the first listing, so acquisition decides
+	 * on a cache that follows etcd; the backend sees nothing until it is live. */
+	leasewatch_start_watch(d->watch);
 	leasewatch_list(d->watch);
 	return 0;
 }

@@ -15,7 +15,8 @@
 
 #define MAX_CONNS    32
 #define MAX_REQUEST  4096
-#define CONN_TIMEOUT 5000 /* ms to send a request head */
+#define CONN_TIMEOUT 2000 /* ms to send a request head */
+#define ACCEPT_PAUSE 1000 /* ms without accepting after EMFILE and the like */
 
 struct conn {
 	struct health *h;
@@ -31,8 +32,9 @@ struct health {
 	int fd;
 	const struct health_ops *ops;
 	void *arg;
-	struct conn *conns;
+	struct conn *conns; /* newest first */
 	int n_conns;
+	struct loop_timer resume;
 };
 
 static void conn_close(struct conn *c)
@@ -145,6 +147,26 @@ static void conn_timeout(void *arg)
 	conn_close(arg);
 }
 
+static void accept_ready(int fd, unsigned events, void *arg);
+
+static void accept_resume(void *arg)
+{
+	struct health *h = arg;
+
+	loop_io_add(h->loop, h->fd, LOOP_READ, accept_ready, h);
+}
+
+/* Idle clients must not lock probes out: the oldest connection makes room. */
+static void evict_oldest(struct health *h)
+{
+	struct conn *c = h->conns;
+
+	while (c && c->next)
+		c = c->next;
+	if (c)
+		conn_close(c);
+}
+
 static void accept_ready(int fd, unsigned events, void *arg)
 {
 	struct health *h = arg;
@@ -153,9 +175,20 @@ static void accept_ready(int fd, unsigned events, void *arg)
 		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		struct conn *c;
 
-		if (cfd < 0)
+		if (cfd < 0) {
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+				/* Out of fds: stop polling the listener for a while
+				 * rather than spinning on it. */
+				log_warn("health: accept failed, pausing for 1s");
+				loop_io_del(h->loop, fd);
+				loop_timer_arm(h->loop, &h->resume, ACCEPT_PAUSE);
+			}
 			return;
-		if (h->n_conns >= MAX_CONNS || !(c = calloc(1, sizeof(*c)))) {
+		}
+		if (h->n_conns >= MAX_CONNS)
+			evict_oldest(h);
+		c = calloc(1, sizeof(*c));
+		if (!c) {
 			close(cfd);
 			continue;
 		}
@@ -201,6 +234,7 @@ int health_start(struct loop *loop, const char *ip, int port, const struct healt
 	h->loop = loop;
 	h->ops = ops;
 	h->arg = arg;
+	loop_timer_init(&h->resume, accept_resume, h);
 	h->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (h->fd < 0) {
 		r = -errno;
@@ -229,6 +263,7 @@ void health_free(struct health *h)
 		return;
 	while (h->conns)
 		conn_close(h->conns);
+	loop_timer_cancel(h->loop, &h->resume);
 	loop_io_del(h->loop, h->fd);
 	close(h->fd);
 	free(h);

@@ -90,8 +90,9 @@ struct lease *leasewatch_apply_kv(struct leasewatch *w, const char *key, size_t 
 		return NULL;
 	}
 	leasecache_mark(w->cache, l, w->gen);
-	if (l->mod_revision == mod_revision && mod_revision != 0)
-		return l; /* seen already (listing overlapping a txn answer) */
+	/* Seen already, or older than what we know (a txn answer can be ahead of the watch). */
+	if (mod_revision != 0 && l->mod_revision >= mod_revision)
+		return l;
 	l->subnet = sk;
 	l->etcd_lease = etcd_lease;
 	l->create_revision = create_revision;
@@ -110,12 +111,12 @@ struct lease *leasewatch_apply_kv(struct leasewatch *w, const char *key, size_t 
 	return l;
 }
 
-static void remove_key(struct leasewatch *w, const char *key, size_t key_len)
+static void remove_key(struct leasewatch *w, const char *key, size_t key_len, int64_t revision)
 {
 	struct lease *l = leasecache_get(w->cache, key, key_len);
 
-	if (!l)
-		return;
+	if (!l || (revision && l->mod_revision > revision))
+		return; /* unknown, or recreated after this delete */
 	w->ops->removed(w->arg, l);
 	leasecache_remove(w->cache, key, key_len);
 }
@@ -129,7 +130,7 @@ static void watch_events(void *arg, int64_t revision, const struct etcd_event *e
 
 		w->stats.events++;
 		if (ev[i].is_delete)
-			remove_key(w, kv->key, kv->key_len);
+			remove_key(w, kv->key, kv->key_len, kv->mod_revision);
 		else
 			leasewatch_apply_kv(w, kv->key, kv->key_len, kv->value, kv->value_len,
 					    kv->lease, kv->create_revision, kv->mod_revision, true);
@@ -221,7 +222,9 @@ static void list_reply(void *arg, const struct etcd_reply *r)
 
 	if (r->err) {
 		if (r->grpc_code == 11) {
-			/* The page's revision was compacted mid-listing: start over. */
+			/* The page's revision was compacted mid-listing: start over, and
+			 * forget the marks of the aborted pass. */
+			w->gen++;
 			w->list_rev = 0;
 			free(w->page_key);
 			w->page_key = NULL;
@@ -342,6 +345,11 @@ void leasewatch_free(struct leasewatch *w)
 	free(w->page_key);
 	free(w->key);
 	free(w);
+}
+
+void leasewatch_forget(struct leasewatch *w, const char *key, size_t key_len)
+{
+	remove_key(w, key, key_len, 0);
 }
 
 struct leasecache *leasewatch_cache(struct leasewatch *w)

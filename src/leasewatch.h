@@ -37,6 +37,8 @@ void leasewatch_free(struct leasewatch *w);
 void leasewatch_list(struct leasewatch *w);
 void leasewatch_start_watch(struct leasewatch *w);
 struct leasecache *leasewatch_cache(struct leasewatch *w);
+/* We know key is gone from etcd (a txn said so): drop it, with a removed event. */
+void leasewatch_forget(struct leasewatch *w, const char *key, size_t key_len);
 void leasewatch_get_stats(const struct leasewatch *w, struct leasewatch_stats *ret);
 /* Parse one kv into a cache entry (used for txn failure answers too). Returns
  * the entry, or NULL when the key is not a subnet key. */

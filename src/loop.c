@@ -12,6 +12,7 @@
 struct loop_io {
 	loop_io_cb cb;
 	void *arg;
+	uint32_t gen; /* bumped per registration: stale events of a reused fd are dropped */
 	bool used;
 };
 
@@ -64,7 +65,8 @@ static uint32_t to_epoll(unsigned events)
 
 int loop_io_add(struct loop *loop, int fd, unsigned events, loop_io_cb cb, void *arg)
 {
-	struct epoll_event ev = { .events = to_epoll(events), .data.fd = fd };
+	struct epoll_event ev = { .events = to_epoll(events) };
+	uint32_t gen;
 
 	if (fd < 0)
 		return -EBADF;
@@ -78,18 +80,21 @@ int loop_io_add(struct loop *loop, int fd, unsigned events, loop_io_cb cb, void 
 		loop->ios = ios;
 		loop->n_ios = n;
 	}
+	gen = loop->ios[fd].gen + 1;
+	ev.data.u64 = (uint64_t)gen << 32 | (uint32_t)fd;
 	if (epoll_ctl(loop->epfd, loop->ios[fd].used ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) < 0)
 		return -errno;
-	loop->ios[fd] = (struct loop_io){ .cb = cb, .arg = arg, .used = true };
+	loop->ios[fd] = (struct loop_io){ .cb = cb, .arg = arg, .gen = gen, .used = true };
 	return 0;
 }
 
 int loop_io_mod(struct loop *loop, int fd, unsigned events)
 {
-	struct epoll_event ev = { .events = to_epoll(events), .data.fd = fd };
+	struct epoll_event ev = { .events = to_epoll(events) };
 
 	if (fd < 0 || fd >= loop->n_ios || !loop->ios[fd].used)
 		return -ENOENT;
+	ev.data.u64 = (uint64_t)loop->ios[fd].gen << 32 | (uint32_t)fd;
 	if (epoll_ctl(loop->epfd, EPOLL_CTL_MOD, fd, &ev) < 0)
 		return -errno;
 	return 0;
@@ -183,11 +188,13 @@ int loop_run(struct loop *loop)
 			return -errno;
 		}
 		for (int i = 0; i < n && !loop->stop; i++) {
-			int fd = evs[i].data.fd;
+			int fd = (int)(uint32_t)evs[i].data.u64;
+			uint32_t gen = (uint32_t)(evs[i].data.u64 >> 32);
 			unsigned events = 0;
 
-			if (fd >= loop->n_ios || !loop->ios[fd].used)
-				continue; /* removed by an earlier callback in this batch */
+			/* Removed, or closed and reused, by an earlier callback in this batch. */
+			if (fd >= loop->n_ios || !loop->ios[fd].used || loop->ios[fd].gen != gen)
+				continue;
 			if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP))
 				events |= LOOP_READ;
 			if (evs[i].events & EPOLLOUT)

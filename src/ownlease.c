@@ -51,6 +51,7 @@ struct ownlease {
 	struct ip4net pref;
 	int64_t granted; /* granted for a create, not yet attached; 0: none */
 	int64_t granted_ttl;
+	uint64_t granted_at; /* loop_now_ms() of the grant or keep-alive behind granted_ttl */
 
 	/* The key being worked on. */
 	char target_key[512];
@@ -117,6 +118,11 @@ static void schedule_renewal(struct ownlease *o, int64_t ttl_s)
 static void held(struct ownlease *o, int64_t etcd_lease, int64_t create_rev, int64_t ttl_s)
 {
 	char buf[96], pub[16];
+	int64_t elapsed_s = (int64_t)((loop_now_ms() - o->granted_at) / 1000u);
+
+	/* A grant kept across retries has been counting down since it was made. */
+	if (etcd_lease && ttl_s > elapsed_s)
+		ttl_s -= elapsed_s;
 
 	lease_clear(&o->own);
 	o->own.key = strdup(o->target_key);
@@ -154,6 +160,11 @@ static void set_target(struct ownlease *o, const struct subnet_key *k)
 /* Failure answers of our txns carry the key's current kv: learn from it. */
 static void learn_kvs(struct ownlease *o, const struct etcd_reply *r)
 {
+	if (r->n_kvs == 0) {
+		/* The compare failed because the key is gone: do not decide on it again. */
+		leasewatch_forget(o->watch, o->target_key, strlen(o->target_key));
+		return;
+	}
 	for (size_t i = 0; i < r->n_kvs; i++) {
 		const struct etcd_kv *kv = &r->kvs[i];
 
@@ -204,6 +215,7 @@ static void grant_reply(void *arg, const struct etcd_reply *r)
 	}
 	o->granted = r->lease_id;
 	o->granted_ttl = r->ttl > 0 ? r->ttl : o->ttl_s;
+	o->granted_at = loop_now_ms();
 	create_txn(o);
 }
 
@@ -271,6 +283,7 @@ static void reuse_keepalive_reply(void *arg, const struct etcd_reply *r)
 		return;
 	}
 	o->granted_ttl = r->ttl;
+	o->granted_at = loop_now_ms();
 	l = leasecache_get(leasewatch_cache(o->watch), o->target_key, strlen(o->target_key));
 	if (l && same_value(o, l))
 		held(o, o->target_lease, o->target_create_rev, r->ttl);
@@ -311,8 +324,8 @@ static void delete_reply(void *arg, const struct etcd_reply *r)
 		retry_later(o, "Deleting an incompatible lease failed", r);
 		return;
 	}
-	if (r->succeeded)
-		leasecache_remove(leasewatch_cache(o->watch), o->target_key, strlen(o->target_key));
+	if (r->succeeded || r->n_kvs == 0)
+		leasewatch_forget(o->watch, o->target_key, strlen(o->target_key));
 	else
 		learn_kvs(o, r);
 	choose(o);
@@ -387,7 +400,7 @@ static int pick_random(struct ownlease *o, struct subnet_key *ret)
 	free(taken);
 	if (n_free == 0)
 		return errno == ENOMEM ? -ENOMEM : -ENOSPC;
-	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
 		rnd = loop_now_ms() * 6364136223846793005ull;
 	memset(ret, 0, sizeof(*ret));
 	ret->v4 = cand[alloc_pick(n_free, rnd)];
@@ -465,6 +478,9 @@ static void lost(struct ownlease *o, const char *why, bool prefer_same)
 	log_warnx("Our lease %s %s; re-acquiring (the data path is left as it is)",
 		  ip4net_format(&o->own.subnet.v4, buf), why);
 	loop_timer_cancel(o->loop, &o->renew_timer);
+	/* The old etcd lease lost its key: release it (an expired one answers 404). */
+	if (o->own.etcd_lease)
+		etcd_lease_revoke(o->etcd, o->own.etcd_lease, ignore_reply, o);
 	o->has_pref = prefer_same;
 	o->pref = o->own.subnet.v4;
 	o->state = ST_IDLE;
@@ -504,22 +520,34 @@ static void renew_now(void *arg)
 		loop_timer_arm(o->loop, &o->renew_timer, RENEW_RETRY_MS);
 }
 
-static bool is_own(const struct ownlease *o, const struct lease *l)
+/* Our key: the one held, or the one being acquired. */
+bool ownlease_owns_key(const struct ownlease *o, const char *key)
 {
-	return o->state == ST_HELD && o->own.key && strcmp(o->own.key, l->key) == 0;
+	if (o->state == ST_HELD)
+		return o->own.key && strcmp(o->own.key, key) == 0;
+	return o->state == ST_BUSY && strcmp(o->target_key, key) == 0;
 }
 
-void ownlease_key_changed(struct ownlease *o, const struct lease *l)
+/* The held key in its current incarnation (not an older, deleted one). */
+static bool is_held(const struct ownlease *o, const struct lease *l)
+{
+	return o->state == ST_HELD && o->own.key && strcmp(o->own.key, l->key) == 0 &&
+	       l->create_revision == o->own.create_revision;
+}
+
+bool ownlease_key_changed(struct ownlease *o, const struct lease *l)
 {
 	char pub[16];
 
-	if (!is_own(o, l) || !l->has_attrs)
-		return;
+	if (!ownlease_owns_key(o, l->key))
+		return false;
+	if (!l->has_attrs || o->state != ST_HELD)
+		return true;
 	if (l->attrs.public_ip != o->public_ip) {
 		log_error("Our lease %s was taken over by %s", l->key,
 			  ip4_format(l->attrs.public_ip, pub));
 		lost(o, "belongs to another host now", false);
-		return;
+		return false;
 	}
 	/* Rewritten by us (or by another daemon with our IP): follow its etcd lease. */
 	if (l->etcd_lease != o->own.etcd_lease) {
@@ -528,12 +556,16 @@ void ownlease_key_changed(struct ownlease *o, const struct lease *l)
 			loop_timer_arm(o->loop, &o->renew_timer, 0);
 	}
 	o->own.create_revision = l->create_revision;
+	return true;
 }
 
-void ownlease_key_deleted(struct ownlease *o, const struct lease *l)
+bool ownlease_key_deleted(struct ownlease *o, const struct lease *l)
 {
-	if (is_own(o, l))
+	if (is_held(o, l)) {
 		lost(o, "was deleted or has expired", true);
+		return true;
+	}
+	return ownlease_owns_key(o, l->key);
 }
 
 int ownlease_new(struct loop *loop, struct etcd *etcd, struct leasewatch *watch,
@@ -579,11 +611,6 @@ void ownlease_free(struct ownlease *o)
 	free(o->prefix);
 	free(o->value);
 	free(o);
-}
-
-const char *ownlease_key(const struct ownlease *o)
-{
-	return o->state == ST_HELD ? o->own.key : NULL;
 }
 
 bool ownlease_held(const struct ownlease *o)

@@ -38,11 +38,12 @@ int ownlease_new(struct loop *loop, struct etcd *etcd, struct leasewatch *watch,
 		 struct ownlease **ret);
 void ownlease_free(struct ownlease *o);
 void ownlease_acquire(struct ownlease *o);
-/* Watch events for keys: the manager reacts when they concern our key. */
-void ownlease_key_changed(struct ownlease *o, const struct lease *l);
-void ownlease_key_deleted(struct ownlease *o, const struct lease *l);
-/* Our key while held, else NULL. */
-const char *ownlease_key(const struct ownlease *o);
+/* True for the key we hold or are acquiring: it is not a remote lease. */
+bool ownlease_owns_key(const struct ownlease *o, const char *key);
+/* Watch events; they return true when the event was about our own lease
+ * (false, for instance, when another host has just taken our key over). */
+bool ownlease_key_changed(struct ownlease *o, const struct lease *l);
+bool ownlease_key_deleted(struct ownlease *o, const struct lease *l);
 bool ownlease_held(const struct ownlease *o);
 /* Wall-clock expiry (unix seconds) of the etcd lease; 0 for a reservation. */
 int64_t ownlease_expiry(const struct ownlease *o);

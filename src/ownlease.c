@@ -546,6 +546,9 @@ bool ownlease_key_changed(struct ownlease *o, const struct lease *l)
 	if (l->attrs.public_ip != o->public_ip) {
 		log_error("Our lease %s was taken over by %s", l->key,
 			  ip4_format(l->attrs.public_ip, pub));
+		/* Its key may still ride on our etcd lease: revoking it would delete it. */
+		if (l->etcd_lease == o->own.etcd_lease)
+			o->own.etcd_lease = 0;
 		lost(o, "belongs to another host now", false);
 		return false;
 	}

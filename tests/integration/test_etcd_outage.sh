@@ -3,7 +3,9 @@
 # etcd outage and compaction.
 #  1. Three daemons run; etcd is stopped for OUTAGE seconds (20) and
 #     restarted on the same data dir. The daemons stay alive (and /healthz
-#     answers) throughout, then see a new daemon's lease.
+#     answers) throughout; /readyz stays 200 for the 10 s grace period, then
+#     answers 503 until etcd is back, then 200 again. Then they see a new
+#     daemon's lease.
 #  2. flanneld 1 is frozen (SIGSTOP) and etcd restarted, which ends its
 #     watch stream; then two leases are added and one deleted and etcd is
 #     compacted to the current revision, so that the frozen daemon's watch
@@ -31,14 +33,23 @@ alive_and_healthy() {
 	done
 }
 
-# Record (not asserted yet) whether /readyz reported 503 during the outage.
-readyz_seen=$TMP/readyz.during.outage
+GRACE=10 # the daemon's ETCD_GRACE_MS
+
+# /readyz of each daemon during the outage: one line "<code> <ms since
+# OUTAGE_T0>" per change, in $TMP/readyz.<id>.
 note_readyz() {
-	local c
-	c=$(http_code 1 /readyz)
-	grep -qx "$c" "$readyz_seen" 2>/dev/null || echo "$c" >>"$readyz_seen"
+	local i c f ms
+	for i in 1 2 3; do
+		f=$TMP/readyz.$i
+		c=$(http_code "$i" /readyz)
+		ms=$((($(now_us) - OUTAGE_T0) / 1000))
+		[ "$(tail -n 1 "$f" 2>/dev/null | cut -d' ' -f1)" = "$c" ] || echo "$c $ms" >>"$f"
+	done
 	alive_and_healthy 1 2 3
 }
+
+# readyz_history <id>: "200@0ms 503@10123ms" for messages.
+readyz_history() { awk '{ printf "%s%s@%sms", (NR > 1 ? " " : ""), $1, $2 }' "$TMP/readyz.$1"; }
 
 all_know() { # count ids...
 	local want=$1 i
@@ -55,16 +66,34 @@ wait_until 10 all_know 2 1 2 3 || fail "daemons do not know each other before th
 
 # -- 1. outage
 errs0=$(metric 1 flannel_etcd_request_errors_total || echo 0)
+for i in 1 2 3; do assert_eq "$(http_code "$i" /readyz)" 200 "flanneld $i /readyz before the outage"; done
+OUTAGE_T0=$(now_us) # before the stop: no daemon can see etcd gone earlier
 etcd_stop
 info "etcd stopped for ${OUTAGE}s"
 hold_for "$OUTAGE" note_readyz || fail "a daemon died or stopped answering /healthz while etcd was down"
-info "readyz codes seen during the outage: $(tr '\n' ' ' <"$readyz_seen")"
+for i in 1 2 3; do info "flanneld $i /readyz during the outage: $(readyz_history "$i")"; done
 errs1=$(metric 1 flannel_etcd_request_errors_total || echo '?')
 info "flannel_etcd_request_errors_total on h1: $errs0 -> $errs1"
 SPAWN_LOG_APPEND=1 etcd_start
 pass "3 daemons alive with /healthz 200 through a ${OUTAGE}s etcd outage"
 
+# /readyz: 200 through the grace period, then 503 (and nothing else) for
+# the rest of the outage (when the outage is long enough to see it).
+want="200 503 "
+((OUTAGE >= GRACE + 3)) || want="200 "
+for i in 1 2 3; do
+	h=$(readyz_history "$i")
+	[ "$(cut -d' ' -f1 "$TMP/readyz.$i" | tr '\n' ' ')" = "$want" ] ||
+		fail "flanneld $i /readyz during the ${OUTAGE}s outage: $h, expected: $want"
+	t503=$(awk '$1 == 503 { print $2 }' "$TMP/readyz.$i")
+	[ -z "$t503" ] || ((t503 >= GRACE * 1000)) ||
+		fail "flanneld $i /readyz 503 after ${t503}ms, before the ${GRACE}s grace period ($h)"
+done
+pass "/readyz during the outage: $(readyz_history 1) (grace ${GRACE}s)"
+
 for i in 1 2 3; do wait_ready "$i" 30; done
+for i in 1 2 3; do assert_eq "$(http_code "$i" /readyz)" 200 "flanneld $i /readyz after etcd is back"; done
+pass "/readyz 200 again once etcd is back"
 assert_eq "$(subnet_keys | wc -l)" 3 "leases in etcd after the outage"
 flannel_start 4
 wait_ready 4

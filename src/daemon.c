@@ -58,6 +58,8 @@ struct daemon {
 	bool backend_live;
 	struct ip4net env_subnet;
 
+	char last_etcd_err[256];
+	struct loop_timer etcd_check_timer;
 	char last_config_err[256];
 	uint64_t last_config_log;
 	struct loop_timer config_timer;
@@ -107,6 +109,22 @@ static void log_config_error(struct daemon *d, const char *msg)
 	snprintf(d->last_config_err, sizeof(d->last_config_err), "%s", msg);
 	d->last_config_log = now;
 	log_warnx("Couldn't fetch network config: %s (retrying every 1s)", msg);
+}
+
+/* The etcd client retries by itself; say once per change why it is failing. */
+static void check_etcd(void *arg)
+{
+	struct daemon *d = arg;
+	const char *err = etcd_last_error(d->etcd);
+
+	if (strcmp(err, d->last_etcd_err) != 0) {
+		if (*err)
+			log_warnx("etcd request failed: %s; retrying with backoff", err);
+		else if (*d->last_etcd_err)
+			log_info("etcd is answering again");
+		snprintf(d->last_etcd_err, sizeof(d->last_etcd_err), "%s", err);
+	}
+	loop_timer_arm(d->loop, &d->etcd_check_timer, 1000);
 }
 
 static void fatal_stop(struct daemon *d, const char *msg)
@@ -481,6 +499,8 @@ int daemon_start(struct loop *loop, const struct options *opts, const struct ifa
 		}
 	}
 	loop_timer_arm(loop, &d->config_timer, 0);
+	loop_timer_init(&d->etcd_check_timer, check_etcd, d);
+	loop_timer_arm(loop, &d->etcd_check_timer, 1000);
 	*ret = d;
 	return 0;
 fail:
@@ -498,6 +518,7 @@ void daemon_free(struct daemon *d)
 	if (!d)
 		return;
 	loop_timer_cancel(d->loop, &d->config_timer);
+	loop_timer_cancel(d->loop, &d->etcd_check_timer);
 	ownlease_free(d->own);
 	leasewatch_free(d->watch);
 	if (d->bops)

@@ -50,6 +50,9 @@ test_flags_DEPS := src/flags.c src/log.c src/textutil.c
 test_alloc_DEPS := src/alloc_choice.c src/config.c src/ip.c src/subnet.c src/jsonutil.c src/textutil.c
 test_etcd_json_DEPS := src/etcd_json.c
 test_leasecache_DEPS := src/leasecache.c src/subnet.c src/ip.c src/jsonutil.c src/textutil.c
+test_vxlan_conf_DEPS := src/backend/vxlan_conf.c src/jsonutil.c src/textutil.c
+test_nl_msg_DEPS := src/nl_msg.c
+test_nl_DEPS := src/nl.c src/nl_msg.c src/log.c
 
 UNIT_BUILD := build-unit
 UNIT_CFLAGS := $(filter-out -Werror,$(CFLAGS)) -Werror -O1 -g -fno-omit-frame-pointer \

@@ -25,7 +25,7 @@ cleanup() {
   [ -n "$DPID" ] && kill "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null
   [ -n "$ETCD_PID" ] && kill "$ETCD_PID" 2>/dev/null && wait "$ETCD_PID" 2>/dev/null
   ip netns del "$NS" 2>/dev/null || true
-  rm -rf "$TMP" "$RUN"
+  [ "${KEEP:-0}" = 1 ] || rm -rf "$TMP" "$RUN"
   true
 }
 trap cleanup EXIT
@@ -118,7 +118,7 @@ for i in $(seq 1 "$RUNS"); do
   n=$(awk '/Listed [0-9]+ leases/ {for (i = 1; i <= NF; i++) if ($i == "Listed") print $(i+1); exit}' "$LOG")
   [ "$n" -ge "$LEASES" ] || { echo "daemon listed $n leases, expected $LEASES" >&2; exit 1; }
   tl=$(stamp_us "Listed " "$LOG"); tw=$(stamp_us "Wrote subnet file" "$LOG")
-  echo "$((tl - T0)) $((tw - T0)) $(rss_kb "$DPID" VmHWM)" >>"$TMP/b"
+  echo "$((tl - T0)) $((tw - T0)) $(rss_kb "$DPID" VmHWM) $(rss_kb "$DPID" RssAnon)" >>"$TMP/b"
   stop_daemon
   # Remove this run's own lease so every run starts from the same $LEASES.
   key=$(awk -F= '/FLANNEL_SUBNET/ {print $2}' "$RUN/s$i.env" | sed 's/\.1\//.0-/')
@@ -127,3 +127,4 @@ done
 printf '%-44s %s\n' "exec -> all $LEASES leases known (us, median)" "$(cut -d' ' -f1 "$TMP/b" | median)"
 printf '%-44s %s\n' "exec -> subnet.env written (us, median)" "$(cut -d' ' -f2 "$TMP/b" | median)"
 printf '%-44s %s\n' "peak RSS (kB, median)" "$(cut -d' ' -f3 "$TMP/b" | median)"
+printf '%-44s %s\n' "anonymous RSS after ready (kB, median)" "$(cut -d' ' -f4 "$TMP/b" | median)"

@@ -328,6 +328,7 @@ static int start_backend(struct daemon *d)
 	 * on a cache that follows etcd; the backend sees nothing until it is live. */
 	leasewatch_start_watch(d->watch);
 	leasewatch_list(d->watch);
+	ownlease_prepare(d->own);
 	return 0;
 }
 

@@ -50,13 +50,17 @@ struct ownlease {
 	bool has_pref;
 	struct ip4net pref;
 	int64_t granted; /* granted for a create, not yet attached; 0: none */
+	bool granting;	 /* a grant is in flight */
+	bool create_waits_grant;
 	int64_t granted_ttl;
-	uint64_t granted_at; /* loop_now_ms() of the grant or keep-alive behind granted_ttl */
+	uint64_t granted_at; /* loop_now_ms() of that grant */
 
 	/* The key being worked on. */
 	char target_key[512];
 	struct subnet_key target;
 	int64_t target_lease, target_create_rev;
+	int64_t target_ttl; /* remaining TTL of target_lease at target_at */
+	uint64_t target_at;
 	const char *how; /* log wording for the way it was found */
 
 	/* Held lease. */
@@ -115,10 +119,11 @@ static void schedule_renewal(struct ownlease *o, int64_t ttl_s)
 	loop_timer_arm(o->loop, &o->renew_timer, (uint64_t)(delay > 0 ? delay : 1) * 1000u);
 }
 
-static void held(struct ownlease *o, int64_t etcd_lease, int64_t create_rev, int64_t ttl_s)
+static void held(struct ownlease *o, int64_t etcd_lease, int64_t create_rev, int64_t ttl_s,
+		 uint64_t ttl_at)
 {
 	char buf[96], pub[16];
-	int64_t elapsed_s = (int64_t)((loop_now_ms() - o->granted_at) / 1000u);
+	int64_t elapsed_s = (int64_t)((loop_now_ms() - ttl_at) / 1000u);
 
 	/* A grant kept across retries has been counting down since it was made. */
 	if (etcd_lease && ttl_s > elapsed_s)
@@ -184,7 +189,7 @@ static void create_reply(void *arg, const struct etcd_reply *r)
 		return;
 	}
 	if (r->succeeded) {
-		held(o, o->granted, r->revision, o->granted_ttl);
+		held(o, o->granted, r->revision, o->granted_ttl, o->granted_at);
 		return;
 	}
 	/* Lost a race for the key: someone else has it now. Pick again. */
@@ -208,15 +213,44 @@ static void create_txn(struct ownlease *o)
 static void grant_reply(void *arg, const struct etcd_reply *r)
 {
 	struct ownlease *o = arg;
+	bool waiting = o->create_waits_grant;
 
+	o->granting = false;
+	o->create_waits_grant = false;
+	if (!r->err && r->lease_id && o->state == ST_HELD) {
+		/* Prepared for a create that did not happen: never leak it. */
+		etcd_lease_revoke(o->etcd, r->lease_id, ignore_reply, o);
+		return;
+	}
 	if (r->err || r->lease_id == 0) {
-		retry_later(o, "Granting an etcd lease failed", r);
+		if (waiting)
+			retry_later(o, "Granting an etcd lease failed", r);
 		return;
 	}
 	o->granted = r->lease_id;
 	o->granted_ttl = r->ttl > 0 ? r->ttl : o->ttl_s;
 	o->granted_at = loop_now_ms();
-	create_txn(o);
+	if (waiting)
+		create_txn(o);
+}
+
+static int start_grant(struct ownlease *o)
+{
+	if (o->granting || o->granted)
+		return 0;
+	o->granting = true;
+	if (etcd_lease_grant(o->etcd, o->ttl_s, grant_reply, o) < 0) {
+		o->granting = false;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void ownlease_prepare(struct ownlease *o)
+{
+	/* Granting while the leases are listed saves a round trip before the create;
+	 * a grant we end up not needing is revoked in held(). */
+	start_grant(o);
 }
 
 static void create(struct ownlease *o, const struct subnet_key *k, const char *how)
@@ -228,8 +262,11 @@ static void create(struct ownlease *o, const struct subnet_key *k, const char *h
 		create_txn(o);
 		return;
 	}
-	if (etcd_lease_grant(o->etcd, o->ttl_s, grant_reply, o) < 0)
+	o->create_waits_grant = true;
+	if (start_grant(o) < 0) {
+		o->create_waits_grant = false;
 		retry_later(o, "Granting an etcd lease failed", NULL);
+	}
 }
 
 static void rewrite_reply(void *arg, const struct etcd_reply *r)
@@ -246,7 +283,7 @@ static void rewrite_reply(void *arg, const struct etcd_reply *r)
 		choose(o);
 		return;
 	}
-	held(o, o->target_lease, o->target_create_rev, o->granted_ttl);
+	held(o, o->target_lease, o->target_create_rev, o->target_ttl, o->target_at);
 }
 
 /* Rewrite an existing key with our value, only if it is still the same key. */
@@ -282,11 +319,11 @@ static void reuse_keepalive_reply(void *arg, const struct etcd_reply *r)
 		create(o, &o->target, "Found lease whose etcd lease expired, recreating");
 		return;
 	}
-	o->granted_ttl = r->ttl;
-	o->granted_at = loop_now_ms();
+	o->target_ttl = r->ttl;
+	o->target_at = loop_now_ms();
 	l = leasecache_get(leasewatch_cache(o->watch), o->target_key, strlen(o->target_key));
 	if (l && same_value(o, l))
-		held(o, o->target_lease, o->target_create_rev, r->ttl);
+		held(o, o->target_lease, o->target_create_rev, r->ttl, loop_now_ms());
 	else
 		rewrite(o);
 }
@@ -305,9 +342,9 @@ static void reuse(struct ownlease *o, const struct lease *l)
 	log_info("Found lease (%s) for current IP (%s), reusing",
 		 describe(&l->subnet, buf, sizeof(buf)), ip4_format(o->public_ip, pub));
 	if (!l->etcd_lease) {
-		o->granted_ttl = 0;
+		o->target_ttl = 0;
 		if (same_value(o, l))
-			held(o, 0, l->create_revision, 0);
+			held(o, 0, l->create_revision, 0, 0);
 		else
 			rewrite(o);
 		return;

@@ -37,6 +37,8 @@ int ownlease_new(struct loop *loop, struct etcd *etcd, struct leasewatch *watch,
 		 const struct ownlease_params *p, const struct ownlease_ops *ops, void *arg,
 		 struct ownlease **ret);
 void ownlease_free(struct ownlease *o);
+/* Optional, before the first listing: grant the etcd lease meanwhile. */
+void ownlease_prepare(struct ownlease *o);
 void ownlease_acquire(struct ownlease *o);
 /* True for the key we hold or are acquiring: it is not a remote lease. */
 bool ownlease_owns_key(const struct ownlease *o, const char *key);

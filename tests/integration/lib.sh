@@ -555,6 +555,76 @@ gate_close() {
 	rm -f "$GATE"
 }
 
+# ---------------------------------------------------------------- containers
+#
+# A "container" is a namespace <prefix>-c<n> behind host n, wired the way
+# Docker's --bip/--mtu would use subnet.env: bridge cni0 in the host holding
+# FLANNEL_SUBNET's address with FLANNEL_MTU, a veth from cni0 into the
+# container, the container on the next address with a default route via
+# the bridge. Both veth ends are created in the host namespace and one is
+# moved straight into the container: the machine's namespace sees neither.
+#
+#	host n: eth0 -- flannel.<VNI>    cni0 10.244.X.1/24 -- vc<n>
+#	                                                      |
+#	container n:                                eth0 10.244.X.2/24
+
+container_ns() { echo "$FLT_PREFIX-c$1"; }
+container_exec() {
+	local n=$1
+	shift
+	ip netns exec "$(container_ns "$n")" "$@"
+}
+
+# ip_add <a.b.c.d> <k>: the address k after a.b.c.d.
+ip_add() {
+	awk -F. -v k="$2" '{
+		ip = (($1 * 256 + $2) * 256 + $3) * 256 + $4 + k
+		printf "%d.%d.%d.%d\n", int(ip / 16777216) % 256, int(ip / 65536) % 256, int(ip / 256) % 256, ip % 256
+	}' <<<"$1"
+}
+
+# mtu_of <id>: FLANNEL_MTU from the instance's subnet.env.
+mtu_of() {
+	sed -n 's/^FLANNEL_MTU=//p' "$(inst_dir "$1")/subnet.env" 2>/dev/null | tail -n 1
+}
+
+# container_ip <n>: the container's address (FLANNEL_SUBNET's address + 1).
+container_ip() {
+	local s
+	s=$(subnet_of "$1")
+	[ -n "$s" ] || return 1
+	ip_add "${s%/*}" 1
+}
+
+# container_up <n>: create container n from host n's subnet.env (flanneld
+# must have written it).
+container_up() {
+	local n=$1 hns cns s mtu cip
+	hns=$(host_ns "$n")
+	cns=$(container_ns "$n")
+	s=$(subnet_of "$n")
+	mtu=$(mtu_of "$n")
+	[ -n "$s" ] && [ -n "$mtu" ] || fail "container_up $n: no subnet.env for host $n"
+	cip=$(container_ip "$n")
+	grep -qx "$cns" "$TMP/netns.list" && fail "container_up $n: already up"
+	_netns_add "$cns"
+	ip netns exec "$hns" sysctl -qw net.ipv4.ip_forward=1
+	ip -n "$hns" link add cni0 type bridge
+	ip -n "$hns" addr add "$s" dev cni0
+	ip -n "$hns" link set cni0 mtu "$mtu" up
+	ip -n "$hns" link add "vc$n" mtu "$mtu" type veth peer name eth0 mtu "$mtu" netns "$cns"
+	ip -n "$hns" link set "vc$n" master cni0 up
+	ip -n "$cns" addr add "$cip/${s#*/}" dev eth0
+	ip -n "$cns" link set eth0 up
+	ip -n "$cns" route add default via "${s%/*}"
+}
+
+# container_ping <from> <to> [count]: ping container <to> from container
+# <from> (bounded: 2 s per reply, 10 s in all).
+container_ping() {
+	container_exec "$1" ping -q -c "${3:-2}" -i 0.2 -W 2 -w 10 "$(container_ip "$2")" >/dev/null 2>&1
+}
+
 # ---------------------------------------------------------------- cleanup
 
 cleanup() {

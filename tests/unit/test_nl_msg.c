@@ -1,0 +1,544 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Unit tests for nl_msg.c: request bytes, attribute sets, reply parsing, ext-ack text. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <linux/if_link.h>
+#include <linux/neighbour.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <cmocka.h>
+
+#include "nl.h"
+
+/* Expected messages are written field by field in the kernel's layout (host order). */
+struct blob {
+	uint8_t b[NL_MSG_MAX];
+	size_t n;
+};
+
+static void b8(struct blob *x, uint8_t v)
+{
+	x->b[x->n++] = v;
+}
+
+static void b16(struct blob *x, uint16_t v)
+{
+	memcpy(x->b + x->n, &v, 2);
+	x->n += 2;
+}
+
+static void b32(struct blob *x, uint32_t v)
+{
+	memcpy(x->b + x->n, &v, 4);
+	x->n += 4;
+}
+
+static void bytes(struct blob *x, const void *p, size_t n)
+{
+	memcpy(x->b + x->n, p, n);
+	x->n += n;
+}
+
+static void pad(struct blob *x)
+{
+	while (x->n % 4)
+		x->b[x->n++] = 0;
+}
+
+/* An attribute header and payload, padded. */
+static void attr(struct blob *x, uint16_t type, const void *p, uint16_t len)
+{
+	b16(x, (uint16_t)(4 + len));
+	b16(x, type);
+	bytes(x, p, len);
+	pad(x);
+}
+
+static void hdr(struct blob *x, uint16_t type, uint16_t flags)
+{
+	b32(x, 0); /* length, patched by finish() */
+	b16(x, type);
+	b16(x, flags);
+	b32(x, 0); /* seq: set when queued */
+	b32(x, 0); /* pid */
+}
+
+static void finish(struct blob *x)
+{
+	uint32_t len = (uint32_t)x->n;
+
+	memcpy(x->b, &len, 4);
+}
+
+static void assert_blob(const struct nlmsghdr *nlh, const struct blob *want)
+{
+	assert_non_null(nlh);
+	assert_int_equal(nlh->nlmsg_len, want->n);
+	assert_memory_equal(nlh, want->b, want->n);
+}
+
+static const uint8_t MAC[6] = { 0x0a, 0x00, 0x00, 0x00, 0x00, 0x99 };
+
+static void test_neigh_bytes(void **state)
+{
+	NL_MSG_BUF(buf);
+	struct nl_neigh n = {
+		.family = AF_INET,
+		.ifindex = 5,
+		.state = NUD_PERMANENT,
+		.type = RTN_UNICAST,
+		.has_dst = true,
+		.dst = 0x0af40700, /* 10.244.7.0 */
+		.has_lladdr = true,
+	};
+	struct blob w = { 0 };
+	static const uint8_t dst[4] = { 10, 244, 7, 0 };
+
+	memcpy(n.lladdr, MAC, 6);
+	hdr(&w, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE);
+	b8(&w, AF_INET); /* ndm_family */
+	b8(&w, 0);
+	b16(&w, 0);
+	b32(&w, 5);		/* ndm_ifindex */
+	b16(&w, NUD_PERMANENT); /* ndm_state */
+	b8(&w, 0);		/* ndm_flags */
+	b8(&w, RTN_UNICAST);	/* ndm_type */
+	attr(&w, NDA_DST, dst, 4);
+	attr(&w, NDA_LLADDR, MAC, 6);
+	finish(&w);
+	assert_int_equal(w.n, 48);
+	assert_blob(nl_msg_neigh(buf, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, &n), &w);
+}
+
+static void test_fdb_bytes(void **state)
+{
+	NL_MSG_BUF(buf);
+	struct nl_neigh n = {
+		.family = AF_BRIDGE,
+		.ifindex = 5,
+		.state = NUD_PERMANENT,
+		.flags = NTF_SELF,
+		.has_dst = true,
+		.dst = 0x0ac80063, /* 10.200.0.99 */
+		.has_lladdr = true,
+	};
+	struct blob w = { 0 };
+	static const uint8_t dst[4] = { 10, 200, 0, 99 };
+
+	memcpy(n.lladdr, MAC, 6);
+	hdr(&w, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE);
+	b8(&w, AF_BRIDGE);
+	b8(&w, 0);
+	b16(&w, 0);
+	b32(&w, 5);
+	b16(&w, NUD_PERMANENT);
+	b8(&w, NTF_SELF);
+	b8(&w, 0);
+	attr(&w, NDA_DST, dst, 4);
+	attr(&w, NDA_LLADDR, MAC, 6);
+	finish(&w);
+	assert_blob(nl_msg_neigh(buf, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, &n), &w);
+
+	/* Delete: same body, no create/replace flags. */
+	w.b[6] = 0;
+	w.b[7] = 0;
+	w.b[4] = RTM_DELNEIGH;
+	assert_blob(nl_msg_neigh(buf, RTM_DELNEIGH, 0, &n), &w);
+}
+
+static void test_route_bytes(void **state)
+{
+	NL_MSG_BUF(buf);
+	struct nl_route r = {
+		.dst = 0x0af40700,
+		.dst_len = 24,
+		.gw = 0x0af40700,
+		.oif = 5,
+		.table = RT_TABLE_MAIN,
+		.protocol = NL_RTPROT_FLANNEL,
+		.scope = RT_SCOPE_UNIVERSE,
+		.type = RTN_UNICAST,
+		.flags = RTNH_F_ONLINK,
+	};
+	struct blob w = { 0 };
+	static const uint8_t net[4] = { 10, 244, 7, 0 };
+	uint32_t u;
+
+	hdr(&w, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE);
+	b8(&w, AF_INET);
+	b8(&w, 24); /* dst_len */
+	b8(&w, 0);  /* src_len */
+	b8(&w, 0);  /* tos */
+	b8(&w, RT_TABLE_MAIN);
+	b8(&w, 158); /* our protocol */
+	b8(&w, RT_SCOPE_UNIVERSE);
+	b8(&w, RTN_UNICAST);
+	b32(&w, RTNH_F_ONLINK);
+	attr(&w, RTA_DST, net, 4);
+	u = RT_TABLE_MAIN;
+	attr(&w, RTA_TABLE, &u, 4);
+	attr(&w, RTA_GATEWAY, net, 4);
+	u = 5;
+	attr(&w, RTA_OIF, &u, 4);
+	finish(&w);
+	assert_int_equal(w.n, 60);
+	assert_blob(nl_msg_route(buf, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, &r), &w);
+}
+
+static void test_route_roundtrip(void **state)
+{
+	NL_MSG_BUF(buf);
+	struct nl_route r = {
+		.dst = 0x0a000000,
+		.dst_len = 8,
+		.gw = 0x0ac80001,
+		.table = 1000,
+		.priority = 7,
+		.protocol = NL_RTPROT_FLANNEL,
+		.type = RTN_UNICAST,
+	}, got;
+	const struct nlmsghdr *nlh = nl_msg_route(buf, RTM_NEWROUTE, 0, &r);
+
+	assert_non_null(nlh);
+	/* A table above 255 only fits in RTA_TABLE. */
+	assert_int_equal(((const struct rtmsg *)mnl_nlmsg_get_payload(nlh))->rtm_table,
+			 RT_TABLE_UNSPEC);
+	assert_int_equal(nl_parse_route(nlh, &got), 0);
+	assert_int_equal(got.dst, r.dst);
+	assert_int_equal(got.dst_len, 8);
+	assert_int_equal(got.gw, r.gw);
+	assert_int_equal(got.oif, 0);
+	assert_int_equal(got.table, 1000);
+	assert_int_equal(got.priority, 7);
+	assert_int_equal(got.protocol, NL_RTPROT_FLANNEL);
+
+	/* Delete by prefix and protocol: no gateway, no oif attributes. */
+	r = (struct nl_route){ .dst = 0x0af40700,
+			       .dst_len = 24,
+			       .table = RT_TABLE_MAIN,
+			       .protocol = NL_RTPROT_FLANNEL,
+			       .scope = RT_SCOPE_NOWHERE };
+	nlh = nl_msg_route(buf, RTM_DELROUTE, 0, &r);
+	assert_non_null(nlh);
+	assert_int_equal(nlh->nlmsg_len, 16 + 12 + 8 + 8);
+	assert_int_equal(nl_parse_route(nlh, &got), -EINVAL); /* not an RTM_NEWROUTE */
+}
+
+/* The attribute types inside IFLA_LINKINFO/IFLA_INFO_DATA, in order. */
+struct types {
+	uint16_t t[32];
+	size_t n;
+};
+
+static int collect_cb(const struct nlattr *a, void *data)
+{
+	struct types *t = data;
+
+	if (t->n < 32)
+		t->t[t->n++] = mnl_attr_get_type(a);
+	return MNL_CB_OK;
+}
+
+static const struct nlattr *find_attr(const struct nlattr *nest, uint16_t type)
+{
+	const struct nlattr *a;
+
+	mnl_attr_for_each_nested(a, nest)
+	{
+		if (mnl_attr_get_type(a) == type)
+			return a;
+	}
+	return NULL;
+}
+
+static void info_data_types(const struct nlmsghdr *nlh, struct types *t)
+{
+	const struct nlattr *a, *info = NULL, *data;
+
+	mnl_attr_for_each(a, nlh, sizeof(struct ifinfomsg))
+	{
+		if (mnl_attr_get_type(a) == IFLA_LINKINFO)
+			info = a;
+	}
+	assert_non_null(info);
+	a = find_attr(info, IFLA_INFO_KIND);
+	assert_non_null(a);
+	/* As upstream sends it: the kind without a NUL. */
+	assert_int_equal(mnl_attr_get_payload_len(a), 5);
+	assert_memory_equal(mnl_attr_get_payload(a), "vxlan", 5);
+	data = find_attr(info, IFLA_INFO_DATA);
+	assert_non_null(data);
+	t->n = 0;
+	mnl_attr_parse_nested(data, collect_cb, t);
+}
+
+static void test_vxlan_link(void **state)
+{
+	NL_MSG_BUF(buf);
+	struct nl_vxlan v = {
+		.name = "flannel.1",
+		.vni = 1,
+		.link = 3,
+		.local = 0x0ac8000b, /* 10.200.0.11 */
+		.mtu = 1450,
+		.has_mac = true,
+		.mac = { 0x02, 0x11, 0x22, 0x33, 0x44, 0x55 },
+	};
+	static const uint16_t want[] = {
+		IFLA_VXLAN_ID,
+		IFLA_VXLAN_LINK,
+		IFLA_VXLAN_LOCAL,
+		IFLA_VXLAN_TTL,
+		IFLA_VXLAN_TOS,
+		IFLA_VXLAN_LEARNING,
+		IFLA_VXLAN_PROXY,
+		IFLA_VXLAN_RSC,
+		IFLA_VXLAN_L2MISS,
+		IFLA_VXLAN_L3MISS,
+		IFLA_VXLAN_UDP_ZERO_CSUM6_TX,
+		IFLA_VXLAN_UDP_ZERO_CSUM6_RX,
+	};
+	const struct nlmsghdr *nlh = nl_msg_link_vxlan(buf, NLM_F_CREATE | NLM_F_EXCL, &v);
+	struct nl_link l;
+	struct types t;
+
+	assert_non_null(nlh);
+	assert_int_equal(nlh->nlmsg_type, RTM_NEWLINK);
+	assert_int_equal(nlh->nlmsg_flags, NLM_F_CREATE | NLM_F_EXCL);
+	info_data_types(nlh, &t);
+	assert_int_equal(t.n, sizeof(want) / sizeof(want[0]));
+	assert_memory_equal(t.t, want, sizeof(want));
+
+	/* Read back through the parser used on the kernel's answer. */
+	assert_int_equal(nl_parse_link(nlh, &l), 0);
+	assert_string_equal(l.name, "flannel.1");
+	assert_string_equal(l.kind, "vxlan");
+	assert_true(l.is_vxlan);
+	assert_int_equal(l.mtu, 1450);
+	assert_true(l.has_mac);
+	assert_memory_equal(l.mac, v.mac, 6);
+	assert_int_equal(l.vx.vni, 1);
+	assert_int_equal(l.vx.link, 3);
+	assert_int_equal(l.vx.local, 0x0ac8000b);
+	assert_int_equal(l.vx.port, 0);
+	assert_false(l.vx.learning);
+	assert_false(l.vx.gbp);
+
+	/* Port (network byte order) and the GBP flag only when set; learning on. */
+	v.port = 4789;
+	v.gbp = true;
+	v.learning = true;
+	v.link = 0;
+	v.local = 0;
+	v.mtu = 0;
+	v.has_mac = false;
+	nlh = nl_msg_link_vxlan(buf, 0, &v);
+	assert_non_null(nlh);
+	info_data_types(nlh, &t);
+	assert_int_equal(t.n, 12);
+	assert_int_equal(t.t[0], IFLA_VXLAN_ID);
+	assert_int_equal(t.t[1], IFLA_VXLAN_TTL); /* no LINK, no LOCAL */
+	assert_int_equal(t.t[10], IFLA_VXLAN_GBP);
+	assert_int_equal(t.t[11], IFLA_VXLAN_PORT);
+	assert_int_equal(nl_parse_link(nlh, &l), 0);
+	assert_int_equal(l.vx.port, 4789);
+	assert_true(l.vx.gbp);
+	assert_true(l.vx.learning);
+	assert_false(l.has_mac);
+	assert_int_equal(l.mtu, 0);
+}
+
+static void test_link_misc(void **state)
+{
+	NL_MSG_BUF(buf);
+	const struct nlmsghdr *nlh;
+	const struct ifinfomsg *ifm;
+	struct nl_link l;
+
+	nlh = nl_msg_link_set(buf, 9, 0, true);
+	ifm = mnl_nlmsg_get_payload(nlh);
+	assert_int_equal(nlh->nlmsg_type, RTM_NEWLINK);
+	assert_int_equal(nlh->nlmsg_flags, 0); /* never creates */
+	assert_int_equal(ifm->ifi_index, 9);
+	assert_int_equal(ifm->ifi_change, IFF_UP);
+	assert_int_equal(ifm->ifi_flags, IFF_UP);
+	assert_int_equal(nlh->nlmsg_len, 16 + sizeof(*ifm));
+	nlh = nl_msg_link_set(buf, 9, 1400, false);
+	ifm = mnl_nlmsg_get_payload(nlh);
+	assert_int_equal(ifm->ifi_change, 0);
+	assert_int_equal(nl_parse_link(nlh, &l), 0);
+	assert_int_equal(l.mtu, 1400);
+	assert_false(l.is_vxlan);
+
+	nlh = nl_msg_link_del(buf, 9);
+	assert_int_equal(nlh->nlmsg_type, RTM_DELLINK);
+	nlh = nl_msg_link_get(buf, "flannel.1", 0);
+	assert_int_equal(nlh->nlmsg_type, RTM_GETLINK);
+	assert_int_equal(nlh->nlmsg_len, 16 + sizeof(*ifm) + 4 + 12); /* "flannel.1\0" padded */
+	assert_int_equal(nl_parse_link(nlh, &l), -EINVAL);	      /* not RTM_NEWLINK */
+}
+
+static void test_addr(void **state)
+{
+	NL_MSG_BUF(buf);
+	struct nl_addr a = { 5, 32, 0x0af40700 }, got;
+	const struct nlmsghdr *nlh =
+		nl_msg_addr(buf, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, &a);
+	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+
+	assert_int_equal(ifa->ifa_family, AF_INET);
+	assert_int_equal(ifa->ifa_prefixlen, 32);
+	assert_int_equal(ifa->ifa_scope, RT_SCOPE_UNIVERSE);
+	assert_int_equal(ifa->ifa_index, 5);
+	assert_int_equal(nlh->nlmsg_len, 16 + sizeof(*ifa) + 8 + 8); /* IFA_LOCAL + IFA_ADDRESS */
+	assert_int_equal(nl_parse_addr(nlh, &got), 0);
+	assert_int_equal(got.ifindex, 5);
+	assert_int_equal(got.prefixlen, 32);
+	assert_int_equal(got.addr, 0x0af40700);
+}
+
+static void test_dump_requests(void **state)
+{
+	NL_MSG_BUF(buf);
+	const struct nlmsghdr *nlh;
+
+	/* FDB: an ifinfomsg whose index limits the dump to our device. */
+	nlh = nl_msg_dump(buf, RTM_GETNEIGH, AF_BRIDGE, 5);
+	assert_int_equal(nlh->nlmsg_flags, NLM_F_DUMP);
+	assert_int_equal(nlh->nlmsg_len, 16 + sizeof(struct ifinfomsg));
+	assert_int_equal(((const struct ifinfomsg *)mnl_nlmsg_get_payload(nlh))->ifi_family,
+			 AF_BRIDGE);
+	assert_int_equal(((const struct ifinfomsg *)mnl_nlmsg_get_payload(nlh))->ifi_index, 5);
+
+	/* ARP: an ndmsg plus NDA_IFINDEX. */
+	nlh = nl_msg_dump(buf, RTM_GETNEIGH, AF_INET, 5);
+	assert_int_equal(nlh->nlmsg_len, 16 + sizeof(struct ndmsg) + 8);
+	nlh = nl_msg_dump(buf, RTM_GETNEIGH, AF_INET, 0);
+	assert_int_equal(nlh->nlmsg_len, 16 + sizeof(struct ndmsg));
+
+	nlh = nl_msg_dump(buf, RTM_GETROUTE, AF_INET, 0);
+	assert_int_equal(nlh->nlmsg_len, 16 + sizeof(struct rtmsg));
+	nlh = nl_msg_dump(buf, RTM_GETADDR, AF_INET, 0);
+	assert_int_equal(nlh->nlmsg_len, 16 + sizeof(struct ifaddrmsg));
+	assert_null(nl_msg_dump(buf, RTM_NEWROUTE, AF_INET, 0));
+}
+
+static void test_neigh_parse(void **state)
+{
+	NL_MSG_BUF(buf);
+	struct nl_neigh n = { .family = AF_BRIDGE,
+			      .ifindex = 4,
+			      .state = NUD_REACHABLE,
+			      .flags = NTF_SELF,
+			      .has_lladdr = true },
+			got;
+	struct nlmsghdr *nlh;
+
+	memcpy(n.lladdr, MAC, 6);
+	nlh = nl_msg_neigh(buf, RTM_NEWNEIGH, 0, &n);
+	assert_int_equal(nl_parse_neigh(nlh, &got), 0);
+	assert_int_equal(got.family, AF_BRIDGE);
+	assert_int_equal(got.ifindex, 4);
+	assert_int_equal(got.state, NUD_REACHABLE);
+	assert_int_equal(got.flags, NTF_SELF);
+	assert_false(got.has_dst);
+	assert_true(got.has_lladdr);
+	assert_memory_equal(got.lladdr, MAC, 6);
+
+	/* A truncated message (header claims more than the ndmsg) is refused. */
+	nlh->nlmsg_len = 16 + 4;
+	assert_int_equal(nl_parse_neigh(nlh, &got), -EINVAL);
+}
+
+/* An NLMSG_ERROR as the kernel sends it, optionally capped, with a text TLV. */
+static size_t make_error(void *buf, bool capped, bool tlvs, const char *text, size_t text_len)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nlmsgerr *e = mnl_nlmsg_put_extra_header(nlh, sizeof(*e));
+
+	nlh->nlmsg_type = NLMSG_ERROR;
+	nlh->nlmsg_flags = (capped ? NLM_F_CAPPED : 0) | (tlvs ? NLM_F_ACK_TLVS : 0);
+	e->error = -EINVAL;
+	e->msg.nlmsg_len = 16 + 12; /* the request: a header and an ndmsg */
+	e->msg.nlmsg_type = RTM_NEWNEIGH;
+	if (!capped)
+		mnl_nlmsg_put_extra_header(nlh, 12); /* the echoed ndmsg */
+	if (text)
+		mnl_attr_put(nlh, NLMSGERR_ATTR_MSG, text_len, text);
+	return nlh->nlmsg_len;
+}
+
+static void test_extack(void **state)
+{
+	NL_MSG_BUF(buf);
+	static const char msg[] = "Nexthop has invalid gateway";
+	const char *got;
+
+	make_error(buf, true, true, msg, sizeof(msg));
+	got = nl_parse_extack((void *)buf);
+	assert_non_null(got);
+	assert_string_equal(got, msg);
+
+	make_error(buf, false, true, msg, sizeof(msg));
+	got = nl_parse_extack((void *)buf);
+	assert_non_null(got);
+	assert_string_equal(got, msg);
+
+	make_error(buf, true, false, msg, sizeof(msg));
+	assert_null(nl_parse_extack((void *)buf)); /* no NLM_F_ACK_TLVS */
+	make_error(buf, true, true, NULL, 0);
+	assert_null(nl_parse_extack((void *)buf));
+	make_error(buf, true, true, msg, sizeof(msg) - 1); /* no NUL: not trusted */
+	assert_null(nl_parse_extack((void *)buf));
+
+	/* NLMSG_DONE carries the error as a bare int, then the TLVs. */
+	{
+		struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+		int *err = mnl_nlmsg_put_extra_header(nlh, sizeof(int));
+
+		nlh->nlmsg_type = NLMSG_DONE;
+		nlh->nlmsg_flags = NLM_F_MULTI | NLM_F_ACK_TLVS;
+		*err = -EINVAL;
+		mnl_attr_put_strz(nlh, NLMSGERR_ATTR_MSG, "Invalid values in header");
+		got = nl_parse_extack(nlh);
+		assert_non_null(got);
+		assert_string_equal(got, "Invalid values in header");
+	}
+}
+
+static void test_overflow(void **state)
+{
+	NL_MSG_BUF(buf);
+	struct nl_vxlan v = { .vni = 1 };
+
+	/* Every builder stays inside NL_MSG_MAX; a name too long for IFNAMSIZ cannot occur. */
+	memset(v.name, 'x', sizeof(v.name) - 1);
+	assert_non_null(nl_msg_link_vxlan(buf, 0, &v));
+	assert_true(((struct nlmsghdr *)(void *)buf)->nlmsg_len < 256);
+	assert_string_equal(nl_type_name(RTM_NEWROUTE), "RTM_NEWROUTE");
+	assert_string_equal(nl_type_name(0xffff), "RTM_?");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_neigh_bytes), cmocka_unit_test(test_fdb_bytes),
+		cmocka_unit_test(test_route_bytes), cmocka_unit_test(test_route_roundtrip),
+		cmocka_unit_test(test_vxlan_link),  cmocka_unit_test(test_link_misc),
+		cmocka_unit_test(test_addr),	    cmocka_unit_test(test_dump_requests),
+		cmocka_unit_test(test_neigh_parse), cmocka_unit_test(test_extack),
+		cmocka_unit_test(test_overflow),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -22,8 +22,9 @@ RUN=$(mktemp -d /dev/shm/flbench.XXXXXX)
 ETCD_PID=
 DPID=
 cleanup() {
-  [ -n "$DPID" ] && kill "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null
-  [ -n "$ETCD_PID" ] && kill "$ETCD_PID" 2>/dev/null && wait "$ETCD_PID" 2>/dev/null
+  set +e
+  if [ -n "$DPID" ]; then kill "$DPID"; wait "$DPID"; fi 2>/dev/null
+  if [ -n "$ETCD_PID" ]; then kill "$ETCD_PID"; wait "$ETCD_PID"; fi 2>/dev/null
   ip netns del "$NS" 2>/dev/null || true
   [ "${KEEP:-0}" = 1 ] || rm -rf "$TMP" "$RUN"
   true

@@ -92,14 +92,14 @@ for i in $(seq 1 "$RUNS"); do
   run_daemon "Wrote subnet file" "$i"
   wait_until 5 grep -q "Running backend" "$LOG"
   tw=$(stamp_us "Wrote subnet file" "$LOG"); tc=$(stamp_us "Found network config" "$LOG")
-  echo "$((tw - T0)) $((tw - tc)) $(rss_kb "$DPID" VmRSS) $(smaps_kb "$DPID" Pss) $(($(smaps_kb "$DPID" Private_Clean) + $(smaps_kb "$DPID" Private_Dirty)))" >>"$TMP/a"
+  echo "$((tw - T0)) $((tw - tc)) $(rss_kb "$DPID" VmRSS) $(smaps_kb "$DPID" Pss) $(rss_kb "$DPID" RssAnon)" >>"$TMP/a"
   stop_daemon
 done
 printf '%-44s %s\n' "exec -> subnet.env written (us, median)" "$(cut -d' ' -f1 "$TMP/a" | median)"
 printf '%-44s %s\n' "config answer -> subnet.env written (us)" "$(cut -d' ' -f2 "$TMP/a" | median)"
 printf '%-44s %s\n' "RSS after ready (kB, median)" "$(cut -d' ' -f3 "$TMP/a" | median)"
 printf '%-44s %s\n' "PSS after ready (kB, median)" "$(cut -d' ' -f4 "$TMP/a" | median)"
-printf '%-44s %s\n' "private memory after ready (kB, median)" "$(cut -d' ' -f5 "$TMP/a" | median)"
+printf '%-44s %s\n' "anonymous RSS after ready (kB, median)" "$(cut -d' ' -f5 "$TMP/a" | median)"
 
 echo "== B. $LEASES existing leases, $RUNS runs =="
 clear_leases

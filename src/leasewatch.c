@@ -13,8 +13,12 @@
 #include "log.h"
 #include "loop.h"
 
-/* Keys per range page: bounds the JSON held in memory at once. */
-#define LIST_PAGE 1000
+/*
+ * Keys per range page: bounds the JSON held in memory at once. Measured with
+ * 5000 leases (bench/startup.sh): 1000 → 165 ms, 13.5 MB peak RSS; 2500 →
+ * 132 ms, 15.6 MB; one page → 116 ms, 18.3 MB.
+ */
+#define LIST_PAGE 2500
 #define RETRY_MS  1000
 /* At most this many malformed-lease warnings per window; the rest are counted. */
 #define WARN_BURST     20

@@ -168,26 +168,6 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Go's strconv.ParseBool. */
-static int parse_bool(const char *s, bool *ret)
-{
-	static const char *const yes[] = { "1", "t", "T", "TRUE", "true", "True" };
-	static const char *const no[] = { "0", "f", "F", "FALSE", "false", "False" };
-	size_t i;
-
-	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
-		if (!strcmp(s, yes[i])) {
-			*ret = true;
-			return 0;
-		}
-		if (!strcmp(s, no[i])) {
-			*ret = false;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
 static int digit_value(char c)
 {
 	if (c >= '0' && c <= '9')
@@ -376,7 +356,7 @@ static int flag_set(struct options *o, const struct flag_def *f, const char *val
 		*(char **)field(o, f) = dup;
 		return 0;
 	case FT_BOOL:
-		if (parse_bool(val, (bool *)field(o, f)) < 0) {
+		if (text_parse_bool(val, (bool *)field(o, f)) < 0) {
 			*why = "not a boolean";
 			return -EINVAL;
 		}
@@ -505,7 +485,7 @@ static int parse_argv(int argc, char *const *argv, struct options *o, bool *give
 		bool b;
 
 		if (arg[0] != '-' || !arg[1]) {
-			if (bare_bool && parse_bool(arg, &b) == 0) {
+			if (bare_bool && text_parse_bool(arg, &b) == 0) {
 				seterr(err, errlen,
 				       "unexpected argument: %s (boolean flags take the form "
 				       "--%s=%s)",

@@ -68,26 +68,6 @@ static char *skip_blanks(char *p)
 	return p;
 }
 
-/* Go's strconv.ParseBool, the only spellings upstream would accept. */
-static int parse_bool(const char *s, bool *ret)
-{
-	static const char *const yes[] = { "1", "t", "T", "TRUE", "true", "True" };
-	static const char *const no[] = { "0", "f", "F", "FALSE", "false", "False" };
-	size_t i;
-
-	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
-		if (!strcmp(s, yes[i])) {
-			*ret = true;
-			return 0;
-		}
-		if (!strcmp(s, no[i])) {
-			*ret = false;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
 /* Plain decimal that fits in unsigned; no sign, no blanks. */
 static int parse_uint(const char *s, unsigned *ret)
 {
@@ -255,7 +235,7 @@ static void apply(struct reader *rd, unsigned lineno, enum key key, const char *
 		}
 		break;
 	case KEY_IPMASQ:
-		if (parse_bool(val, &env->ipmasq) < 0) {
+		if (text_parse_bool(val, &env->ipmasq) < 0) {
 			report(rd, "line %u: %s: invalid value \"%s\"", lineno, name,
 			       text_quote(val, qbuf, sizeof(qbuf)));
 			return;

@@ -46,3 +46,21 @@ const char *text_quote(const char *s, char *buf, size_t len)
 	buf[i] = '\0';
 	return buf;
 }
+
+int text_parse_bool(const char *s, bool *ret)
+{
+	static const char *const yes[] = { "1", "t", "T", "TRUE", "true", "True" };
+	static const char *const no[] = { "0", "f", "F", "FALSE", "false", "False" };
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (!strcmp(s, yes[i])) {
+			*ret = true;
+			return 0;
+		}
+		if (!strcmp(s, no[i])) {
+			*ret = false;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}

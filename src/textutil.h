@@ -3,6 +3,7 @@
 #ifndef FLANNELD_TEXTUTIL_H
 #define FLANNELD_TEXTUTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Format a message into err (if any) and return -EINVAL. */
@@ -11,5 +12,8 @@ int text_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((for
 /* Quote a user-supplied value for a message: '"' and '\' escaped, control and
  * non-ASCII bytes as \xNN, cut with "..." so the message stays one line. */
 const char *text_quote(const char *s, char *buf, size_t len);
+
+/* Go's strconv.ParseBool spellings (1 t T TRUE true True, and the false ones). */
+int text_parse_bool(const char *s, bool *ret);
 
 #endif

@@ -279,9 +279,19 @@ static const struct ownlease_ops own_ops = {
 	.failed = lease_failed,
 };
 
+static void lease_attrs_changed(void *arg)
+{
+	struct daemon *d = arg;
+
+	if (d->own && ownlease_attrs_changed(d->own) < 0)
+		log_error("Out of memory publishing our lease attributes");
+}
+
 static int start_backend(struct daemon *d)
 {
-	struct backend_env env = { d->loop, &d->conf, &d->ext, d->attrs.public_ip };
+	struct backend_env env = {
+		d->loop, &d->conf, &d->ext, d->attrs.public_ip, lease_attrs_changed, d
+	};
 	const char *type = d->conf.backend_type;
 	struct ownlease_params p;
 	char msg[160];

@@ -92,7 +92,9 @@ struct nl_neigh {
  * Pure message building and parsing (nl_msg.c; no I/O, unit tested). Each
  * builder writes one request into buf (NL_MSG_MAX bytes) and returns it, or
  * NULL if it does not fit. Sequence numbers and NLM_F_ACK are set when the
- * request is queued. Parsers return 0 or -EINVAL (wrong type or truncated).
+ * request is queued. Parsers take the NEW and DEL message of their kind
+ * (dump replies and notifications) and return 0 or -EINVAL (wrong type
+ * or truncated).
  */
 struct nlmsghdr *nl_msg_link_vxlan(void *buf, uint16_t flags, const struct nl_vxlan *v);
 struct nlmsghdr *nl_msg_link_get(void *buf, const char *name, int ifindex);

@@ -375,7 +375,8 @@ int nl_parse_link(const struct nlmsghdr *nlh, struct nl_link *ret)
 	const struct ifinfomsg *ifm;
 	struct nl_link l = { 0 };
 
-	if (nlh->nlmsg_type != RTM_NEWLINK || parse_attrs(nlh, sizeof(*ifm), tb, IFLA_MAX) < 0)
+	if ((nlh->nlmsg_type != RTM_NEWLINK && nlh->nlmsg_type != RTM_DELLINK) ||
+	    parse_attrs(nlh, sizeof(*ifm), tb, IFLA_MAX) < 0)
 		return -EINVAL;
 	ifm = mnl_nlmsg_get_payload(nlh);
 	l.index = ifm->ifi_index;
@@ -404,7 +405,8 @@ int nl_parse_addr(const struct nlmsghdr *nlh, struct nl_addr *ret)
 	const struct ifaddrmsg *ifa;
 	struct nl_addr a = { 0 };
 
-	if (nlh->nlmsg_type != RTM_NEWADDR || parse_attrs(nlh, sizeof(*ifa), tb, IFA_MAX) < 0)
+	if ((nlh->nlmsg_type != RTM_NEWADDR && nlh->nlmsg_type != RTM_DELADDR) ||
+	    parse_attrs(nlh, sizeof(*ifa), tb, IFA_MAX) < 0)
 		return -EINVAL;
 	ifa = mnl_nlmsg_get_payload(nlh);
 	if (ifa->ifa_family != AF_INET)
@@ -424,7 +426,8 @@ int nl_parse_route(const struct nlmsghdr *nlh, struct nl_route *ret)
 	struct nl_route r = { 0 };
 	uint32_t u;
 
-	if (nlh->nlmsg_type != RTM_NEWROUTE || parse_attrs(nlh, sizeof(*rtm), tb, RTA_MAX) < 0)
+	if ((nlh->nlmsg_type != RTM_NEWROUTE && nlh->nlmsg_type != RTM_DELROUTE) ||
+	    parse_attrs(nlh, sizeof(*rtm), tb, RTA_MAX) < 0)
 		return -EINVAL;
 	rtm = mnl_nlmsg_get_payload(nlh);
 	if (rtm->rtm_family != AF_INET)
@@ -451,7 +454,8 @@ int nl_parse_neigh(const struct nlmsghdr *nlh, struct nl_neigh *ret)
 	const struct ndmsg *ndm;
 	struct nl_neigh n = { 0 };
 
-	if (nlh->nlmsg_type != RTM_NEWNEIGH || parse_attrs(nlh, sizeof(*ndm), tb, NDA_MAX) < 0)
+	if ((nlh->nlmsg_type != RTM_NEWNEIGH && nlh->nlmsg_type != RTM_DELNEIGH) ||
+	    parse_attrs(nlh, sizeof(*ndm), tb, NDA_MAX) < 0)
 		return -EINVAL;
 	ndm = mnl_nlmsg_get_payload(nlh);
 	n.family = ndm->ndm_family;

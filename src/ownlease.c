@@ -68,11 +68,13 @@ struct ownlease {
 	int64_t expiry_wall;
 	int64_t renewing;
 	uint64_t acquisitions;
+	bool publish_pending; /* the held key does not carry our current value yet */
 
-	struct loop_timer retry_timer, renew_timer;
+	struct loop_timer retry_timer, renew_timer, publish_timer;
 };
 
 static void choose(struct ownlease *o);
+static void publish(struct ownlease *o);
 
 static bool compatible(const struct ownlease *o, const struct subnet_key *k)
 {
@@ -150,6 +152,9 @@ static void held(struct ownlease *o, int64_t etcd_lease, int64_t create_rev, int
 	log_info("%s (%s) to current node (%s)%s", o->how, describe(&o->target, buf, sizeof(buf)),
 		 ip4_format(o->public_ip, pub),
 		 etcd_lease ? "" : ", kept as a reservation without etcd lease");
+	/* Attributes that changed while we were acquiring may not be in the key. */
+	if (o->publish_pending)
+		publish(o);
 	o->ops->acquired(o->arg, &o->own);
 }
 
@@ -557,6 +562,59 @@ static void renew_now(void *arg)
 		loop_timer_arm(o->loop, &o->renew_timer, RENEW_RETRY_MS);
 }
 
+static void publish_reply(void *arg, const struct etcd_reply *r)
+{
+	struct ownlease *o = arg;
+
+	if (r->err) {
+		log_warnx("Publishing our new lease attributes failed: %s, retrying in 1s",
+			  r->message ? r->message : strerror(-r->err));
+		loop_timer_arm(o->loop, &o->publish_timer, RETRY_MS);
+		return;
+	}
+	/* Not succeeded: the key changed hands, and the watch tells us (a new one gets our value).
+	 */
+	if (r->succeeded)
+		log_info("Published our new lease attributes");
+	o->publish_pending = false;
+}
+
+/* Put our value on the held key, under the same etcd lease, if it is still the same key. */
+static void publish(struct ownlease *o)
+{
+	size_t kl;
+
+	if (o->state != ST_HELD || !o->own.key)
+		return; /* the acquisition in progress writes (or, in held(), publishes) it */
+	kl = strlen(o->own.key);
+	struct etcd_cmp cmp = { o->own.key, kl, ETCD_CMP_CREATE, ETCD_CMP_EQUAL,
+				o->own.create_revision };
+	struct etcd_op put = { ETCD_OP_PUT, o->own.key,	  kl,
+			       o->value,    o->value_len, o->own.etcd_lease };
+
+	if (etcd_txn(o->etcd, &cmp, 1, &put, 1, NULL, 0, publish_reply, o) < 0)
+		loop_timer_arm(o->loop, &o->publish_timer, RETRY_MS);
+}
+
+static void publish_now(void *arg)
+{
+	publish(arg);
+}
+
+int ownlease_attrs_changed(struct ownlease *o)
+{
+	char *v = lease_attrs_format(o->attrs);
+
+	if (!v)
+		return -ENOMEM;
+	free(o->value);
+	o->value = v;
+	o->value_len = strlen(v);
+	o->publish_pending = true;
+	publish(o);
+	return 0;
+}
+
 /* Our key: the one held, or the one being acquired. */
 bool ownlease_owns_key(const struct ownlease *o, const char *key)
 {
@@ -637,6 +695,7 @@ int ownlease_new(struct loop *loop, struct etcd *etcd, struct leasewatch *watch,
 	o->value_len = strlen(o->value);
 	loop_timer_init(&o->retry_timer, retry_now, o);
 	loop_timer_init(&o->renew_timer, renew_now, o);
+	loop_timer_init(&o->publish_timer, publish_now, o);
 	*ret = o;
 	return 0;
 }
@@ -647,6 +706,7 @@ void ownlease_free(struct ownlease *o)
 		return;
 	loop_timer_cancel(o->loop, &o->retry_timer);
 	loop_timer_cancel(o->loop, &o->renew_timer);
+	loop_timer_cancel(o->loop, &o->publish_timer);
 	lease_clear(&o->own);
 	free(o->prefix);
 	free(o->value);

@@ -47,6 +47,8 @@ bool ownlease_owns_key(const struct ownlease *o, const char *key);
 bool ownlease_key_changed(struct ownlease *o, const struct lease *l);
 bool ownlease_key_deleted(struct ownlease *o, const struct lease *l);
 bool ownlease_held(const struct ownlease *o);
+/* The attributes we publish changed (a backend's new VTEP MAC): write them to our key. */
+int ownlease_attrs_changed(struct ownlease *o);
 /* Wall-clock expiry (unix seconds) of the etcd lease; 0 for a reservation. */
 int64_t ownlease_expiry(const struct ownlease *o);
 uint64_t ownlease_acquisitions(const struct ownlease *o);

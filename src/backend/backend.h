@@ -20,11 +20,17 @@ struct backend_env {
 	const struct netconf *conf;
 	const struct iface *ext; /* the external interface, its address and MTU */
 	uint32_t public_ip;	 /* host byte order */
+	/* The backend changed our lease's attributes (a new VTEP MAC): publish them. */
+	void (*lease_attrs_changed)(void *arg);
+	void *arg;
 };
 
 struct backend_ops {
 	const char *name; /* as in Backend.Type, lower case */
-	/* Create devices; fill our lease's BackendType/BackendData; report the MTU. */
+	/*
+	 * Create devices; fill our lease's BackendType/BackendData; report the
+	 * MTU. attrs stays valid while the backend lives (it may update it).
+	 */
 	int (*init)(const struct backend_env *env, struct lease_attrs *attrs, unsigned *mtu,
 		    struct backend **ret);
 	/* Our own lease is held (again): configure the device for it. */

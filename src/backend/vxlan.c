@@ -5,14 +5,18 @@
  * PublicIP) and an on-link route, programmed exactly as upstream does
  * (FLANNEL_COMPAT.md 9.1). The backend keeps the set of peers it wants in
  * the kernel; events change it incrementally, a resync converges the
- * kernel to it (dump, diff, fix), and failed writes are retried by a
- * converge on a timer.
+ * kernel to it (dump, diff, fix). Self-healing: rtnetlink notifications
+ * that contradict that set (an entry deleted or changed by someone else,
+ * the device gone or down, the underlay back up, lost notifications)
+ * schedule a heal: device, address and a converge. Failed writes are
+ * retried the same way, backing off.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +31,7 @@
 #include "log.h"
 #include "loop.h"
 #include "nl.h"
+#include "nlmon.h"
 #include "subnet.h"
 #include "textutil.h"
 
@@ -36,6 +41,12 @@
 
 #define RETRY_MIN_MS 1000
 #define RETRY_MAX_MS 30000
+/* Notifications come in bursts (a deleted device takes all its entries along): gather them. */
+#define HEAL_DELAY_MS 20
+
+#ifndef IFF_LOWER_UP
+#define IFF_LOWER_UP 0x10000
+#endif
 
 /* What a request in a batch was for, packed into its cookie for error messages. */
 enum op {
@@ -67,8 +78,10 @@ struct peer {
 struct backend {
 	struct loop *loop;
 	struct nl *nl;
+	struct nlmon *mon;
 	struct ip4net network;
 	struct iface ext;
+	bool ext_up; /* as last notified */
 	struct vxlan_conf cfg;
 	char dev[IF_NAMESIZE];
 	int ifindex;
@@ -76,11 +89,18 @@ struct backend {
 	unsigned mtu;
 	bool have_own;
 	struct ip4net own;
+	struct lease_attrs *attrs; /* our lease's, owned by the daemon */
+	void (*attrs_changed)(void *arg);
+	void *attrs_arg;
 
 	struct peer *peers; /* sorted by subnet address */
 	size_t npeers, cap;
+	size_t *bymac; /* indices into peers sorted by MAC, rebuilt when stale */
+	size_t bymac_cap;
+	bool bymac_stale;
 
-	struct loop_timer retry;
+	/* One timer for heals (soon) and retries after failed writes (backing off). */
+	struct loop_timer heal;
 	uint64_t retry_ms;
 	bool failed; /* a write of the current batch failed */
 };
@@ -143,6 +163,7 @@ static struct peer *peer_insert(struct backend *b, const struct peer *p)
 	memmove(&b->peers[lo + 1], &b->peers[lo], (b->npeers - lo) * sizeof(*p));
 	b->peers[lo] = *p;
 	b->npeers++;
+	b->bymac_stale = true;
 	return &b->peers[lo];
 }
 
@@ -152,6 +173,61 @@ static void peer_remove(struct backend *b, struct peer *p)
 
 	memmove(p, p + 1, (b->npeers - i - 1) * sizeof(*p));
 	b->npeers--;
+	b->bymac_stale = true;
+}
+
+static const struct peer *mac_sort_peers; /* qsort has no context argument */
+
+static int bymac_cmp(const void *x, const void *y)
+{
+	const size_t *i = x, *j = y;
+
+	return memcmp(mac_sort_peers[*i].mac, mac_sort_peers[*j].mac, 6);
+}
+
+/* The peers sorted by MAC (for FDB entries, which the kernel keys by MAC); NULL without memory. */
+static const size_t *peers_by_mac(struct backend *b)
+{
+	if (!b->bymac_stale && b->bymac)
+		return b->bymac;
+	if (b->npeers > b->bymac_cap || !b->bymac) {
+		size_t cap = b->npeers > 64 ? b->npeers : 64;
+		size_t *n = realloc(b->bymac, cap * sizeof(*n));
+
+		if (!n)
+			return NULL;
+		b->bymac = n;
+		b->bymac_cap = cap;
+	}
+	for (size_t i = 0; i < b->npeers; i++)
+		b->bymac[i] = i;
+	mac_sort_peers = b->peers;
+	qsort(b->bymac, b->npeers, sizeof(*b->bymac), bymac_cmp);
+	b->bymac_stale = false;
+	return b->bymac;
+}
+
+/* The range [*first, *end) of peers_by_mac() entries with this MAC; false when none. */
+static bool peers_with_mac(struct backend *b, const uint8_t mac[6], size_t *first, size_t *end)
+{
+	const size_t *idx = peers_by_mac(b);
+	size_t lo = 0, hi = b->npeers;
+
+	if (!idx)
+		return false;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (memcmp(b->peers[idx[mid]].mac, mac, 6) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*first = lo;
+	while (hi < b->npeers && memcmp(b->peers[idx[hi]].mac, mac, 6) == 0)
+		hi++;
+	*end = hi;
+	return hi > lo;
 }
 
 /* ------------------------------------------------------------ requests */
@@ -252,13 +328,17 @@ static void q_route_del(struct backend *b, uint32_t dst, uint8_t len, uint32_t p
  * Another peer uses the same FDB entry: a host that re-registered under a
  * new subnet keeps its MAC and PublicIP while its old lease lives on.
  */
-static bool fdb_shared(const struct backend *b, const struct peer *except, const uint8_t mac[6],
+static bool fdb_shared(struct backend *b, const struct peer *except, const uint8_t mac[6],
 		       uint32_t ip)
 {
-	for (size_t i = 0; i < b->npeers; i++) {
-		const struct peer *q = &b->peers[i];
+	size_t i, end;
 
-		if (q != except && !q->direct && q->public_ip == ip && memcmp(q->mac, mac, 6) == 0)
+	if (!peers_with_mac(b, mac, &i, &end))
+		return false;
+	for (; i < end; i++) {
+		const struct peer *q = &b->peers[b->bymac[i]];
+
+		if (q != except && !q->direct && q->public_ip == ip)
 			return true;
 	}
 	return false;
@@ -296,23 +376,13 @@ static void batch_begin(struct backend *b)
 	nl_batch_begin(b->nl, batch_error, NULL, b);
 }
 
-static void converge(struct backend *b);
-
-static void retry_cb(void *arg)
-{
-	struct backend *b = arg;
-
-	log_info("Retrying to program %s: converging %zu subnets", b->dev, b->npeers);
-	converge(b);
-}
-
 static void schedule_retry(struct backend *b)
 {
-	if (b->retry.armed)
+	if (b->heal.armed)
 		return;
 	log_warnx("Will converge %s again in %llus", b->dev,
 		  (unsigned long long)(b->retry_ms / 1000));
-	loop_timer_arm(b->loop, &b->retry, b->retry_ms);
+	loop_timer_arm(b->loop, &b->heal, b->retry_ms);
 	b->retry_ms = b->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : b->retry_ms * 2;
 }
 
@@ -420,13 +490,6 @@ static int dump_kernel(struct backend *b, struct kstate *k)
 	return nl_dump(b->nl, (const void *)buf, dump_neigh_cb, reset_fdbs, k);
 }
 
-static int mac_cmp(const void *x, const void *y)
-{
-	const struct peer *const *p = x, *const *q = y;
-
-	return memcmp((*p)->mac, (*q)->mac, 6);
-}
-
 #define HAVE_NEIGH 0x1u
 #define HAVE_FDB   0x2u
 #define HAVE_ROUTE 0x4u
@@ -449,25 +512,19 @@ static void converge(struct backend *b)
 {
 	static const uint8_t zero[6];
 	struct kstate k = { .b = b };
-	struct peer **bymac = NULL;
 	uint8_t *have = NULL;
 	unsigned added = 0, removed = 0;
 	size_t i;
 	int r;
 
-	loop_timer_cancel(b->loop, &b->retry);
 	r = dump_kernel(b, &k);
 	have = calloc(b->npeers ? b->npeers : 1, 1);
-	bymac = malloc((b->npeers ? b->npeers : 1) * sizeof(*bymac));
-	if (r < 0 || !have || !bymac) {
+	if (r < 0 || !have || !peers_by_mac(b)) {
 		log_warnx("Cannot read the kernel's entries for %s: %s", b->dev,
 			  strerror(r < 0 ? -r : ENOMEM));
 		schedule_retry(b);
 		goto out;
 	}
-	for (i = 0; i < b->npeers; i++)
-		bymac[i] = &b->peers[i];
-	qsort(bymac, b->npeers, sizeof(*bymac), mac_cmp);
 
 	batch_begin(b);
 	for (i = 0; i < k.nroutes; i++) {
@@ -500,20 +557,20 @@ static void converge(struct backend *b)
 	}
 	for (i = 0; i < k.nfdbs; i++) {
 		const struct nl_neigh *f = &k.fdbs[i];
-		struct peer key, *kp = &key, **m;
 		bool wanted = false;
+		size_t j, end;
 
 		/* Learned entries age out by themselves; the all-zero MAC is the default. */
 		if (!(f->state & NUD_PERMANENT) || memcmp(f->lladdr, zero, 6) == 0)
 			continue;
-		memcpy(key.mac, f->lladdr, 6);
-		m = b->npeers ? bsearch(&kp, bymac, b->npeers, sizeof(*bymac), mac_cmp) : NULL;
-		while (m && m > bymac && memcmp(m[-1]->mac, f->lladdr, 6) == 0)
-			m--;
-		for (; m && m < bymac + b->npeers && memcmp((*m)->mac, f->lladdr, 6) == 0; m++) {
-			if (!(*m)->direct && (*m)->public_ip == f->dst) {
-				have[*m - b->peers] |= HAVE_FDB;
-				wanted = true;
+		if (peers_with_mac(b, f->lladdr, &j, &end)) {
+			for (; j < end; j++) {
+				const struct peer *p = &b->peers[b->bymac[j]];
+
+				if (!p->direct && p->public_ip == f->dst) {
+					have[b->bymac[j]] |= HAVE_FDB;
+					wanted = true;
+				}
 			}
 		}
 		if (!wanted) {
@@ -543,7 +600,6 @@ static void converge(struct backend *b)
 		log_debug(1, "Converged %s: %zu subnets, nothing to change", b->dev, b->npeers);
 out:
 	free(have);
-	free(bymac);
 	free(k.routes);
 	free(k.neighs);
 	free(k.fdbs);
@@ -660,6 +716,7 @@ static void vxlan_lease_added(struct backend *b, const struct lease *l)
 		if (old->subnet.len != np.subnet.len)
 			q_route_del(b, old->subnet.addr, old->subnet.len, 0);
 		*old = np;
+		b->bymac_stale = true;
 	} else if (!peer_insert(b, &np)) {
 		log_warnx("Out of memory adding subnet %s, ignoring it",
 			  ip4net_format(&np.subnet, sn));
@@ -699,6 +756,7 @@ static void vxlan_resync(struct backend *b, const struct lease *const *all, size
 	b->peers = peers;
 	b->npeers = k;
 	b->cap = n ? n : 1;
+	b->bymac_stale = true;
 	converge(b);
 }
 
@@ -751,8 +809,36 @@ static int create_device(struct backend *b, const struct nl_vxlan *want, struct 
 	return r;
 }
 
-static int ensure_device(struct backend *b)
+/* Our lease's BackendData follows the device's MAC; peers learn it through etcd. */
+static void adopt_mac(struct backend *b, const uint8_t mac[6])
 {
+	char was[VXLAN_MAC_STRLEN], now[VXLAN_MAC_STRLEN];
+	char *data;
+
+	if (memcmp(b->mac, mac, 6) == 0)
+		return;
+	log_warnx("The MAC of %s changed from %s to %s: publishing it in our lease", b->dev,
+		  vxlan_mac_format(b->mac, was), vxlan_mac_format(mac, now));
+	memcpy(b->mac, mac, 6);
+	data = vxlan_lease_data_format(b->cfg.vni, b->mac);
+	if (!data) {
+		log_error("Out of memory updating our lease's BackendData");
+		return;
+	}
+	free(b->attrs->backend_data);
+	b->attrs->backend_data = data;
+	if (b->attrs_changed)
+		b->attrs_changed(b->attrs_arg);
+}
+
+/*
+ * The device with the right attributes, our MTU and (once we have one)
+ * our MAC: an existing compatible device is kept, anything else is
+ * (re)created. initial: at start-up (a new random MAC; log the outcome).
+ */
+static int ensure_device(struct backend *b, bool initial)
+{
+	static const uint8_t zero[6];
 	struct nl_vxlan want = {
 		.vni = b->cfg.vni,
 		.link = b->ext.index,
@@ -763,24 +849,38 @@ static int ensure_device(struct backend *b)
 		.mtu = b->mtu,
 		.has_mac = true,
 	};
-	struct nl_link cur;
+	struct nl_link cur, ext;
 	NL_MSG_BUF(buf);
 	char err[256];
 	const char *why;
 	int r;
 
+	/* The underlay may have been deleted and added again under a new index. */
+	if (!initial && nl_link_get(b->nl, b->ext.name, 0, &ext) == 0 &&
+	    ext.index != b->ext.index) {
+		log_warnx("%s has a new index %d (was %d)", b->ext.name, ext.index, b->ext.index);
+		b->ext.index = want.link = ext.index;
+	}
 	snprintf(want.name, sizeof(want.name), "%s", b->dev);
-	/* Random, locally administered, unicast (upstream: (b & 0xfe) | 0x02). */
-	if (getrandom(want.mac, sizeof(want.mac), 0) != sizeof(want.mac))
-		return -errno;
-	want.mac[0] = (uint8_t)((want.mac[0] & 0xfe) | 0x02);
+	if (memcmp(b->mac, zero, 6) != 0) {
+		/* Recreated with the MAC our lease publishes, peers need no update. */
+		memcpy(want.mac, b->mac, 6);
+	} else {
+		/* Random, locally administered, unicast (upstream: (b & 0xfe) | 0x02). */
+		if (getrandom(want.mac, sizeof(want.mac), 0) != sizeof(want.mac))
+			return -errno;
+		want.mac[0] = (uint8_t)((want.mac[0] & 0xfe) | 0x02);
+	}
 
 	r = nl_link_get(b->nl, b->dev, 0, &cur);
 	if (r == 0) {
 		why = incompatible(&cur, &want);
 		if (!why) {
-			log_debug(1, "VXLAN device already exists");
-			log_info("Returning existing device %s (index %d)", b->dev, cur.index);
+			if (initial) {
+				log_debug(1, "VXLAN device already exists");
+				log_info("Returning existing device %s (index %d)", b->dev,
+					 cur.index);
+			}
 			goto have;
 		}
 		log_warnx("\"%s\" already exists with incompatible configuration: %s; "
@@ -806,7 +906,10 @@ have:
 		return -EINVAL;
 	}
 	b->ifindex = cur.index;
-	memcpy(b->mac, cur.mac, 6);
+	if (initial)
+		memcpy(b->mac, cur.mac, 6);
+	else
+		adopt_mac(b, cur.mac);
 	if (cur.mtu != b->mtu) {
 		log_info("Setting the MTU of %s from %u to %u", b->dev, cur.mtu, b->mtu);
 		r = nl_request(b->nl, nl_msg_link_set(buf, b->ifindex, b->mtu, false), 0, NULL,
@@ -819,7 +922,7 @@ have:
 	return 0;
 }
 
-/* ------------------------------------------------------------ own lease */
+/* ------------------------------------------------------------ own address */
 
 struct addr_list {
 	int ifindex;
@@ -845,29 +948,17 @@ static void reset_addrs(void *arg)
 	((struct addr_list *)arg)->n = 0;
 }
 
-static int vxlan_own_lease(struct backend *b, const struct lease *own)
+/* The device up with exactly one address inside Network: <subnet>.0/32 (others stay). */
+static int configure_device(struct backend *b)
 {
 	struct addr_list al = { .ifindex = b->ifindex };
-	struct nl_addr want = { b->ifindex, 32, own->subnet.v4.addr };
+	struct nl_addr want = { b->ifindex, 32, b->own.addr };
 	struct nl_link link;
-	struct peer *p;
 	NL_MSG_BUF(buf);
 	char a[IP_STRLEN], err[256];
-	bool have = false;
+	bool have = false, changed = false;
 	int r;
 
-	b->own = own->subnet.v4;
-	b->have_own = true;
-	/* A subnet that was a peer's and is now ours stops being programmed as remote. */
-	p = peer_find(b, b->own.addr);
-	if (p) {
-		batch_begin(b);
-		q_peer_del(b, p);
-		peer_remove(b, p);
-		batch_end(b);
-	}
-
-	/* Exactly one address inside Network: <subnet>.0/32 (others outside it stay). */
 	nl_msg_dump(buf, RTM_GETADDR, AF_INET, b->ifindex);
 	r = nl_dump(b->nl, (const void *)buf, dump_addr_cb, reset_addrs, &al);
 	if (r < 0) {
@@ -888,10 +979,13 @@ static int vxlan_own_lease(struct backend *b, const struct lease *own)
 			 b->dev);
 		if (nl_msg_addr(nl_batch_slot(b->nl), RTM_DELADDR, 0, x))
 			nl_batch_add(b->nl, NL_OK_ENOENT, cookie(OP_ADDR_DEL, x->addr));
+		changed = true;
 	}
 	if (!have &&
-	    nl_msg_addr(nl_batch_slot(b->nl), RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, &want))
+	    nl_msg_addr(nl_batch_slot(b->nl), RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, &want)) {
 		nl_batch_add(b->nl, NL_OK_EEXIST, cookie(OP_ADDR_ADD, want.addr));
+		changed = true;
+	}
 	r = nl_batch_end(b->nl) > 0 ? -EIO : 0;
 	if (r < 0)
 		goto out;
@@ -907,11 +1001,246 @@ static int vxlan_own_lease(struct backend *b, const struct lease *own)
 			log_error("Failed to set %s up: %s", b->dev, err);
 			goto out;
 		}
+		changed = true;
 	}
-	log_info("%s: address %s, up", b->dev, ip4net_format(&(struct ip4net){ want.addr, 32 }, a));
+	if (changed)
+		log_info("%s: address %s, up", b->dev,
+			 ip4net_format(&(struct ip4net){ want.addr, 32 }, a));
 out:
 	free(al.v);
 	return r;
+}
+
+static int vxlan_own_lease(struct backend *b, const struct lease *own)
+{
+	struct peer *p;
+
+	b->own = own->subnet.v4;
+	b->have_own = true;
+	/* A subnet that was a peer's and is now ours stops being programmed as remote. */
+	p = peer_find(b, b->own.addr);
+	if (p) {
+		batch_begin(b);
+		q_peer_del(b, p);
+		peer_remove(b, p);
+		batch_end(b);
+	}
+	return configure_device(b);
+}
+
+/* ------------------------------------------------------------ self-healing */
+
+/* Device, address and entries as they should be; on failure again later, backing off. */
+static void heal_cb(void *arg)
+{
+	struct backend *b = arg;
+
+	if (ensure_device(b, false) < 0 || (b->have_own && configure_device(b) < 0)) {
+		schedule_retry(b);
+		return;
+	}
+	converge(b);
+}
+
+/* Heal in HEAL_DELAY_MS unless a heal is due sooner; true if this armed it. */
+static bool heal_arm(struct backend *b)
+{
+	if (b->heal.armed && b->heal.due_ms <= loop_now_ms() + HEAL_DELAY_MS)
+		return false;
+	loop_timer_arm(b->loop, &b->heal, HEAL_DELAY_MS);
+	return true;
+}
+
+/* heal_arm() with the reason: the first of a burst is a warning, the rest debug. */
+static void heal_soon(struct backend *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void heal_soon(struct backend *b, const char *fmt, ...)
+{
+	char why[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (heal_arm(b))
+		log_warnx("%s; restoring", why);
+	else
+		log_debug(1, "%s (a repair is already due)", why);
+}
+
+/* What is wrong with our device as l shows it, or NULL. */
+static const char *device_wrong(const struct backend *b, const struct nl_link *l, char *buf,
+				size_t len)
+{
+	char mac[VXLAN_MAC_STRLEN];
+
+	if (b->have_own && !(l->flags & IFF_UP))
+		snprintf(buf, len, "%s was set down", b->dev);
+	else if (l->mtu != b->mtu)
+		snprintf(buf, len, "The MTU of %s was changed to %u", b->dev, l->mtu);
+	else if (l->has_mac && memcmp(l->mac, b->mac, 6) != 0)
+		snprintf(buf, len, "The MAC of %s was changed to %s", b->dev,
+			 vxlan_mac_format(l->mac, mac));
+	else
+		return NULL;
+	return buf;
+}
+
+static void link_event(struct backend *b, const struct nlmsghdr *nlh)
+{
+	struct nl_link l, now;
+	char why[160];
+	bool up;
+
+	if (nl_parse_link(nlh, &l) < 0)
+		return;
+	if (l.index == b->ifindex) {
+		if (nlh->nlmsg_type == RTM_DELLINK) {
+			/* Said even in a burst: its entries' deletions are reported first. */
+			log_warnx("%s was deleted; recreating it", b->dev);
+			heal_arm(b);
+			return;
+		}
+		/*
+		 * Notifications arrive late: a device we recreated was down
+		 * before we set it up. Only the state it is in now counts.
+		 */
+		if (device_wrong(b, &l, why, sizeof(why)) &&
+		    nl_link_get(b->nl, NULL, b->ifindex, &now) == 0 &&
+		    device_wrong(b, &now, why, sizeof(why)))
+			heal_soon(b, "%s", why);
+		return;
+	}
+	if (l.index != b->ext.index)
+		return;
+	/* Routes through a link that went down are gone without a notification. */
+	up = nlh->nlmsg_type == RTM_NEWLINK && (l.flags & IFF_UP) && (l.flags & IFF_LOWER_UP);
+	if (up && !b->ext_up)
+		heal_soon(b, "%s is up again", b->ext.name);
+	else if (!up && b->ext_up)
+		log_warnx("%s (our external interface) is down", b->ext.name);
+	b->ext_up = up;
+}
+
+static void addr_event(struct backend *b, const struct nlmsghdr *nlh)
+{
+	char a[IP_STRLEN];
+	struct nl_addr x;
+
+	if (nlh->nlmsg_type != RTM_DELADDR || !b->have_own || nl_parse_addr(nlh, &x) < 0)
+		return;
+	if (x.ifindex == b->ifindex && x.addr == b->own.addr && x.prefixlen == 32)
+		heal_soon(b, "Address %s/32 was removed from %s", ip4_format(x.addr, a), b->dev);
+}
+
+static void route_event(struct backend *b, const struct nlmsghdr *nlh)
+{
+	char sn[IP_STRLEN];
+	struct nl_route r;
+	struct peer *p;
+
+	if (nl_parse_route(nlh, &r) < 0 || r.table != RT_TABLE_MAIN || r.priority != 0)
+		return;
+	/* A peer we dropped is gone from the table before its deletions come back to us. */
+	p = peer_find(b, r.dst);
+	if (!p || p->subnet.len != r.dst_len)
+		return;
+	if (nlh->nlmsg_type == RTM_DELROUTE) {
+		if (r.protocol == NL_RTPROT_FLANNEL)
+			heal_soon(b, "The route to %s was deleted", ip4net_format(&p->subnet, sn));
+	} else if (r.protocol != NL_RTPROT_FLANNEL || !route_matches(b, p, &r)) {
+		heal_soon(b, "The route to %s was replaced", ip4net_format(&p->subnet, sn));
+	}
+}
+
+static void neigh_event(struct backend *b, const struct nlmsghdr *nlh)
+{
+	char a[16], mac[VXLAN_MAC_STRLEN];
+	bool del = nlh->nlmsg_type == RTM_DELNEIGH;
+	struct nl_neigh n;
+	size_t i, end;
+
+	if (nl_parse_neigh(nlh, &n) < 0 || n.ifindex != b->ifindex || !n.has_dst)
+		return;
+	if (n.family == AF_INET) {
+		const struct peer *p = peer_find(b, n.dst);
+
+		if (!p || p->direct)
+			return;
+		if (del)
+			heal_soon(b, "The neighbour entry for %s was deleted",
+				  ip4_format(n.dst, a));
+		else if (!n.has_lladdr || memcmp(n.lladdr, p->mac, 6) != 0 ||
+			 !(n.state & NUD_PERMANENT))
+			heal_soon(b, "The neighbour entry for %s was changed",
+				  ip4_format(n.dst, a));
+		return;
+	}
+	/* FDB: learned entries come and go by themselves. */
+	if (n.family != AF_BRIDGE || !n.has_lladdr || (!del && !(n.state & NUD_PERMANENT)) ||
+	    !peers_with_mac(b, n.lladdr, &i, &end))
+		return;
+	for (; i < end; i++) {
+		const struct peer *p = &b->peers[b->bymac[i]];
+
+		if (!p->direct && p->public_ip == n.dst) {
+			if (del)
+				heal_soon(b, "The FDB entry %s dst %s was deleted",
+					  vxlan_mac_format(n.lladdr, mac), ip4_format(n.dst, a));
+			return; /* an addition that matches a peer */
+		}
+	}
+	if (!del)
+		heal_soon(b, "The FDB entry %s was pointed at %s", vxlan_mac_format(n.lladdr, mac),
+			  ip4_format(n.dst, a));
+}
+
+static void kernel_event(void *arg, const struct nlmsghdr *nlh)
+{
+	struct backend *b = arg;
+
+	switch (nlh->nlmsg_type) {
+	case RTM_NEWLINK:
+	case RTM_DELLINK:
+		link_event(b, nlh);
+		break;
+	case RTM_DELADDR:
+		addr_event(b, nlh);
+		break;
+	case RTM_NEWROUTE:
+	case RTM_DELROUTE:
+		route_event(b, nlh);
+		break;
+	case RTM_NEWNEIGH:
+	case RTM_DELNEIGH:
+		neigh_event(b, nlh);
+		break;
+	}
+}
+
+static void kernel_overrun(void *arg)
+{
+	struct backend *b = arg;
+
+	/* Expected while we program thousands of entries (they echo back): not a warning. */
+	log_info("Missed rtnetlink notifications (ENOBUFS): re-reading %s and its entries", b->dev);
+	if (!b->heal.armed || b->heal.due_ms > loop_now_ms() + HEAL_DELAY_MS)
+		loop_timer_arm(b->loop, &b->heal, HEAL_DELAY_MS);
+}
+
+static const struct nlmon_ops monitor_ops = {
+	.event = kernel_event,
+	.overrun = kernel_overrun,
+};
+
+static int start_monitor(struct backend *b)
+{
+	static const unsigned groups[] = { RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE,
+					   RTNLGRP_NEIGH };
+
+	return nlmon_open(b->loop, groups, sizeof(groups) / sizeof(groups[0]), &monitor_ops, b,
+			  &b->mon);
 }
 
 /* ------------------------------------------------------------ lifecycle */
@@ -921,9 +1250,11 @@ static void vxlan_close(struct backend *b)
 	if (!b)
 		return;
 	/* Device, address, routes, neighbours and FDB stay: a restart disturbs nothing. */
-	loop_timer_cancel(b->loop, &b->retry);
+	loop_timer_cancel(b->loop, &b->heal);
+	nlmon_close(b->mon);
 	nl_close(b->nl);
 	free(b->peers);
+	free(b->bymac);
 	free(b);
 }
 
@@ -942,8 +1273,12 @@ static int vxlan_init(const struct backend_env *env, struct lease_attrs *attrs, 
 	b->loop = env->loop;
 	b->network = env->conf->network;
 	b->ext = *env->ext;
+	b->ext_up = true;
+	b->attrs = attrs;
+	b->attrs_changed = env->lease_attrs_changed;
+	b->attrs_arg = env->arg;
 	b->retry_ms = RETRY_MIN_MS;
-	loop_timer_init(&b->retry, retry_cb, b);
+	loop_timer_init(&b->heal, heal_cb, b);
 	r = vxlan_conf_parse(json, strlen(json), &b->cfg, err, sizeof(err));
 	if (r < 0) {
 		log_error("Invalid VXLAN backend config: %s", err);
@@ -970,7 +1305,13 @@ static int vxlan_init(const struct backend_env *env, struct lease_attrs *attrs, 
 		log_error("Failed to open a netlink socket: %s", strerror(-r));
 		goto fail;
 	}
-	r = ensure_device(b);
+	/* Before the device exists, so no change after it goes unseen. */
+	r = start_monitor(b);
+	if (r < 0) {
+		log_error("Failed to listen for rtnetlink notifications: %s", strerror(-r));
+		goto fail;
+	}
+	r = ensure_device(b, true);
 	if (r < 0)
 		goto fail;
 	data = vxlan_lease_data_format(b->cfg.vni, b->mac);

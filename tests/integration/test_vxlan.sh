@@ -197,16 +197,26 @@ etcdctl_sw del -- "${fake[2]}" >/dev/null
 pass "fake peers added and removed on every host (a shared FDB entry outlives one of its leases); bad and non-vxlan leases ignored"
 
 # -- a write the kernel refuses is logged with its extended-ack text and
-# retried: with flannel.1 down on h1 the on-link route for a new peer is
-# refused (and the kernel drops h1's routes via flannel.1); once the device
-# is up again, the retry converge restores every route
+# retried. With flanneld 1 frozen, flannel.1 is set down and a plain UDP
+# socket takes its port, so the self-healing cannot bring it up again
+# (EADDRINUSE) and the on-link route for a new peer is refused (the kernel
+# also drops h1's routes via flannel.1). Once the port is free, the retry
+# converge restores every route.
+proc_signal flanneld-1 STOP
 host_exec 1 ip link set "$DEV" down
+spawn port-holder "$(host_ns 1)" /usr/bin/python3 -c '
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 8472))
+time.sleep(120)'
+wait_until 5 eval 'host_exec 1 ss -Hlun "sport = :8472" | grep -q .' || fail "could not take UDP port 8472 on h1"
 etcdctl_sw put -- "${fake[0]}" "$fval" >/dev/null
+proc_signal flanneld-1 CONT
 wait_until 10 log_has 1 "Failed to add route for $fnet on $DEV: Nexthop device is not up" ||
 	fail "no failure with the kernel's text in h1's log"
 wait_until 10 log_has 1 "Will converge $DEV again" || fail "no retry announced"
-host_exec 1 ip link set "$DEV" up
-wait_until 15 fake_in 1 || fail "h1 did not program the fake peer after $DEV came up: $(kstate 1)"
+proc_stop port-holder || true
+wait_until 15 fake_in 1 || fail "h1 did not program the fake peer once $DEV could come up: $(kstate 1)"
 for p in 2 3; do has_peer 1 "$p" || fail "h1 did not restore host $p's entries: $(kstate 1)"; done
 etcdctl_sw del -- "${fake[0]}" >/dev/null
 wait_until 10 no_entries 1 "$fnet" "$fmac" || fail "h1 kept the fake peer"

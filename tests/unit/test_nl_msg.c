@@ -231,7 +231,13 @@ static void test_route_roundtrip(void **state)
 	nlh = nl_msg_route(buf, RTM_DELROUTE, 0, &r);
 	assert_non_null(nlh);
 	assert_int_equal(nlh->nlmsg_len, 16 + 12 + 8 + 8);
-	assert_int_equal(nl_parse_route(nlh, &got), -EINVAL); /* not an RTM_NEWROUTE */
+	/* A deletion notification parses like the route it removed. */
+	assert_int_equal(nl_parse_route(nlh, &got), 0);
+	assert_int_equal(got.dst, 0x0af40700);
+	assert_int_equal(got.dst_len, 24);
+	assert_int_equal(got.protocol, NL_RTPROT_FLANNEL);
+	nlh = nl_msg_route_get(buf, 0x0af40701);
+	assert_int_equal(nl_parse_route(nlh, &got), -EINVAL); /* a request, not a route */
 }
 
 /* The attribute types inside IFLA_LINKINFO/IFLA_INFO_DATA, in order. */
@@ -382,10 +388,12 @@ static void test_link_misc(void **state)
 
 	nlh = nl_msg_link_del(buf, 9);
 	assert_int_equal(nlh->nlmsg_type, RTM_DELLINK);
+	assert_int_equal(nl_parse_link(nlh, &l), 0); /* a deletion notification */
+	assert_int_equal(l.index, 9);
 	nlh = nl_msg_link_get(buf, "flannel.1", 0);
 	assert_int_equal(nlh->nlmsg_type, RTM_GETLINK);
 	assert_int_equal(nlh->nlmsg_len, 16 + sizeof(*ifm) + 4 + 12); /* "flannel.1\0" padded */
-	assert_int_equal(nl_parse_link(nlh, &l), -EINVAL);	      /* not RTM_NEWLINK */
+	assert_int_equal(nl_parse_link(nlh, &l), -EINVAL);	      /* RTM_GETLINK */
 }
 
 static void test_addr(void **state)

@@ -73,11 +73,20 @@ check: units
 		if ASAN_OPTIONS=detect_leaks=1 ./$$t; then pass=$$((pass+1)); else fail=$$((fail+1)); echo "FAILED: $$t"; fi; \
 	done; echo "unit: $$pass passed, $$fail failed"; [ $$fail -eq 0 ]
 
+# Benchmark helpers (bench/*.c, standalone programs; see bench/vxlan.sh).
+BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
+
+$(BUILD)/bench/%: bench/%.c
+	@mkdir -p $(@D)
+	$(call quiet,CC,$<)$(CC) $(CFLAGS) -o $@ $<
+
+bench: $(BENCH_BINS)
+
 format:
-	clang-format -i src/*.c src/*.h src/backend/*.c src/backend/*.h tests/unit/*.c
+	clang-format -i src/*.c src/*.h src/backend/*.c src/backend/*.h tests/unit/*.c bench/*.c
 
 format-check:
-	clang-format --dry-run -Werror src/*.c src/*.h src/backend/*.[ch] tests/unit/*.c
+	clang-format --dry-run -Werror src/*.c src/*.h src/backend/*.[ch] tests/unit/*.c bench/*.c
 
 install: $(BUILD)/flanneld
 	install -d $(DESTDIR)$(SBINDIR)
@@ -86,6 +95,6 @@ install: $(BUILD)/flanneld
 clean:
 	rm -rf build build-san build-unit
 
-.PHONY: all units check format format-check install clean
+.PHONY: all units check bench format format-check install clean
 
 -include $(DAEMON_OBJS:.o=.d)

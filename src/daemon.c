@@ -290,7 +290,13 @@ static void lease_attrs_changed(void *arg)
 static int start_backend(struct daemon *d)
 {
 	struct backend_env env = {
-		d->loop, &d->conf, &d->ext, d->attrs.public_ip, lease_attrs_changed, d
+		.loop = d->loop,
+		.conf = &d->conf,
+		.ext = &d->ext,
+		.public_ip = d->attrs.public_ip,
+		.nexthop_objects = d->opts->nexthop_objects,
+		.lease_attrs_changed = lease_attrs_changed,
+		.arg = d,
 	};
 	const char *type = d->conf.backend_type;
 	struct ownlease_params p;

@@ -57,7 +57,7 @@ static int check_backtrace_at(const char *val, const char **why);
  * Sorted by name, because Go's PrintDefaults lists flags in lexical order and
  * flags_usage() walks this table. Names, defaults and help texts are
  * upstream's (flannel main.go init() plus the three klog flags it copies);
- * check-config and subnet-lease-ttl are ours.
+ * check-config, nexthop-objects and subnet-lease-ttl are ours.
  */
 static const struct flag_def flag_table[] = {
 	BOOL("check-config", check_config, "false",
@@ -119,6 +119,9 @@ static const struct flag_def flag_table[] = {
 	  .help = "when logging hits line file:N, emit a stack trace" },
 	STR("net-config-path", net_config_path, "/etc/kube-flannel/net-conf.json",
 	    "path to the network configuration file"),
+	BOOL("nexthop-objects", nexthop_objects, "true",
+	     "route to peers through kernel nexthop objects, fast with thousands of peers; false: "
+	     "routes with their own gateway, as upstream (not in upstream)"),
 	STR("public-ip", public_ip, "",
 	    "IP accessible by other nodes for inter-host communication"),
 	STR("public-ipv6", public_ipv6, "",

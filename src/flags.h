@@ -40,7 +40,8 @@ struct options {
 	int v;
 	char *vmodule;
 	char *log_backtrace_at;
-	bool check_config; /* --check-config: print the effective config and exit */
+	bool check_config;    /* --check-config: print the effective config and exit */
+	bool nexthop_objects; /* not upstream: routes through nexthop objects */
 };
 
 /*

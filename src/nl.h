@@ -74,6 +74,22 @@ struct nl_route {
 	uint32_t priority; /* metric; 0: none */
 	uint8_t protocol, scope, type;
 	unsigned flags; /* rtm_flags (RTNH_F_ONLINK) */
+	uint32_t nhid;	/* RTA_NH_ID: the route uses this nexthop object; 0: none */
+};
+
+/*
+ * A nexthop object (RTM_NEWNEXTHOP, Linux 5.3+). A route that names one
+ * by id costs the kernel O(1) to add, where a route with its own gateway
+ * costs a scan of every route on the same device (the kernel hashes
+ * route nexthops by device only): 10000 peers take 1.2 s the classic way
+ * and 0.2 s with nexthop objects.
+ */
+struct nl_nexthop {
+	uint32_t id;
+	uint32_t gw; /* host byte order */
+	int oif;
+	uint8_t protocol;
+	unsigned flags; /* nh_flags (RTNH_F_ONLINK) */
 };
 
 struct nl_neigh {
@@ -105,13 +121,21 @@ struct nlmsghdr *nl_msg_addr(void *buf, uint16_t type, uint16_t flags, const str
 struct nlmsghdr *nl_msg_route(void *buf, uint16_t type, uint16_t flags, const struct nl_route *r);
 struct nlmsghdr *nl_msg_route_get(void *buf, uint32_t dst);
 struct nlmsghdr *nl_msg_neigh(void *buf, uint16_t type, uint16_t flags, const struct nl_neigh *n);
-/* A dump request (NLM_F_DUMP) of type for family; ifindex > 0 adds a filter where supported. */
+/* RTM_NEWNEXTHOP with everything; RTM_DELNEXTHOP with the id only. */
+struct nlmsghdr *nl_msg_nexthop(void *buf, uint16_t type, uint16_t flags,
+				const struct nl_nexthop *nh);
+/*
+ * A dump request (NLM_F_DUMP) of type for family; ifindex > 0 adds a
+ * filter where supported (RTM_GETNEXTHOP: NHA_OIF).
+ */
 struct nlmsghdr *nl_msg_dump(void *buf, uint16_t type, uint8_t family, int ifindex);
 
 int nl_parse_link(const struct nlmsghdr *nlh, struct nl_link *ret);
 int nl_parse_addr(const struct nlmsghdr *nlh, struct nl_addr *ret);
 int nl_parse_route(const struct nlmsghdr *nlh, struct nl_route *ret);
 int nl_parse_neigh(const struct nlmsghdr *nlh, struct nl_neigh *ret);
+/* IPv4 nexthops with one gateway; groups, blackholes and IPv6 are -EINVAL. */
+int nl_parse_nexthop(const struct nlmsghdr *nlh, struct nl_nexthop *ret);
 /* The kernel's extended-ack text from an NLMSG_ERROR/NLMSG_DONE message, or NULL. */
 const char *nl_parse_extack(const struct nlmsghdr *nlh);
 /* "RTM_NEWROUTE" etc. for log lines. */

@@ -6,6 +6,7 @@
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
 #include <linux/neighbour.h>
+#include <linux/nexthop.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <string.h>
@@ -173,6 +174,8 @@ struct nlmsghdr *nl_msg_route(void *buf, uint16_t type, uint16_t flags, const st
 		ok &= put_u32(nlh, RTA_OIF, (uint32_t)r->oif);
 	if (r->priority)
 		ok &= put_u32(nlh, RTA_PRIORITY, r->priority);
+	if (r->nhid)
+		ok &= put_u32(nlh, RTA_NH_ID, r->nhid);
 	return ok ? nlh : NULL;
 }
 
@@ -204,6 +207,25 @@ struct nlmsghdr *nl_msg_neigh(void *buf, uint16_t type, uint16_t flags, const st
 	return ok ? nlh : NULL;
 }
 
+struct nlmsghdr *nl_msg_nexthop(void *buf, uint16_t type, uint16_t flags,
+				const struct nl_nexthop *nh)
+{
+	struct nlmsghdr *nlh = put_header(buf, type, flags);
+	struct nhmsg *nhm = mnl_nlmsg_put_extra_header(nlh, sizeof(*nhm));
+	bool ok = put_u32(nlh, NHA_ID, nh->id);
+
+	if (type != RTM_NEWNEXTHOP)
+		return ok ? nlh : NULL;
+	nhm->nh_family = AF_INET;
+	nhm->nh_protocol = nh->protocol;
+	nhm->nh_flags = nh->flags;
+	if (nh->oif)
+		ok &= put_u32(nlh, NHA_OIF, (uint32_t)nh->oif);
+	if (nh->gw)
+		ok &= put_in4(nlh, NHA_GATEWAY, nh->gw);
+	return ok ? nlh : NULL;
+}
+
 struct nlmsghdr *nl_msg_dump(void *buf, uint16_t type, uint8_t family, int ifindex)
 {
 	struct nlmsghdr *nlh = put_header(buf, type, NLM_F_DUMP);
@@ -225,6 +247,14 @@ struct nlmsghdr *nl_msg_dump(void *buf, uint16_t type, uint8_t family, int ifind
 		struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
 
 		rtm->rtm_family = family;
+		break;
+	}
+	case RTM_GETNEXTHOP: {
+		struct nhmsg *nhm = mnl_nlmsg_put_extra_header(nlh, sizeof(*nhm));
+
+		nhm->nh_family = family;
+		if (ifindex > 0 && !put_u32(nlh, NHA_OIF, (uint32_t)ifindex))
+			return NULL;
 		break;
 	}
 	case RTM_GETNEIGH:
@@ -444,6 +474,7 @@ int nl_parse_route(const struct nlmsghdr *nlh, struct nl_route *ret)
 		r.oif = (int)u;
 	get_u32(tb[RTA_TABLE], &r.table);
 	get_u32(tb[RTA_PRIORITY], &r.priority);
+	get_u32(tb[RTA_NH_ID], &r.nhid);
 	*ret = r;
 	return 0;
 }
@@ -466,6 +497,29 @@ int nl_parse_neigh(const struct nlmsghdr *nlh, struct nl_neigh *ret)
 	n.has_dst = get_in4(tb[NDA_DST], &n.dst);
 	n.has_lladdr = get_mac(tb[NDA_LLADDR], n.lladdr);
 	*ret = n;
+	return 0;
+}
+
+int nl_parse_nexthop(const struct nlmsghdr *nlh, struct nl_nexthop *ret)
+{
+	const struct nlattr *tb[NHA_MAX + 1];
+	const struct nhmsg *nhm;
+	struct nl_nexthop nh = { 0 };
+	uint32_t u;
+
+	if ((nlh->nlmsg_type != RTM_NEWNEXTHOP && nlh->nlmsg_type != RTM_DELNEXTHOP) ||
+	    parse_attrs(nlh, sizeof(*nhm), tb, NHA_MAX) < 0)
+		return -EINVAL;
+	nhm = mnl_nlmsg_get_payload(nlh);
+	if (nhm->nh_family != AF_INET || tb[NHA_GROUP] || tb[NHA_BLACKHOLE] ||
+	    !get_u32(tb[NHA_ID], &nh.id))
+		return -EINVAL;
+	nh.protocol = nhm->nh_protocol;
+	nh.flags = nhm->nh_flags;
+	get_in4(tb[NHA_GATEWAY], &nh.gw);
+	if (get_u32(tb[NHA_OIF], &u))
+		nh.oif = (int)u;
+	*ret = nh;
 	return 0;
 }
 
@@ -533,6 +587,12 @@ const char *nl_type_name(uint16_t type)
 		return "RTM_DELNEIGH";
 	case RTM_GETNEIGH:
 		return "RTM_GETNEIGH";
+	case RTM_NEWNEXTHOP:
+		return "RTM_NEWNEXTHOP";
+	case RTM_DELNEXTHOP:
+		return "RTM_DELNEXTHOP";
+	case RTM_GETNEXTHOP:
+		return "RTM_GETNEXTHOP";
 	default:
 		return "RTM_?";
 	}

@@ -20,6 +20,7 @@ struct backend_env {
 	const struct netconf *conf;
 	const struct iface *ext; /* the external interface, its address and MTU */
 	uint32_t public_ip;	 /* host byte order */
+	bool nexthop_objects;	 /* route through nexthop objects where the kernel has them */
 	/* The backend changed our lease's attributes (a new VTEP MAC): publish them. */
 	void (*lease_attrs_changed)(void *arg);
 	void *arg;

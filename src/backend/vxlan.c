@@ -58,6 +58,8 @@ enum op {
 	OP_ROUTE_DEL,
 	OP_ADDR_ADD,
 	OP_ADDR_DEL,
+	OP_NH_ADD,
+	OP_NH_DEL,
 };
 
 static const char *const op_names[] = {
@@ -65,14 +67,22 @@ static const char *const op_names[] = {
 	[OP_ROUTE_ADD] = "add route",	   [OP_NEIGH_DEL] = "delete neighbour",
 	[OP_FDB_DEL] = "delete FDB entry", [OP_ROUTE_DEL] = "delete route",
 	[OP_ADDR_ADD] = "add address",	   [OP_ADDR_DEL] = "delete address",
+	[OP_NH_ADD] = "add nexthop",	   [OP_NH_DEL] = "delete nexthop",
 };
 
-/* A remote lease as we program it. */
+/*
+ * A remote lease as we program it. With nexthop objects, the route to a
+ * peer names a nexthop whose id is the peer's subnet address: unique on
+ * the host (networks of two flanneld never overlap), and what makes a
+ * nexthop ours is that id inside our Network plus our protocol.
+ */
 struct peer {
 	struct ip4net subnet;
 	uint32_t public_ip;
 	uint8_t mac[6];
-	bool direct; /* DirectRouting: a plain route via public_ip, no neighbour/FDB */
+	bool direct;  /* DirectRouting: a plain route via public_ip, no neighbour/FDB */
+	bool classic; /* route with its own gateway: our nexthop id is taken */
+	int oif;      /* direct: the interface the kernel reaches public_ip through */
 };
 
 struct backend {
@@ -80,6 +90,8 @@ struct backend {
 	struct nl *nl;
 	struct nlmon *mon;
 	struct ip4net network;
+	bool kernel_nexthops; /* the kernel has nexthop objects */
+	bool nexthops;	      /* and our routes use them (--nexthop-objects) */
 	struct iface ext;
 	bool ext_up; /* as last notified */
 	struct vxlan_conf cfg;
@@ -117,7 +129,8 @@ static void batch_error(void *arg, uintptr_t c, uint16_t type, int err, const ch
 	char a[16];
 
 	b->failed = true;
-	log_warnx("Failed to %s for %s on %s: %s", op <= OP_ADDR_DEL ? op_names[op] : "write",
+	log_warnx("Failed to %s for %s on %s: %s",
+		  op < sizeof(op_names) / sizeof(op_names[0]) ? op_names[op] : "write",
 		  ip4_format((uint32_t)(c >> 8), a), b->dev,
 		  extack && *extack ? extack : strerror(-err));
 }
@@ -285,6 +298,11 @@ static void q_fdb(struct backend *b, uint16_t type, const uint8_t mac[6], uint32
 			     cookie(type == RTM_NEWNEIGH ? OP_FDB_ADD : OP_FDB_DEL, what));
 }
 
+static bool uses_nexthop(const struct backend *b, const struct peer *p)
+{
+	return b->nexthops && !p->classic;
+}
+
 static void q_route_add(struct backend *b, const struct peer *p)
 {
 	struct nl_route r = {
@@ -296,7 +314,9 @@ static void q_route_add(struct backend *b, const struct peer *p)
 		.type = RTN_UNICAST,
 	};
 
-	if (p->direct) {
+	if (uses_nexthop(b, p)) {
+		r.nhid = p->subnet.addr;
+	} else if (p->direct) {
 		/* Upstream: "route replace <subnet> via <PublicIP>", the kernel picks the oif. */
 		r.gw = p->public_ip;
 	} else {
@@ -306,6 +326,38 @@ static void q_route_add(struct backend *b, const struct peer *p)
 	}
 	if (nl_msg_route(nl_batch_slot(b->nl), RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, &r))
 		nl_batch_add(b->nl, 0, cookie(OP_ROUTE_ADD, p->subnet.addr));
+}
+
+/* The nexthop p's route names: the same gateway and device as upstream's route. */
+static struct nl_nexthop peer_nexthop(const struct backend *b, const struct peer *p)
+{
+	struct nl_nexthop nh = { .id = p->subnet.addr, .protocol = NL_RTPROT_FLANNEL };
+
+	if (p->direct) {
+		nh.gw = p->public_ip;
+		nh.oif = p->oif;
+	} else {
+		nh.gw = p->subnet.addr;
+		nh.oif = b->ifindex;
+		nh.flags = RTNH_F_ONLINK;
+	}
+	return nh;
+}
+
+static void q_nexthop_add(struct backend *b, const struct peer *p)
+{
+	struct nl_nexthop nh = peer_nexthop(b, p);
+
+	if (nl_msg_nexthop(nl_batch_slot(b->nl), RTM_NEWNEXTHOP, NLM_F_CREATE | NLM_F_REPLACE, &nh))
+		nl_batch_add(b->nl, 0, cookie(OP_NH_ADD, p->subnet.addr));
+}
+
+static void q_nexthop_del(struct backend *b, uint32_t id)
+{
+	struct nl_nexthop nh = { .id = id };
+
+	if (nl_msg_nexthop(nl_batch_slot(b->nl), RTM_DELNEXTHOP, 0, &nh))
+		nl_batch_add(b->nl, NL_OK_ENOENT, cookie(OP_NH_DEL, id));
 }
 
 /* Delete our route to dst/len whatever its next hop: the protocol keeps it to ours. */
@@ -354,19 +406,23 @@ static void q_fdb_del(struct backend *b, const struct peer *p)
 static void q_peer_del(struct backend *b, const struct peer *p)
 {
 	q_route_del(b, p->subnet.addr, p->subnet.len, 0);
+	if (uses_nexthop(b, p))
+		q_nexthop_del(b, p->subnet.addr);
 	if (!p->direct) {
 		q_neigh(b, RTM_DELNEIGH, p);
 		q_fdb_del(b, p);
 	}
 }
 
-/* Upstream's order: neighbour, FDB, route. */
+/* Upstream's order: neighbour, FDB, route (after the nexthop it names). */
 static void q_peer_add(struct backend *b, const struct peer *p)
 {
 	if (!p->direct) {
 		q_neigh(b, RTM_NEWNEIGH, p);
 		q_fdb(b, RTM_NEWNEIGH, p->mac, p->public_ip, p->subnet.addr);
 	}
+	if (uses_nexthop(b, p))
+		q_nexthop_add(b, p);
 	q_route_add(b, p);
 }
 
@@ -404,6 +460,8 @@ struct kstate {
 	size_t nroutes, caproutes;
 	struct nl_neigh *neighs, *fdbs;
 	size_t nneighs, capneighs, nfdbs, capfdbs;
+	struct nl_nexthop *nhs;
+	size_t nnhs, capnhs;
 };
 
 static int grow(void **v, size_t *cap, size_t n, size_t size)
@@ -455,6 +513,25 @@ static int dump_neigh_cb(void *arg, const struct nlmsghdr *nlh)
 	return 0;
 }
 
+/* Nexthops with an id inside Network (ours if they carry our protocol). */
+static int dump_nexthop_cb(void *arg, const struct nlmsghdr *nlh)
+{
+	struct kstate *k = arg;
+	struct nl_nexthop nh;
+
+	if (nl_parse_nexthop(nlh, &nh) < 0 || !ip4net_contains(&k->b->network, nh.id))
+		return 0;
+	if (grow((void **)&k->nhs, &k->capnhs, k->nnhs, sizeof(nh)) < 0)
+		return -ENOMEM;
+	k->nhs[k->nnhs++] = nh;
+	return 0;
+}
+
+static void reset_nexthops(void *arg)
+{
+	((struct kstate *)arg)->nnhs = 0;
+}
+
 static void reset_routes(void *arg)
 {
 	((struct kstate *)arg)->nroutes = 0;
@@ -475,6 +552,14 @@ static int dump_kernel(struct backend *b, struct kstate *k)
 	NL_MSG_BUF(buf);
 	int r;
 
+	/* All of them, not only our device's: DirectRouting ones are on the underlay. */
+	if (b->kernel_nexthops) {
+		if (!nl_msg_dump(buf, RTM_GETNEXTHOP, AF_INET, 0))
+			return -EINVAL;
+		r = nl_dump(b->nl, (const void *)buf, dump_nexthop_cb, reset_nexthops, k);
+		if (r < 0)
+			return r;
+	}
 	if (!nl_msg_dump(buf, RTM_GETROUTE, AF_INET, 0))
 		return -EINVAL;
 	r = nl_dump(b->nl, (const void *)buf, dump_route_cb, reset_routes, k);
@@ -490,17 +575,67 @@ static int dump_kernel(struct backend *b, struct kstate *k)
 	return nl_dump(b->nl, (const void *)buf, dump_neigh_cb, reset_fdbs, k);
 }
 
-#define HAVE_NEIGH 0x1u
-#define HAVE_FDB   0x2u
-#define HAVE_ROUTE 0x4u
+#define HAVE_NEIGH   0x1u
+#define HAVE_FDB     0x2u
+#define HAVE_ROUTE   0x4u
+#define HAVE_NEXTHOP 0x8u
 
 static bool route_matches(const struct backend *b, const struct peer *p, const struct nl_route *r)
 {
 	if (r->dst_len != p->subnet.len || r->type != RTN_UNICAST || r->priority != 0)
 		return false;
+	if (uses_nexthop(b, p))
+		return r->nhid == p->subnet.addr;
+	if (r->nhid)
+		return false;
 	if (p->direct)
 		return r->gw == p->public_ip;
 	return r->gw == p->subnet.addr && r->oif == b->ifindex && (r->flags & RTNH_F_ONLINK);
+}
+
+static bool nexthop_matches(const struct backend *b, const struct peer *p,
+			    const struct nl_nexthop *nh)
+{
+	struct nl_nexthop want = peer_nexthop(b, p);
+
+	return nh->protocol == want.protocol && nh->gw == want.gw && nh->oif == want.oif &&
+	       (nh->flags & RTNH_F_ONLINK) == want.flags;
+}
+
+/*
+ * Two passes over the kernel's nexthops. The first, before anything is
+ * written, marks the ones that are right and makes a peer's route classic
+ * when a foreign nexthop holds its id (logged). The second queues the
+ * deletion of ours that no route is to use.
+ */
+static unsigned converge_nexthops(struct backend *b, const struct kstate *k, uint8_t *have,
+				  bool stale_pass)
+{
+	unsigned removed = 0;
+	char sn[IP_STRLEN];
+
+	for (size_t i = 0; i < k->nnhs; i++) {
+		const struct nl_nexthop *nh = &k->nhs[i];
+		struct peer *p = peer_find(b, nh->id);
+
+		if (nh->protocol != NL_RTPROT_FLANNEL) {
+			if (!stale_pass && p && !p->classic) {
+				log_warnx("Nexthop id %u (subnet %s) belongs to someone else "
+					  "(protocol %u): using a plain route for that subnet",
+					  nh->id, ip4net_format(&p->subnet, sn), nh->protocol);
+				p->classic = true;
+			}
+			continue;
+		}
+		if (p && uses_nexthop(b, p)) {
+			if (!stale_pass && nexthop_matches(b, p, nh))
+				have[p - b->peers] |= HAVE_NEXTHOP;
+		} else if (stale_pass) {
+			q_nexthop_del(b, nh->id);
+			removed++;
+		}
+	}
+	return removed;
 }
 
 /*
@@ -526,6 +661,7 @@ static void converge(struct backend *b)
 		goto out;
 	}
 
+	converge_nexthops(b, &k, have, false);
 	batch_begin(b);
 	for (i = 0; i < k.nroutes; i++) {
 		const struct nl_route *rt = &k.routes[i];
@@ -582,6 +718,8 @@ static void converge(struct backend *b)
 		const struct peer *p = &b->peers[i];
 		unsigned want = p->direct ? HAVE_ROUTE : HAVE_NEIGH | HAVE_FDB | HAVE_ROUTE;
 
+		if (uses_nexthop(b, p))
+			want |= HAVE_NEXTHOP;
 		if ((have[i] & want) == want)
 			continue;
 		added++;
@@ -589,9 +727,13 @@ static void converge(struct backend *b)
 			q_neigh(b, RTM_NEWNEIGH, p);
 		if (!p->direct && !(have[i] & HAVE_FDB))
 			q_fdb(b, RTM_NEWNEIGH, p->mac, p->public_ip, p->subnet.addr);
+		if (uses_nexthop(b, p) && !(have[i] & HAVE_NEXTHOP))
+			q_nexthop_add(b, p);
 		if (!(have[i] & HAVE_ROUTE))
 			q_route_add(b, p);
 	}
+	/* After the routes: one that used a stale nexthop has been replaced by now. */
+	removed += converge_nexthops(b, &k, have, true);
 	batch_end(b);
 	if (added || removed)
 		log_info("Converged %s: %zu subnets, %u added or fixed, %u stale entries removed%s",
@@ -603,6 +745,7 @@ out:
 	free(k.routes);
 	free(k.neighs);
 	free(k.fdbs);
+	free(k.nhs);
 }
 
 /* ------------------------------------------------------------ leases */
@@ -612,12 +755,18 @@ static bool same_subnet(const struct ip4net *a, const struct ip4net *b)
 	return a->addr == b->addr && a->len == b->len;
 }
 
-/* Directly reachable: the kernel's route to ip has no gateway (upstream's test). */
-static bool is_direct(struct backend *b, uint32_t ip)
+/*
+ * Directly reachable: the kernel's route to ip has no gateway (upstream's
+ * test); *oif gets the interface it goes out of.
+ */
+static bool is_direct(struct backend *b, uint32_t ip, int *oif)
 {
 	struct nl_route r;
 
-	return nl_route_lookup(b->nl, ip, &r) == 0 && r.type == RTN_UNICAST && r.gw == 0;
+	if (nl_route_lookup(b->nl, ip, &r) < 0 || r.type != RTN_UNICAST || r.gw != 0)
+		return false;
+	*oif = r.oif;
+	return true;
 }
 
 /* 1 with *ret filled, 0 when the lease is not ours to program (logged). */
@@ -644,14 +793,16 @@ static int peer_from_lease(struct backend *b, const struct lease *l, struct peer
 	}
 	ret->subnet = l->subnet.v4;
 	ret->public_ip = a->public_ip;
-	ret->direct = b->cfg.direct_routing && is_direct(b, a->public_ip);
+	ret->classic = false;
+	ret->oif = 0;
+	ret->direct = b->cfg.direct_routing && is_direct(b, a->public_ip, &ret->oif);
 	return 1;
 }
 
 static bool peer_equal(const struct peer *p, const struct peer *q)
 {
 	return same_subnet(&p->subnet, &q->subnet) && p->public_ip == q->public_ip &&
-	       memcmp(p->mac, q->mac, 6) == 0 && p->direct == q->direct;
+	       memcmp(p->mac, q->mac, 6) == 0 && p->direct == q->direct && p->oif == q->oif;
 }
 
 static void log_subnet(const char *what, const struct peer *p)
@@ -715,6 +866,7 @@ static void vxlan_lease_added(struct backend *b, const struct lease *l)
 		}
 		if (old->subnet.len != np.subnet.len)
 			q_route_del(b, old->subnet.addr, old->subnet.len, 0);
+		np.classic = old->classic; /* the nexthop id is still someone else's */
 		*old = np;
 		b->bymac_stale = true;
 	} else if (!peer_insert(b, &np)) {
@@ -809,6 +961,17 @@ static int create_device(struct backend *b, const struct nl_vxlan *want, struct 
 	return r;
 }
 
+/* Directly routed peers' nexthops name the interface: look it up again. */
+static void refresh_direct(struct backend *b)
+{
+	for (size_t i = 0; i < b->npeers; i++) {
+		struct peer *p = &b->peers[i];
+
+		if (p->direct && !is_direct(b, p->public_ip, &p->oif))
+			p->oif = b->ext.index;
+	}
+}
+
 /* Our lease's BackendData follows the device's MAC; peers learn it through etcd. */
 static void adopt_mac(struct backend *b, const uint8_t mac[6])
 {
@@ -860,6 +1023,7 @@ static int ensure_device(struct backend *b, bool initial)
 	    ext.index != b->ext.index) {
 		log_warnx("%s has a new index %d (was %d)", b->ext.name, ext.index, b->ext.index);
 		b->ext.index = want.link = ext.index;
+		refresh_direct(b);
 	}
 	snprintf(want.name, sizeof(want.name), "%s", b->dev);
 	if (memcmp(b->mac, zero, 6) != 0) {
@@ -1196,6 +1360,24 @@ static void neigh_event(struct backend *b, const struct nlmsghdr *nlh)
 			  ip4_format(n.dst, a));
 }
 
+static void nexthop_event(struct backend *b, const struct nlmsghdr *nlh)
+{
+	char sn[IP_STRLEN];
+	struct nl_nexthop nh;
+	struct peer *p;
+
+	if (nl_parse_nexthop(nlh, &nh) < 0 || !ip4net_contains(&b->network, nh.id))
+		return;
+	p = peer_find(b, nh.id);
+	if (!p || !uses_nexthop(b, p))
+		return;
+	/* The kernel takes the routes that use a deleted nexthop along, silently. */
+	if (nlh->nlmsg_type == RTM_DELNEXTHOP)
+		heal_soon(b, "The nexthop for %s was deleted", ip4net_format(&p->subnet, sn));
+	else if (!nexthop_matches(b, p, &nh))
+		heal_soon(b, "The nexthop for %s was changed", ip4net_format(&p->subnet, sn));
+}
+
 static void kernel_event(void *arg, const struct nlmsghdr *nlh)
 {
 	struct backend *b = arg;
@@ -1215,6 +1397,10 @@ static void kernel_event(void *arg, const struct nlmsghdr *nlh)
 	case RTM_NEWNEIGH:
 	case RTM_DELNEIGH:
 		neigh_event(b, nlh);
+		break;
+	case RTM_NEWNEXTHOP:
+	case RTM_DELNEXTHOP:
+		nexthop_event(b, nlh);
 		break;
 	}
 }
@@ -1236,14 +1422,36 @@ static const struct nlmon_ops monitor_ops = {
 
 static int start_monitor(struct backend *b)
 {
+	/* The nexthop group last: kernels without nexthop objects lack it. */
 	static const unsigned groups[] = { RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE,
-					   RTNLGRP_NEIGH };
+					   RTNLGRP_NEIGH, RTNLGRP_NEXTHOP };
+	size_t n = sizeof(groups) / sizeof(groups[0]);
 
-	return nlmon_open(b->loop, groups, sizeof(groups) / sizeof(groups[0]), &monitor_ops, b,
+	return nlmon_open(b->loop, groups, b->kernel_nexthops ? n : n - 1, &monitor_ops, b,
 			  &b->mon);
 }
 
 /* ------------------------------------------------------------ lifecycle */
+
+static int count_cb(void *arg, const struct nlmsghdr *nlh)
+{
+	return 0;
+}
+
+/* Nexthop objects came with Linux 5.3; older kernels refuse the dump. */
+static bool kernel_has_nexthops(struct backend *b)
+{
+	NL_MSG_BUF(buf);
+	int r;
+
+	if (!nl_msg_dump(buf, RTM_GETNEXTHOP, AF_INET, 0))
+		return false;
+	r = nl_dump(b->nl, (const void *)buf, count_cb, NULL, NULL);
+	if (r < 0)
+		log_info("The kernel has no nexthop objects (%s): routes carry their own gateway",
+			 strerror(-r));
+	return r == 0;
+}
 
 static void vxlan_close(struct backend *b)
 {
@@ -1305,6 +1513,10 @@ static int vxlan_init(const struct backend_env *env, struct lease_attrs *attrs, 
 		log_error("Failed to open a netlink socket: %s", strerror(-r));
 		goto fail;
 	}
+	b->kernel_nexthops = kernel_has_nexthops(b);
+	b->nexthops = env->nexthop_objects && b->kernel_nexthops;
+	log_debug(1, "Routes to peers %s",
+		  b->nexthops ? "name nexthop objects (id = subnet)" : "carry their own gateway");
 	/* Before the device exists, so no change after it goes unseen. */
 	r = start_monitor(b);
 	if (r < 0) {

@@ -583,6 +583,18 @@ ip_add() {
 	}' <<<"$1"
 }
 
+# ip_int <a.b.c.d>: the address as an integer.
+ip_int() { awk -F. '{ printf "%d\n", (($1 * 256 + $2) * 256 + $3) * 256 + $4 }' <<<"$1"; }
+
+# peer_route <net> <len> <via...>: a route of flanneld's to a peer's subnet
+# as `ip route show proto 158` prints it. It names a nexthop object whose id
+# is the subnet address (--nexthop-objects, the default).
+peer_route() {
+	local net=$1 len=$2
+	shift 2
+	echo "$net/$len nhid $(ip_int "$net") $*"
+}
+
 # mtu_of <id>: FLANNEL_MTU from the instance's subnet.env.
 mtu_of() {
 	sed -n 's/^FLANNEL_MTU=//p' "$(inst_dir "$1")/subnet.env" 2>/dev/null | tail -n 1

@@ -53,7 +53,7 @@ has_peer() {
 	pub=$(host_ip "$p")
 	neighs "$h" | grep -qx "$net lladdr $mac PERMANENT" &&
 		fdbs "$h" | grep -qx "$mac dst $pub self permanent" &&
-		routes "$h" | grep -qx "$net/$(len_of "$p") via $net dev $DEV onlink"
+		routes "$h" | grep -qx "$(peer_route "$net" "$(len_of "$p")" via "$net" dev "$DEV" onlink)"
 }
 
 # no_entries <host> <net> <mac>: nothing for net (neighbour, route) or mac (FDB) on host.
@@ -172,7 +172,7 @@ fake_in() { # host [net]
 	local net=${2:-$fnet}
 	neighs "$1" | grep -qx "$net lladdr $fmac PERMANENT" &&
 		fdbs "$1" | grep -qx "$fmac dst 10.200.0.99 self permanent" &&
-		routes "$1" | grep -qx "$net/24 via $net dev $DEV onlink"
+		routes "$1" | grep -qx "$(peer_route "$net" 24 via "$net" dev "$DEV" onlink)"
 }
 for h in 1 2 3; do
 	wait_until 10 fake_in "$h" || fail "h$h did not program the fake peer $fnet: $(kstate "$h")"
@@ -199,7 +199,7 @@ pass "fake peers added and removed on every host (a shared FDB entry outlives on
 # -- a write the kernel refuses is logged with its extended-ack text and
 # retried. With flanneld 1 frozen, flannel.1 is set down and a plain UDP
 # socket takes its port, so the self-healing cannot bring it up again
-# (EADDRINUSE) and the on-link route for a new peer is refused (the kernel
+# (EADDRINUSE) and the nexthop for a new peer is refused (the kernel
 # also drops h1's routes via flannel.1). Once the port is free, the retry
 # converge restores every route.
 proc_signal flanneld-1 STOP
@@ -212,7 +212,7 @@ time.sleep(120)'
 wait_until 5 eval 'host_exec 1 ss -Hlun "sport = :8472" | grep -q .' || fail "could not take UDP port 8472 on h1"
 etcdctl_sw put -- "${fake[0]}" "$fval" >/dev/null
 proc_signal flanneld-1 CONT
-wait_until 10 log_has 1 "Failed to add route for $fnet on $DEV: Nexthop device is not up" ||
+wait_until 10 log_has 1 "Failed to add nexthop for $fnet on $DEV: Nexthop device is not up" ||
 	fail "no failure with the kernel's text in h1's log"
 wait_until 10 log_has 1 "Will converge $DEV again" || fail "no retry announced"
 proc_stop port-holder || true
@@ -303,7 +303,7 @@ wait_until 20 counts_are 3 201 || fail "h3: $(count_routes 3) routes, $(neighs 3
 log_has 1 "Converged $DEV: 201 subnets, 200 added" || fail "h1 did not program the 200 leases in one converge"
 x=${bulk[0]##*/10.244.}
 x=${x%%.*}
-grep -qx "10.244.$x.0/24 via 10.244.$x.0 dev $DEV onlink" <<<"$(routes 1)" || fail "h1 lacks the route for 10.244.$x.0/24"
+grep -qx "$(peer_route "10.244.$x.0" 24 via "10.244.$x.0" dev "$DEV" onlink)" <<<"$(routes 1)" || fail "h1 lacks the route for 10.244.$x.0/24"
 printf -v m '0a:00:00:01:00:%02x' "$x"
 grep -qx "$m dst 10.200.1.$x self permanent" <<<"$(fdbs 3)" || fail "h3 lacks the FDB entry $m dst 10.200.1.$x"
 container_ping 1 3 || fail "container 1 cannot ping container 3 with 200 more leases"
@@ -333,7 +333,7 @@ log_has 3b '"flannel.2" already exists with incompatible configuration: port; re
 [ "$(host_exec 3 cat /sys/class/net/flannel.2/address)" != 02:00:00:00:02:03 ] || fail "flannel.2 on h3 not recreated"
 host_exec 3 ip -d link show flannel.2 | grep -q "dstport 8472 " || fail "recreated flannel.2 on h3 has the wrong port"
 dr_route() { # host peer-id: the direct route to the peer's second-network subnet
-	routes "$1" | grep -qx "$(net_of "${2}b")/$(len_of "${2}b") via $(host_ip "$2") dev eth0"
+	routes "$1" | grep -qx "$(peer_route "$(net_of "${2}b")" "$(len_of "${2}b")" via "$(host_ip "$2")" dev eth0)"
 }
 wait_until 10 dr_route 1 3 || fail "h1 lacks the direct route to host 3's $(subnet_of 3b): $(routes 1)"
 wait_until 10 dr_route 3 1 || fail "h3 lacks the direct route to host 1's $(subnet_of 1b): $(routes 3)"
@@ -357,3 +357,25 @@ host_exec 1 ip link show "$DEV" >/dev/null || fail "$DEV gone after SIGTERM"
 has_peer 1 3 || fail "h1 lost host 3's entries after SIGTERM"
 dr_route 1 3 || fail "h1 lost the direct route after SIGTERM"
 pass "SIGTERM leaves devices and routes in place"
+
+# -- --nexthop-objects=false: upstream's routes, each with its own gateway
+# and no nexthop object; switching either way is converged in place
+classic_route() { # host peer-id
+	local net
+	net=$(net_of "$2")
+	routes "$1" | grep -qx "$net/$(len_of "$2") via $net dev $DEV onlink"
+}
+nexthops_on() { host_exec "$1" ip nexthop show dev "$DEV" 2>/dev/null | grep -c . || true; }
+assert_eq "$(nexthops_on 1)" 1 "nexthop objects on h1's $DEV (host 3's)"
+flannel_start 1 --nexthop-objects=false
+wait_ready 1
+wait_until 10 classic_route 1 3 || fail "no upstream-style route to host 3 with --nexthop-objects=false: $(routes 1)"
+wait_until 10 eval '[ "$(nexthops_on 1)" = 0 ]' || fail "the nexthop objects stayed: $(host_exec 1 ip nexthop show)"
+container_ping 1 3 || fail "container 1 cannot ping container 3 over plain routes"
+flannel_stop 1
+flannel_start 1
+wait_ready 1
+wait_until 10 has_peer 1 3 || fail "h1 did not switch back to a nexthop route: $(routes 1)"
+container_ping 1 3 || fail "container 1 cannot ping container 3 after switching back"
+flannel_stop 1
+pass "--nexthop-objects=false gives upstream's plain on-link routes; switching both ways converges, ping works"

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # vxlan self-healing: whatever someone else does to flanneld's kernel state
-# (route, neighbour or FDB entry deleted or changed, address removed,
-# device set down, given another MTU or MAC, or deleted; the underlay link
-# flapping; notifications lost to ENOBUFS) is restored within 1 s and
-# container traffic flows again. A new VTEP MAC is published in our lease
-# and peers follow it.
+# (route, its nexthop object, neighbour or FDB entry deleted or changed,
+# address removed, device set down, given another MTU or MAC, or deleted;
+# the underlay link flapping; notifications lost to ENOBUFS) is restored
+# within 1 s and container traffic flows again. A new VTEP MAC is
+# published in our lease and peers follow it.
 #
 #	sw: br0 10.200.0.1 + etcd
 #	 |-- h1 10.200.0.11 eth0  flannel.1 (+ flannel.2, DirectRouting)  cni0 -- c1
@@ -48,8 +48,8 @@ set_expected() {
 	MAC2=$(vtep_mac 2)
 	NEIGH2="$NET2 lladdr $MAC2 PERMANENT"
 	FDB2="$MAC2 dst $(host_ip 2) self permanent"
-	ROUTE2="$NET2/$(len_of 2) via $NET2 dev $DEV onlink"
-	DRROUTE2="$(net_of 2b)/$(len_of 2b) via $(host_ip 2) dev eth0"
+	ROUTE2=$(peer_route "$NET2" "$(len_of 2)" via "$NET2" dev "$DEV" onlink)
+	DRROUTE2=$(peer_route "$(net_of 2b)" "$(len_of 2b)" via "$(host_ip 2)" dev eth0)
 }
 neigh_ok() { host_exec 1 ip neigh show dev "$DEV" | sed 's/ *$//' | grep -qx "$NEIGH2"; }
 fdb_ok() { host_exec 1 bridge fdb show dev "$DEV" | sed 's/ *$//' | grep -qx "$FDB2"; }
@@ -103,6 +103,10 @@ MAC1=$(dev_mac 1)
 damage "delete the route" route_ok host_exec 1 ip route del "$NET2/$(len_of 2)" proto "$PROTO"
 damage "replace the route with a foreign one" route_ok \
 	host_exec 1 ip route replace "$NET2/$(len_of 2)" via "$SW_IP" dev eth0
+# The route names a nexthop object; deleting that takes the route along.
+damage "delete the route's nexthop" route_ok host_exec 1 ip nexthop del id "$(ip_int "$NET2")"
+damage "point the route's nexthop elsewhere" route_ok \
+	host_exec 1 ip nexthop replace id "$(ip_int "$NET2")" via "$SW_IP" dev eth0 proto 158
 damage "delete the neighbour entry" neigh_ok host_exec 1 ip neigh del "$NET2" dev "$DEV"
 damage "point the neighbour entry at another MAC" neigh_ok \
 	host_exec 1 ip neigh replace "$NET2" lladdr 02:00:00:00:00:01 dev "$DEV" nud permanent

@@ -113,6 +113,7 @@ static void test_defaults(void **state)
 	assert_string_equal(o.vmodule, "");
 	assert_string_equal(o.log_backtrace_at, "");
 	assert_false(o.check_config);
+	assert_true(o.nexthop_objects);
 	flags_free(&o);
 }
 
@@ -611,6 +612,7 @@ static void test_usage(void **state)
 		"--kubeconfig-file string",
 		"--log_backtrace_at string",
 		"--net-config-path string",
+		"--nexthop-objects ",
 		"--public-ip string",
 		"--public-ipv6 string",
 		"--set-node-network-unavailable ",

@@ -5,6 +5,7 @@
 #include <libmnl/libmnl.h>
 #include <linux/if_link.h>
 #include <linux/neighbour.h>
+#include <linux/nexthop.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
@@ -193,6 +194,94 @@ static void test_route_bytes(void **state)
 	finish(&w);
 	assert_int_equal(w.n, 60);
 	assert_blob(nl_msg_route(buf, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, &r), &w);
+}
+
+/* A nexthop object as the vxlan backend makes one, and a route naming it. */
+static void test_nexthop_bytes(void **state)
+{
+	NL_MSG_BUF(buf);
+	struct nl_nexthop nh = {
+		.id = 0x0af40700,
+		.gw = 0x0af40700,
+		.oif = 5,
+		.protocol = NL_RTPROT_FLANNEL,
+		.flags = RTNH_F_ONLINK,
+	},
+			  got;
+	struct nl_route r = {
+		.dst = 0x0af40700,
+		.dst_len = 24,
+		.table = RT_TABLE_MAIN,
+		.protocol = NL_RTPROT_FLANNEL,
+		.scope = RT_SCOPE_UNIVERSE,
+		.type = RTN_UNICAST,
+		.nhid = 0x0af40700,
+	},
+		       rgot;
+	struct blob w = { 0 };
+	static const uint8_t net[4] = { 10, 244, 7, 0 };
+	const struct nlmsghdr *nlh;
+	uint32_t u;
+
+	hdr(&w, RTM_NEWNEXTHOP, NLM_F_CREATE | NLM_F_REPLACE);
+	b8(&w, AF_INET);
+	b8(&w, 0);   /* scope */
+	b8(&w, 158); /* our protocol */
+	b8(&w, 0);   /* resvd */
+	b32(&w, RTNH_F_ONLINK);
+	u = 0x0af40700;
+	attr(&w, NHA_ID, &u, 4);
+	u = 5;
+	attr(&w, NHA_OIF, &u, 4);
+	attr(&w, NHA_GATEWAY, net, 4);
+	finish(&w);
+	nlh = nl_msg_nexthop(buf, RTM_NEWNEXTHOP, NLM_F_CREATE | NLM_F_REPLACE, &nh);
+	assert_blob(nlh, &w);
+	assert_int_equal(nl_parse_nexthop(nlh, &got), 0);
+	assert_int_equal(got.id, nh.id);
+	assert_int_equal(got.gw, nh.gw);
+	assert_int_equal(got.oif, 5);
+	assert_int_equal(got.protocol, NL_RTPROT_FLANNEL);
+	assert_int_equal(got.flags, RTNH_F_ONLINK);
+
+	/* Deleting takes the id alone; the notification parses as the nexthop. */
+	nlh = nl_msg_nexthop(buf, RTM_DELNEXTHOP, 0, &nh);
+	assert_int_equal(nlh->nlmsg_len, 16 + 8 + 8);
+	assert_int_equal(nl_parse_nexthop(nlh, &got), -EINVAL); /* no family in a request */
+
+	/* The route carries RTA_NH_ID instead of a gateway and device. */
+	nlh = nl_msg_route(buf, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, &r);
+	assert_int_equal(nlh->nlmsg_len, 16 + 12 + 8 + 8 + 8);
+	assert_int_equal(nl_parse_route(nlh, &rgot), 0);
+	assert_int_equal(rgot.nhid, 0x0af40700);
+	assert_int_equal(rgot.gw, 0);
+	assert_int_equal(rgot.oif, 0);
+
+	/* A dump of the nexthops on one device. */
+	nlh = nl_msg_dump(buf, RTM_GETNEXTHOP, AF_INET, 7);
+	assert_non_null(nlh);
+	assert_int_equal(nlh->nlmsg_flags, NLM_F_DUMP);
+	assert_int_equal(nlh->nlmsg_len, 16 + 8 + 8);
+	assert_string_equal(nl_type_name(RTM_DELNEXTHOP), "RTM_DELNEXTHOP");
+}
+
+/* Groups and blackholes are not ours to parse. */
+static void test_nexthop_parse_rejects(void **state)
+{
+	NL_MSG_BUF(buf);
+	struct nl_nexthop nh = { .id = 9, .oif = 2, .gw = 1 }, got;
+	struct nlmsghdr *nlh = nl_msg_nexthop(buf, RTM_NEWNEXTHOP, 0, &nh);
+	struct nexthop_grp g = { .id = 3 };
+
+	assert_int_equal(nl_parse_nexthop(nlh, &got), 0);
+	assert_true(mnl_attr_put_check(nlh, NL_MSG_MAX, NHA_GROUP, sizeof(g), &g));
+	assert_int_equal(nl_parse_nexthop(nlh, &got), -EINVAL);
+	nlh = nl_msg_nexthop(buf, RTM_NEWNEXTHOP, 0, &nh);
+	assert_true(mnl_attr_put_check(nlh, NL_MSG_MAX, NHA_BLACKHOLE, 0, NULL));
+	assert_int_equal(nl_parse_nexthop(nlh, &got), -EINVAL);
+	nlh = nl_msg_nexthop(buf, RTM_NEWNEXTHOP, 0, &nh);
+	((struct nhmsg *)mnl_nlmsg_get_payload(nlh))->nh_family = AF_INET6;
+	assert_int_equal(nl_parse_nexthop(nlh, &got), -EINVAL);
 }
 
 static void test_route_roundtrip(void **state)
@@ -540,12 +629,19 @@ static void test_overflow(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_neigh_bytes), cmocka_unit_test(test_fdb_bytes),
-		cmocka_unit_test(test_route_bytes), cmocka_unit_test(test_route_roundtrip),
-		cmocka_unit_test(test_vxlan_link),  cmocka_unit_test(test_link_misc),
-		cmocka_unit_test(test_addr),	    cmocka_unit_test(test_dump_requests),
-		cmocka_unit_test(test_neigh_parse), cmocka_unit_test(test_extack),
+		cmocka_unit_test(test_neigh_bytes),
+		cmocka_unit_test(test_fdb_bytes),
+		cmocka_unit_test(test_route_bytes),
+		cmocka_unit_test(test_route_roundtrip),
+		cmocka_unit_test(test_vxlan_link),
+		cmocka_unit_test(test_link_misc),
+		cmocka_unit_test(test_addr),
+		cmocka_unit_test(test_dump_requests),
+		cmocka_unit_test(test_neigh_parse),
+		cmocka_unit_test(test_extack),
 		cmocka_unit_test(test_overflow),
+		cmocka_unit_test(test_nexthop_bytes),
+		cmocka_unit_test(test_nexthop_parse_rejects),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -49,6 +49,7 @@ test_subnetenv_DEPS := src/subnetenv.c src/ip.c src/log.c src/textutil.c
 test_flags_DEPS := src/flags.c src/log.c src/textutil.c
 test_alloc_DEPS := src/alloc_choice.c src/config.c src/ip.c src/subnet.c src/jsonutil.c src/textutil.c
 test_etcd_json_DEPS := src/etcd_json.c
+test_http_parse_DEPS := src/http_parse.c
 test_leasecache_DEPS := src/leasecache.c src/subnet.c src/ip.c src/jsonutil.c src/textutil.c
 test_vxlan_conf_DEPS := src/backend/vxlan_conf.c src/jsonutil.c src/textutil.c
 test_nl_msg_DEPS := src/nl_msg.c

@@ -13,7 +13,7 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
 	  -Wpointer-arith -Wcast-qual -Wsign-compare -Wno-unused-parameter \
 	  -D_GNU_SOURCE -DFLANNELD_VERSION='"$(VERSION)"' -Isrc -MMD -MP
-LIBS := $(shell $(PKG_CONFIG) --libs libcurl jansson libmnl 2>/dev/null || echo -lcurl -ljansson -lmnl)
+LIBS := $(shell $(PKG_CONFIG) --libs jansson libmnl 2>/dev/null || echo -ljansson -lmnl)
 
 ifeq ($(SAN),1)
 BUILD ?= build-san
@@ -46,7 +46,7 @@ test_ip_DEPS := src/ip.c
 test_config_DEPS := src/config.c src/ip.c src/jsonutil.c src/textutil.c
 test_subnet_DEPS := src/subnet.c src/ip.c src/jsonutil.c src/textutil.c
 test_subnetenv_DEPS := src/subnetenv.c src/ip.c src/log.c src/textutil.c
-test_flags_DEPS := src/flags.c src/log.c src/textutil.c
+test_flags_DEPS := src/flags.c src/http_parse.c src/log.c src/textutil.c
 test_alloc_DEPS := src/alloc_choice.c src/config.c src/ip.c src/subnet.c src/jsonutil.c src/textutil.c
 test_etcd_json_DEPS := src/etcd_json.c
 test_http_parse_DEPS := src/http_parse.c

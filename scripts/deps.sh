@@ -11,7 +11,7 @@ set -euo pipefail
 
 PKGS=(
 	build-essential pkg-config
-	libcurl4-openssl-dev libjansson-dev libmnl-dev libcmocka-dev
+	libssl-dev libjansson-dev libmnl-dev libcmocka-dev
 	etcd-server etcd-client
 	iproute2 iputils-ping procps curl jq iperf3 openssl python3-minimal
 	clang clang-format

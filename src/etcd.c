@@ -1,19 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* etcd v3 JSON gateway client on libcurl's multi socket API and the daemon loop. */
+/* etcd v3 JSON gateway client over our HTTP client (httpc) and the daemon loop. */
 #include "etcd.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "etcd_json.h"
+#include "http_parse.h"
+#include "httpc.h"
 #include "log.h"
 #include "loop.h"
 
@@ -23,10 +21,7 @@
 #define UNARY_MAX_BYTES	   ((size_t)64 << 20)
 #define WATCH_MAX_LINE	   ((size_t)16 << 20)
 #define MAX_AUTH_RETRIES   3
-/* A dead peer under an idle watch is noticed after 10 + 4 * 5 = 30 s. */
-#define KEEPALIVE_IDLE_S  10
-#define KEEPALIVE_INTVL_S 5
-#define KEEPALIVE_CNT	  4
+#define ERRTEXT_MAX	   384
 
 #define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
@@ -40,18 +35,17 @@ enum auth_state {
 /* One HTTP attempt; embedded in unary requests and watches. */
 struct xfer {
 	struct etcd *e;
-	CURL *easy;
-	struct curl_slist *hdrs;
-	size_t ep;	    /* endpoint index of this attempt */
-	unsigned token_gen; /* e->token_gen when it was sent */
+	struct httpc_req *hr; /* in flight */
+	int status;	      /* HTTP status of the finished attempt */
+	size_t ep;	      /* endpoint index of this attempt */
+	unsigned token_gen;   /* e->token_gen when it was sent */
 	bool is_watch;
-	char errbuf[CURL_ERROR_SIZE];
 };
 
 enum req_state { REQ_IDLE, REQ_WAIT_AUTH, REQ_RUNNING, REQ_BACKOFF };
 
 struct etcd_req {
-	struct xfer x; /* first: CURLOPT_PRIVATE points here */
+	struct xfer x;
 	struct etcd_req *next, *prev;
 	enum etcd_json_kind kind;
 	const char *path;
@@ -80,7 +74,6 @@ struct etcd_watch {
 	void *arg;
 	enum watch_state state;
 	struct etcd_linebuf lb;
-	bool has_data; /* the write callback appended bytes not yet dispatched */
 	bool overflow; /* a line went over WATCH_MAX_LINE */
 	bool up;       /* connected(true) was reported */
 	unsigned busy; /* user callbacks on the stack */
@@ -92,11 +85,11 @@ struct etcd_watch {
 
 struct etcd {
 	struct loop *loop;
-	CURLM *multi;
-	struct loop_timer curl_timer;
+	struct httpc *http;
 	char **endpoints;
+	struct http_url *urls; /* endpoints, parsed */
 	size_t n_endpoints, cur_ep;
-	char *cafile, *certfile, *keyfile, *username;
+	char *username;
 	unsigned timeout_ms;
 
 	enum auth_state auth;
@@ -108,8 +101,6 @@ struct etcd {
 
 	struct etcd_req *reqs;
 	struct etcd_watch *watches;
-	int *fds; /* sockets registered with the loop */
-	size_t n_fds, cap_fds;
 
 	struct etcd_stats stats;
 	uint64_t unreachable_since;
@@ -208,129 +199,26 @@ static bool is_auth_refusal(const char *msg)
 	return msg && (strstr(msg, "invalid auth token") || strstr(msg, "user name is empty"));
 }
 
-/* ---- libcurl glue ---- */
+/* ---- HTTP ---- */
 
-static void fd_track(struct etcd *e, int fd)
+static void req_done(struct etcd_req *r, int err, const char *text);
+static void watch_done(struct etcd_watch *w, int err, const char *text);
+static void watch_drain(struct etcd_watch *w, bool final);
+static void watch_hold(struct etcd_watch *w);
+static bool watch_release(struct etcd_watch *w);
+
+static int xfer_status(const struct xfer *x)
 {
-	for (size_t i = 0; i < e->n_fds; i++)
-		if (e->fds[i] == fd)
-			return;
-	if (e->n_fds == e->cap_fds) {
-		size_t cap = e->cap_fds ? e->cap_fds * 2 : 8;
-		int *p = realloc(e->fds, cap * sizeof(*p));
-
-		if (!p)
-			return; /* only destroy() uses the list, as a safety net */
-		e->fds = p;
-		e->cap_fds = cap;
-	}
-	e->fds[e->n_fds++] = fd;
+	return x->hr ? httpc_status(x->hr) : x->status;
 }
 
-static void fd_untrack(struct etcd *e, int fd)
+static int on_unary_body(void *arg, const char *p, size_t n)
 {
-	for (size_t i = 0; i < e->n_fds; i++) {
-		if (e->fds[i] == fd) {
-			e->fds[i] = e->fds[--e->n_fds];
-			return;
-		}
-	}
-}
-
-static void after_action(struct etcd *e);
-
-static void on_io(int fd, unsigned events, void *arg)
-{
-	struct etcd *e = arg;
-	int action = 0, running;
-
-	if (events & LOOP_READ)
-		action |= CURL_CSELECT_IN;
-	if (events & LOOP_WRITE)
-		action |= CURL_CSELECT_OUT;
-	if (events & LOOP_ERROR)
-		action |= CURL_CSELECT_ERR;
-	enter(e);
-	curl_multi_socket_action(e->multi, fd, action, &running);
-	after_action(e);
-	leave(e);
-}
-
-static int on_curl_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
-{
-	struct etcd *e = userp;
-	unsigned ev = 0;
-	int r;
-
-	if (what == CURL_POLL_REMOVE) {
-		loop_io_del(e->loop, s);
-		fd_untrack(e, s);
-		return 0;
-	}
-	if (what & CURL_POLL_IN)
-		ev |= LOOP_READ;
-	if (what & CURL_POLL_OUT)
-		ev |= LOOP_WRITE;
-	r = loop_io_add(e->loop, s, ev, on_io, e);
-	if (r == -ENOENT) {
-		/* A stale registration of a closed fd with the same number. */
-		loop_io_del(e->loop, s);
-		r = loop_io_add(e->loop, s, ev, on_io, e);
-	}
-	if (r < 0)
-		log_debug(1, "etcd: cannot watch socket %d: %s", s, strerror(-r));
-	else
-		fd_track(e, s);
-	return 0;
-}
-
-static void on_curl_timeout(void *arg)
-{
-	struct etcd *e = arg;
-	int running;
-
-	enter(e);
-	curl_multi_socket_action(e->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	after_action(e);
-	leave(e);
-}
-
-static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
-{
-	struct etcd *e = userp;
-
-	if (timeout_ms < 0)
-		loop_timer_cancel(e->loop, &e->curl_timer);
-	else
-		loop_timer_arm(e->loop, &e->curl_timer, (uint64_t)timeout_ms);
-	return 0;
-}
-
-static curl_socket_t on_opensocket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
-{
-	int fd = socket(a->family, a->socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->protocol);
-
-	return fd < 0 ? CURL_SOCKET_BAD : fd;
-}
-
-static int on_sockopt(void *clientp, curl_socket_t fd, curlsocktype purpose)
-{
-	int cnt = KEEPALIVE_CNT;
-
-	/* libcurl 7.88 has no CURLOPT_TCP_KEEPCNT. Fails harmlessly on non-TCP. */
-	if (purpose == CURLSOCKTYPE_IPCXN)
-		setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
-	return CURL_SOCKOPT_OK;
-}
-
-static size_t on_unary_write(char *p, size_t size, size_t nmemb, void *ud)
-{
-	struct etcd_req *r = ud;
-	size_t n = size * nmemb;
+	struct etcd_req *r = arg;
 
 	if (n > UNARY_MAX_BYTES - r->resp_len) {
 		r->resp_overflow = true;
-		return 0;
+		return -EMSGSIZE;
 	}
 	if (r->resp_len + n > r->resp_cap) {
 		size_t cap = r->resp_cap ? r->resp_cap : 1024;
@@ -340,116 +228,93 @@ static size_t on_unary_write(char *p, size_t size, size_t nmemb, void *ud)
 			cap *= 2;
 		b = realloc(r->resp, cap);
 		if (!b)
-			return 0;
+			return -ENOMEM;
 		r->resp = b;
 		r->resp_cap = cap;
 	}
 	memcpy(r->resp + r->resp_len, p, n);
 	r->resp_len += n;
-	return n;
+	return 0;
 }
 
-static size_t on_watch_write(char *p, size_t size, size_t nmemb, void *ud)
+static void on_unary_done(void *arg, int err, const char *text)
 {
-	struct etcd_watch *w = ud;
-	size_t n = size * nmemb;
+	struct etcd_req *r = arg;
+	struct etcd *e = r->x.e;
+
+	r->x.status = httpc_status(r->x.hr);
+	r->x.hr = NULL; /* freed by httpc when we return */
+	enter(e);
+	req_done(r, err, text);
+	leave(e);
+}
+
+/* Messages are dispatched as they arrive: the stream never ends by itself. */
+static int on_watch_body(void *arg, const char *p, size_t n)
+{
+	struct etcd_watch *w = arg;
+	struct etcd *e = w->x.e;
 	int r = etcd_linebuf_append(&w->lb, p, n);
 
 	if (r < 0) {
 		w->overflow = r == -EMSGSIZE;
-		return 0;
+		return r;
 	}
-	w->has_data = true;
-	return n;
-}
-
-static void xfer_stop(struct etcd *e, struct xfer *x)
-{
-	if (x->easy) {
-		curl_multi_remove_handle(e->multi, x->easy);
-		curl_easy_cleanup(x->easy);
-		x->easy = NULL;
-	}
-	curl_slist_free_all(x->hdrs);
-	x->hdrs = NULL;
-}
-
-static bool add_header(struct curl_slist **l, const char *h)
-{
-	struct curl_slist *n = curl_slist_append(*l, h);
-
-	if (!n)
-		return false;
-	*l = n;
-	return true;
-}
-
-/* Start one POST to the current endpoint. No callback runs from here. */
-static int xfer_start(struct etcd *e, struct xfer *x, const char *path, const char *body,
-		      curl_write_callback wcb, void *wdata)
-{
-	char *url = NULL, *auth = NULL;
-	CURL *c;
-	bool ok;
-
-	x->ep = e->cur_ep;
-	x->token_gen = e->token_gen;
-	x->errbuf[0] = '\0';
-	if (asprintf(&url, "%s/v3/%s", e->endpoints[x->ep], path) < 0)
-		return -ENOMEM;
-	if (e->token && asprintf(&auth, "Authorization: %s", e->token) < 0) {
-		free(url);
-		return -ENOMEM;
-	}
-	ok = add_header(&x->hdrs, "Content-Type: application/json") &&
-	     add_header(&x->hdrs, "Expect:") && (!auth || add_header(&x->hdrs, auth));
-	free(auth);
-	c = ok ? curl_easy_init() : NULL;
-	if (!c) {
-		free(url);
-		xfer_stop(e, x);
-		return -ENOMEM;
-	}
-	x->easy = c;
-	curl_easy_setopt(c, CURLOPT_PRIVATE, x);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	free(url);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->errbuf);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, x->hdrs);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
-	curl_easy_setopt(c, CURLOPT_COPYPOSTFIELDS, body);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, wcb);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, wdata);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)e->timeout_ms);
-	if (!x->is_watch)
-		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)e->timeout_ms);
-	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, on_opensocket);
-	curl_easy_setopt(c, CURLOPT_SOCKOPTFUNCTION, on_sockopt);
-	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(c, CURLOPT_TCP_KEEPIDLE, (long)KEEPALIVE_IDLE_S);
-	curl_easy_setopt(c, CURLOPT_TCP_KEEPINTVL, (long)KEEPALIVE_INTVL_S);
-	curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-	if (e->cafile)
-		curl_easy_setopt(c, CURLOPT_CAINFO, e->cafile);
-	if (e->certfile)
-		curl_easy_setopt(c, CURLOPT_SSLCERT, e->certfile);
-	if (e->keyfile)
-		curl_easy_setopt(c, CURLOPT_SSLKEY, e->keyfile);
-	if (curl_multi_add_handle(e->multi, c) != CURLM_OK) {
-		xfer_stop(e, x);
-		return -ENOMEM;
-	}
-	e->stats.requests++;
+	enter(e);
+	watch_hold(w);
+	watch_drain(w, false);
+	watch_release(w);
+	leave(e);
 	return 0;
 }
 
-/* Text for a failed transfer: libcurl's detailed message if it left one. */
-static const char *curl_text(const struct xfer *x, CURLcode res)
+static void on_watch_done(void *arg, int err, const char *text)
 {
-	return x->errbuf[0] ? x->errbuf : curl_easy_strerror(res);
+	struct etcd_watch *w = arg;
+	struct etcd *e = w->x.e;
+
+	w->x.status = httpc_status(w->x.hr);
+	w->x.hr = NULL;
+	enter(e);
+	watch_done(w, err, text);
+	leave(e);
+}
+
+static const struct httpc_req_ops unary_ops = { on_unary_body, on_unary_done };
+static const struct httpc_req_ops watch_ops = { on_watch_body, on_watch_done };
+
+static void xfer_stop(struct etcd *e, struct xfer *x)
+{
+	httpc_cancel(x->hr);
+	x->hr = NULL;
+}
+
+/* Start one POST to the current endpoint. No callback runs from here. */
+static int xfer_start(struct etcd *e, struct xfer *x, const char *path, const char *body, void *arg)
+{
+	struct httpc_post_params p = { 0 };
+	char *auth = NULL, full[64];
+	int r;
+
+	x->ep = e->cur_ep;
+	x->token_gen = e->token_gen;
+	x->status = 0;
+	snprintf(full, sizeof(full), "/v3/%s", path);
+	if (e->token && asprintf(&auth, "Authorization: %s", e->token) < 0)
+		return -ENOMEM;
+	p.url = &e->urls[x->ep];
+	p.path = full;
+	p.header = auth;
+	p.body = body;
+	p.body_len = strlen(body);
+	p.connect_timeout_ms = e->timeout_ms;
+	p.timeout_ms = x->is_watch ? 0 : e->timeout_ms;
+	r = httpc_post(e->http, &p, x->is_watch ? &watch_ops : &unary_ops, arg, &x->hr);
+	free(auth);
+	if (r < 0)
+		return r;
+	e->stats.requests++;
+	return 0;
 }
 
 /* ---- authentication ---- */
@@ -581,7 +446,7 @@ static void req_start(struct etcd_req *r)
 	}
 	r->resp_len = 0;
 	r->resp_overflow = false;
-	err = xfer_start(e, &r->x, r->path, r->body, on_unary_write, r);
+	err = xfer_start(e, &r->x, r->path, r->body, r);
 	if (err < 0) {
 		uint64_t delay = next_backoff(e, &r->backoff_ms);
 
@@ -638,23 +503,22 @@ static bool is_gateway_status(long code)
  * Turn a finished transfer into a reply. Returns false (with why filled in)
  * when the attempt failed in transport and must be retried.
  */
-static bool req_classify(struct etcd_req *r, CURLcode res, struct etcd_json_reply *jr, char *why,
-			 size_t whylen)
+static bool req_classify(struct etcd_req *r, int err, const char *text, struct etcd_json_reply *jr,
+			 char *why, size_t whylen)
 {
-	long code = 0;
+	long code = r->x.status;
 	int p;
 
 	memset(jr, 0, sizeof(*jr));
-	if (res != CURLE_OK && r->resp_overflow) {
+	if (err && r->resp_overflow) {
 		jr->reply.err = -EMSGSIZE;
 		jr->reply.message = "etcd response larger than 64 MiB";
 		return true;
 	}
-	if (res != CURLE_OK) {
-		snprintf(why, whylen, "%s", curl_text(&r->x, res));
+	if (err) {
+		snprintf(why, whylen, "%s", text ? text : strerror(-err));
 		return false;
 	}
-	curl_easy_getinfo(r->x.easy, CURLINFO_RESPONSE_CODE, &code);
 	if (code == 200) {
 		if (r->kind == ETCD_JSON_KEEPALIVE && r->resp_len == 0) {
 			snprintf(why, whylen, "empty keepalive stream");
@@ -695,13 +559,13 @@ static bool req_classify(struct etcd_req *r, CURLcode res, struct etcd_json_repl
 	return true;
 }
 
-static void req_done(struct etcd_req *r, CURLcode res)
+static void req_done(struct etcd_req *r, int err, const char *text)
 {
 	struct etcd *e = r->x.e;
 	struct etcd_json_reply jr;
-	char why[CURL_ERROR_SIZE + 64];
+	char why[ERRTEXT_MAX];
 
-	if (!req_classify(r, res, &jr, why, sizeof(why))) {
+	if (!req_classify(r, err, text, &jr, why, sizeof(why))) {
 		req_retry(r, why);
 		return;
 	}
@@ -824,13 +688,13 @@ static void watch_attempt(struct etcd_watch *w)
 		return;
 	}
 	etcd_linebuf_reset(&w->lb);
-	w->has_data = w->overflow = false;
+	w->overflow = false;
 	err = etcd_json_watch_req(w->key, w->key_len, w->range_end, w->range_end_len, w->next_start,
 				  &body);
 	if (!err) {
 		if (w->attempts++)
 			e->stats.watch_reconnects++;
-		err = xfer_start(e, &w->x, "watch", body, on_watch_write, w);
+		err = xfer_start(e, &w->x, "watch", body, w);
 		free(body);
 	}
 	if (err < 0) {
@@ -858,7 +722,6 @@ static void watch_retry(struct etcd_watch *w, const char *why, bool transport)
 	note_failure(e, &w->x, why, transport);
 	xfer_stop(e, &w->x);
 	etcd_linebuf_reset(&w->lb);
-	w->has_data = false;
 	delay = next_backoff(e, &w->backoff_ms);
 	log_debug(1,
 		  "etcd %s: watch failed: %s; reconnecting in %" PRIu64 " ms on %s from %" PRId64,
@@ -935,10 +798,8 @@ static bool watch_handle_msg(struct etcd_watch *w, const struct etcd_watch_msg *
 static void watch_drain(struct etcd_watch *w, bool final)
 {
 	struct etcd *e = w->x.e;
-	long code = 0;
 
-	curl_easy_getinfo(w->x.easy, CURLINFO_RESPONSE_CODE, &code);
-	if (code != 200)
+	if (xfer_status(&w->x) != 200)
 		return; /* an error body: handled when the transfer ends */
 	for (;;) {
 		struct etcd_watch_msg m;
@@ -967,37 +828,19 @@ static void watch_drain(struct etcd_watch *w, bool final)
 	}
 }
 
-static void dispatch_watches(struct etcd *e)
-{
-	struct etcd_watch *w;
-
-again:
-	for (w = e->watches; w; w = w->next) {
-		if (!w->has_data || w->state != W_RUNNING)
-			continue;
-		w->has_data = false;
-		watch_hold(w);
-		watch_drain(w, false);
-		if (!watch_release(w) && e->free_pending)
-			return;
-		goto again; /* callbacks may have changed the list */
-	}
-}
-
-static void watch_done(struct etcd_watch *w, CURLcode res)
+static void watch_done(struct etcd_watch *w, int err, const char *text)
 {
 	struct etcd *e = w->x.e;
 	struct etcd_json_reply jr;
-	char why[CURL_ERROR_SIZE + 64];
-	long code = 0;
+	char why[ERRTEXT_MAX];
+	long code = w->x.status;
 
-	curl_easy_getinfo(w->x.easy, CURLINFO_RESPONSE_CODE, &code);
 	watch_hold(w);
-	if (res != CURLE_OK) {
+	if (err) {
 		if (w->overflow)
 			watch_retry(w, "watch message larger than 16 MiB", false);
 		else
-			watch_retry(w, curl_text(&w->x, res), true);
+			watch_retry(w, text ? text : strerror(-err), true);
 	} else if (code == 200) {
 		watch_drain(w, true);
 		if (!w->stopped && !e->free_pending && w->state == W_RUNNING)
@@ -1018,39 +861,6 @@ static void watch_done(struct etcd_watch *w, CURLcode res)
 	watch_release(w);
 }
 
-/* ---- dispatch after curl ran ---- */
-
-static void check_done(struct etcd *e)
-{
-	CURLMsg *msg;
-	int left;
-
-	while (!e->free_pending && (msg = curl_multi_info_read(e->multi, &left))) {
-		CURLcode res = msg->data.result;
-		struct xfer *x;
-		char *priv = NULL;
-
-		if (msg->msg != CURLMSG_DONE)
-			continue;
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
-		if (!priv)
-			continue;
-		x = (struct xfer *)(void *)priv;
-		if (x->is_watch)
-			watch_done(container_of(x, struct etcd_watch, x), res);
-		else
-			req_done(container_of(x, struct etcd_req, x), res);
-	}
-}
-
-/* User callbacks run only from here, outside any libcurl callback. */
-static void after_action(struct etcd *e)
-{
-	dispatch_watches(e);
-	if (!e->free_pending)
-		check_done(e);
-}
-
 /* ---- public API ---- */
 
 static char *dup_or_null(const char *s, bool *ok)
@@ -1067,34 +877,32 @@ static char *dup_or_null(const char *s, bool *ok)
 
 int etcd_new(struct loop *loop, const struct etcd_opts *opts, struct etcd **ret)
 {
+	struct httpc_tls_opts tls;
 	struct etcd *e;
 	bool ok = true;
 	int r;
 
 	if (!opts->n_endpoints || !opts->endpoints)
 		return -EINVAL;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		return -ENOMEM;
 	e = calloc(1, sizeof(*e));
-	if (!e) {
-		curl_global_cleanup();
+	if (!e)
 		return -ENOMEM;
-	}
 	e->loop = loop;
 	e->timeout_ms = opts->request_timeout_ms ? opts->request_timeout_ms : DEFAULT_TIMEOUT_MS;
 	e->rng = (loop_now_ms() << 20) ^ (uint64_t)getpid() ^ (uint64_t)(uintptr_t)e;
 	if (!e->rng)
 		e->rng = 1;
-	loop_timer_init(&e->curl_timer, on_curl_timeout, e);
 	e->authr.x.e = e;
 	e->authr.kind = ETCD_JSON_AUTH;
 	e->authr.path = "auth/authenticate";
 	loop_timer_init(&e->authr.timer, on_req_timer, &e->authr);
 
 	e->endpoints = calloc(opts->n_endpoints, sizeof(*e->endpoints));
-	if (!e->endpoints)
+	e->urls = calloc(opts->n_endpoints, sizeof(*e->urls));
+	if (!e->endpoints || !e->urls)
 		ok = false;
 	for (size_t i = 0; ok && i < opts->n_endpoints; i++) {
+		const char *why;
 		size_t n;
 
 		e->endpoints[i] = dup_or_null(opts->endpoints[i] ? opts->endpoints[i] : "", &ok);
@@ -1104,25 +912,28 @@ int etcd_new(struct loop *loop, const struct etcd_opts *opts, struct etcd **ret)
 		n = strlen(e->endpoints[i]);
 		while (n && e->endpoints[i][n - 1] == '/')
 			e->endpoints[i][--n] = '\0';
+		if (http_url_parse(e->endpoints[i], &e->urls[i], &why) < 0) {
+			log_debug(1, "etcd endpoint \"%s\": %s", e->endpoints[i], why);
+			r = -EINVAL;
+			goto fail;
+		}
 	}
-	e->cafile = dup_or_null(opts->cafile, &ok);
-	e->certfile = dup_or_null(opts->certfile, &ok);
-	e->keyfile = dup_or_null(opts->keyfile, &ok);
-	if (opts->username && *opts->username) {
+	if (ok && opts->username && *opts->username) {
 		e->username = dup_or_null(opts->username, &ok);
 		e->auth = AUTH_NEEDED;
 		if (ok && etcd_json_auth_req(opts->username, opts->password, &e->authr.body) < 0)
 			ok = false;
 	}
-	e->multi = ok ? curl_multi_init() : NULL;
-	if (!e->multi) {
+	if (!ok) {
 		r = -ENOMEM;
 		goto fail;
 	}
-	curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-	curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, e);
-	curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-	curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, e);
+	tls.cafile = opts->cafile;
+	tls.certfile = opts->certfile;
+	tls.keyfile = opts->keyfile;
+	r = httpc_new(loop, &tls, &e->http);
+	if (r < 0)
+		goto fail;
 	*ret = e;
 	return 0;
 fail:
@@ -1152,23 +963,14 @@ static void destroy(struct etcd *e)
 	loop_timer_cancel(e->loop, &e->authr.timer);
 	free(e->authr.body);
 	free(e->authr.resp);
-	if (e->multi)
-		curl_multi_cleanup(e->multi);
-	/* Sockets curl never reported as removed (it normally does). */
-	for (size_t i = 0; i < e->n_fds; i++)
-		loop_io_del(e->loop, e->fds[i]);
-	free(e->fds);
-	loop_timer_cancel(e->loop, &e->curl_timer);
+	httpc_free(e->http);
 	for (size_t i = 0; i < e->n_endpoints; i++)
 		free(e->endpoints[i]);
 	free(e->endpoints);
-	free(e->cafile);
-	free(e->certfile);
-	free(e->keyfile);
+	free(e->urls);
 	free(e->username);
 	free(e->token);
 	free(e);
-	curl_global_cleanup();
 }
 
 void etcd_free(struct etcd *e)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * etcd v3 client over the JSON gateway, driven by libcurl's multi socket API
- * on the daemon's loop. Every call is asynchronous: it queues the request and
+ * etcd v3 client over the JSON gateway, on our HTTP/1.1 client (httpc) and
+ * the daemon's loop. Every call is asynchronous: it queues the request and
  * the callback runs later from the loop, exactly once (unless the client is
  * freed first). Transport failures (connection refused/reset, timeouts, HTTP
  * 503, gRPC Unavailable) are retried inside the client on the next endpoint
@@ -140,10 +140,10 @@ void etcd_get_stats(const struct etcd *e, struct etcd_stats *ret);
 /* Monotonic ms since which no request has succeeded, or 0 while etcd answers. */
 uint64_t etcd_unreachable_since(const struct etcd *e);
 /*
- * The most recent failure as "<endpoint>: <text>", e.g. libcurl's
- * "https://10.0.0.1:2379: SSL certificate problem: unable to get local issuer
- * certificate", or an error answer to authenticate. "" once etcd answers again.
- * Valid until the next call into the client.
+ * The most recent failure as "<endpoint>: <text>", e.g.
+ * "https://10.0.0.1:2379: TLS: certificate verify failed: unable to get local
+ * issuer certificate (for 10.0.0.1)", or an error answer to authenticate. "" once etcd answers
+ * again. Valid until the next call into the client.
  */
 const char *etcd_last_error(const struct etcd *e);
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Command line and FLANNELD_* environment parsing, table driven, Go flag syntax. */
 #include "flags.h"
+#include "http_parse.h"
 #include "textutil.h"
 
 #include <ctype.h>
@@ -24,7 +25,7 @@ struct flag_def {
 	/* Default in the text form the command line takes; NULL for none. */
 	const char *def;
 	int min, max;
-	/* Extra syntax check for string flags (klog's vmodule, log_backtrace_at). */
+	/* Extra syntax check for string flags and each element of a list. */
 	int (*check)(const char *val, const char **why);
 	size_t off;
 	const char *help;
@@ -32,6 +33,7 @@ struct flag_def {
 
 static int check_vmodule(const char *val, const char **why);
 static int check_backtrace_at(const char *val, const char **why);
+static int check_endpoint(const char *val, const char **why);
 
 #define OFF(field) offsetof(struct options, field)
 
@@ -70,6 +72,7 @@ static const struct flag_def flag_table[] = {
 	  .type = FT_CSV,
 	  .def = "http://127.0.0.1:4001,http://127.0.0.1:2379",
 	  .off = OFF(etcd_endpoints),
+	  .check = check_endpoint,
 	  .help = "a comma-delimited list of etcd endpoints" },
 	STR("etcd-keyfile", etcd_keyfile, "", "SSL key file used to secure etcd communication"),
 	STR("etcd-password", etcd_password, "", "password for BasicAuth to etcd"),
@@ -308,6 +311,14 @@ syntax:
 	return -EINVAL;
 }
 
+/* An etcd endpoint our client can dial: http:// or https://, host, optional port. */
+static int check_endpoint(const char *val, const char **why)
+{
+	struct http_url u;
+
+	return http_url_parse(val, &u, why);
+}
+
 static void strlist_clear(struct strlist *l)
 {
 	size_t i;
@@ -412,6 +423,14 @@ static int flag_set(struct options *o, const struct flag_def *f, const char *val
 				break;
 			p = end + 1;
 		}
+		for (size_t i = 0; f->check && i < l.n; i++) {
+			if (f->check(l.v[i], why) < 0) {
+				snprintf(whybuf, whylen, "\"%s\": %s", l.v[i], *why);
+				*why = whybuf;
+				strlist_clear(&l);
+				return -EINVAL;
+			}
+		}
 		strlist_clear(field(o, f));
 		*(struct strlist *)field(o, f) = l;
 		return 0;
@@ -433,7 +452,7 @@ static const struct flag_def *flag_find(const char *name, size_t len)
 
 static int apply_defaults(struct options *o, char *err, size_t errlen)
 {
-	char whybuf[64];
+	char whybuf[256];
 	const char *why = "";
 	size_t i;
 	int r;
@@ -456,7 +475,7 @@ static int apply_defaults(struct options *o, char *err, size_t errlen)
 static int set_from_arg(struct options *o, const struct flag_def *f, const char *val, char *err,
 			size_t errlen)
 {
-	char whybuf[64], qbuf[160];
+	char whybuf[256], qbuf[160];
 	const char *why = "";
 	int r;
 
@@ -585,7 +604,7 @@ static int parse_env(char *const *envp, struct options *o, const bool *given, ch
 
 	for (i = 0; i < NFLAGS; i++) {
 		const struct flag_def *f = &flag_table[i];
-		char key[64], whybuf[64], qbuf[160];
+		char key[64], whybuf[256], qbuf[160];
 		const char *val, *why = "", *n;
 		size_t k;
 		int r;

@@ -104,7 +104,7 @@ void loop_io_del(struct loop *loop, int fd)
 {
 	if (fd < 0 || fd >= loop->n_ios || !loop->ios[fd].used)
 		return;
-	/* The fd may already be closed (curl does that); ENOENT/EBADF are fine. */
+	/* The fd may already be closed; ENOENT/EBADF are fine. */
 	epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL);
 	loop->ios[fd].used = false;
 }

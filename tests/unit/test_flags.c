@@ -345,6 +345,16 @@ static void test_comma_list(void **state)
 		  "invalid value \"a,\" for flag --etcd-endpoints: empty list element");
 	parse_err(ARGS("--etcd-endpoints="), NULL,
 		  "invalid value \"\" for flag --etcd-endpoints: empty list element");
+	/* Each endpoint must be a URL our client can dial. */
+	parse_err(ARGS("--etcd-endpoints=http://a:2379,10.0.0.1:2379"), NULL,
+		  "invalid value \"http://a:2379,10.0.0.1:2379\" for flag --etcd-endpoints: "
+		  "\"10.0.0.1:2379\": unsupported scheme (want http:// or https://)");
+	parse_err(ARGS("--etcd-endpoints=http://a:99999"), NULL,
+		  "invalid value \"http://a:99999\" for flag --etcd-endpoints: \"http://a:99999\": "
+		  "bad port");
+	parse_ok(ARGS("--etcd-endpoints=http://[fd00::1]:2379,https://etcd.example/"), NULL, &o);
+	assert_int_equal(o.etcd_endpoints.n, 2);
+	flags_free(&o);
 }
 
 static void test_env_mapping(void **state)

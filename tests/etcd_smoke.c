@@ -621,6 +621,31 @@ static void test_unreachable(void)
 	CHECK(!s.done && ws.ups == 0, "callback after etcd_free");
 }
 
+/*
+ * Host names are looked up off the loop: "localhost" (both ::1, where
+ * nothing listens, and 127.0.0.1), and a name that does not resolve.
+ */
+static void test_names(void)
+{
+	const char *eps[] = { "http://localhost:23791" }, *bad[] = { "http://no-such-host.invalid:2379" };
+	struct etcd *e = client(eps, 1, NULL, NULL);
+	struct res s = { 0 };
+
+	s = put(e, "/smoke/name", "n", 0);
+	CHECK(s.err == 0, "put via localhost: %d", s.err);
+	s = get(e, "/smoke/name", false);
+	CHECK(s.n == 1 && !strcmp(s.vals[0], "n"), "range via localhost");
+	etcd_free(e);
+
+	e = client(bad, 1, NULL, NULL);
+	s = (struct res){ 0 };
+	CHECK(etcd_put(e, "/x", 2, "y", 1, 0, on_reply, &s) == 0, "put");
+	CHECK(WAIT(strstr(etcd_last_error(e), "cannot resolve no-such-host.invalid") != NULL, 8000),
+	      "unresolvable name: last error \"%s\"", etcd_last_error(e));
+	CHECK(!s.done, "a lookup failure reached the callback");
+	etcd_free(e);
+}
+
 /* etcd_free() from inside a callback, with another request in flight. */
 static struct etcd *free_me;
 static void on_reply_free(void *arg, const struct etcd_reply *r)
@@ -1116,6 +1141,8 @@ int main(int argc, char **argv)
 	test_failover();
 	printf("unreachable\n");
 	test_unreachable();
+	printf("host names\n");
+	test_names();
 	printf("free in callback\n");
 	test_free_in_callback();
 	printf("fake gateway\n");

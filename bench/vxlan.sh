@@ -67,7 +67,8 @@ clear_leases() { etcdctl_sw del --prefix "$ETCD_PREFIX/subnets/" >/dev/null; }
 # start_flanneld <log>: exec flanneld in h1 directly (no wrapper, so the
 # time from here to exec is bash's fork + ip-netns-exec's setns); sets DPID.
 start_flanneld() {
-	ip netns exec "$(host_ns 1)" "$FLANNELD" --etcd-endpoints="$ETCD_CLIENT" --iface=eth0 \
+	# shellcheck disable=SC2086 # BENCH_WRAP (e.g. "valgrind --tool=massif") is split on purpose
+	ip netns exec "$(host_ns 1)" ${BENCH_WRAP:-} "$FLANNELD" --etcd-endpoints="$ETCD_CLIENT" --iface=eth0 \
 		--public-ip="$(host_ip 1)" --subnet-file="$TMP/h1/subnet.env" \
 		--iptables-forward-rules=false -v=1 >"$1" 2>&1 &
 	DPID=$!

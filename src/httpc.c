@@ -422,7 +422,8 @@ static int resolve_start(struct conn *k)
 	memcpy(s->host, k->host, sizeof(s->host));
 	memcpy(s->port, k->port, sizeof(s->port));
 	s->hints.ai_socktype = SOCK_STREAM;
-	/* No AI_ADDRCONFIG: it ignores loopback, so "localhost" would fail on a host with only lo. */
+	/* No AI_ADDRCONFIG: it ignores loopback, so "localhost" would fail on a host with only lo.
+	 */
 	s->hints.ai_flags = AI_NUMERICSERV;
 	s->cb.ar_name = s->host;
 	s->cb.ar_service = s->port;

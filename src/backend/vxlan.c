@@ -454,14 +454,33 @@ static void batch_end(struct backend *b)
 
 /* ------------------------------------------------------------ converge */
 
+#define HAVE_NEIGH   0x1u
+#define HAVE_FDB     0x2u
+#define HAVE_ROUTE   0x4u
+#define HAVE_NEXTHOP 0x8u
+
+enum stale_kind { STALE_ROUTE, STALE_NEIGH, STALE_FDB, STALE_NEXTHOP };
+
+/* A kernel entry of ours that no peer wants: deleted once the dumps are read. */
+struct stale {
+	enum stale_kind kind;
+	uint32_t addr;	   /* route dst, neighbour dst, FDB dst, nexthop id */
+	uint8_t len;	   /* route */
+	uint32_t priority; /* route */
+	uint8_t mac[6];	   /* FDB */
+};
+
+/*
+ * What the dumps found, decided entry by entry as they are read: which of
+ * each peer's entries are right (have[], by peer index) and what to
+ * delete. Nothing else is kept, so converging 10000 peers costs 10 kB and
+ * the stale entries, not a copy of the kernel's tables.
+ */
 struct kstate {
 	struct backend *b;
-	struct nl_route *routes;
-	size_t nroutes, caproutes;
-	struct nl_neigh *neighs, *fdbs;
-	size_t nneighs, capneighs, nfdbs, capfdbs;
-	struct nl_nexthop *nhs;
-	size_t nnhs, capnhs;
+	uint8_t *have;
+	struct stale *stale;
+	size_t nstale, capstale;
 };
 
 static int grow(void **v, size_t *cap, size_t n, size_t size)
@@ -480,71 +499,168 @@ static int grow(void **v, size_t *cap, size_t n, size_t size)
 	return 0;
 }
 
+static int add_stale(struct kstate *k, const struct stale *st)
+{
+	if (grow((void **)&k->stale, &k->capstale, k->nstale, sizeof(*st)) < 0)
+		return -ENOMEM;
+	k->stale[k->nstale++] = *st;
+	return 0;
+}
+
+/* A dump starts over (NLM_F_DUMP_INTR): forget what its first try found. */
+static void reset_kind(struct kstate *k, unsigned bit, enum stale_kind kind)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; i < k->b->npeers; i++)
+		k->have[i] &= (uint8_t)~bit;
+	for (size_t i = 0; i < k->nstale; i++)
+		if (k->stale[i].kind != kind)
+			k->stale[j++] = k->stale[i];
+	k->nstale = j;
+}
+
+static bool route_matches(const struct backend *b, const struct peer *p, const struct nl_route *r)
+{
+	if (r->dst_len != p->subnet.len || r->type != RTN_UNICAST || r->priority != 0)
+		return false;
+	if (uses_nexthop(b, p))
+		return r->nhid == p->subnet.addr;
+	if (r->nhid)
+		return false;
+	if (p->direct)
+		return r->gw == p->public_ip;
+	return r->gw == p->subnet.addr && r->oif == b->ifindex && (r->flags & RTNH_F_ONLINK);
+}
+
+static bool nexthop_matches(const struct backend *b, const struct peer *p,
+			    const struct nl_nexthop *nh)
+{
+	struct nl_nexthop want = peer_nexthop(b, p);
+
+	return nh->protocol == want.protocol && nh->gw == want.gw && nh->oif == want.oif &&
+	       (nh->flags & RTNH_F_ONLINK) == want.flags;
+}
+
+/*
+ * Nexthops with an id inside Network: ours if they carry our protocol. A
+ * foreign one holding a peer's id makes that peer's route classic (logged);
+ * this dump comes first because route_matches() depends on that.
+ */
+static int dump_nexthop_cb(void *arg, const struct nlmsghdr *nlh)
+{
+	struct kstate *k = arg;
+	struct backend *b = k->b;
+	struct nl_nexthop nh;
+	char sn[IP_STRLEN];
+	struct peer *p;
+
+	if (nl_parse_nexthop(nlh, &nh) < 0 || !ip4net_contains(&b->network, nh.id))
+		return 0;
+	p = peer_find(b, nh.id);
+	if (nh.protocol != NL_RTPROT_FLANNEL) {
+		if (p && !p->classic) {
+			log_warnx(
+				"Nexthop id %u (subnet %s) belongs to someone else (protocol %u): "
+				"using a plain route for that subnet",
+				nh.id, ip4net_format(&p->subnet, sn), nh.protocol);
+			p->classic = true;
+		}
+		return 0;
+	}
+	if (p && uses_nexthop(b, p)) {
+		if (nexthop_matches(b, p, &nh))
+			k->have[p - b->peers] |= HAVE_NEXTHOP;
+		return 0; /* else replaced in place */
+	}
+	return add_stale(k, &(struct stale){ .kind = STALE_NEXTHOP, .addr = nh.id });
+}
+
 static int dump_route_cb(void *arg, const struct nlmsghdr *nlh)
 {
 	struct kstate *k = arg;
+	struct backend *b = k->b;
 	struct nl_route r;
+	struct peer *p;
 
+	/* Another flanneld on this host (another network) tags its routes alike. */
 	if (nl_parse_route(nlh, &r) < 0 || r.protocol != NL_RTPROT_FLANNEL ||
-	    r.table != RT_TABLE_MAIN)
+	    r.table != RT_TABLE_MAIN || !ip4net_contains(&b->network, r.dst))
 		return 0;
-	if (grow((void **)&k->routes, &k->caproutes, k->nroutes, sizeof(r)) < 0)
-		return -ENOMEM;
-	k->routes[k->nroutes++] = r;
-	return 0;
+	p = peer_find(b, r.dst);
+	if (p && route_matches(b, p, &r)) {
+		k->have[p - b->peers] |= HAVE_ROUTE;
+		return 0;
+	}
+	if (p && p->subnet.len == r.dst_len && r.priority == 0)
+		return 0; /* replaced in place */
+	/* A replace cannot reach it (other prefix or metric): delete. */
+	return add_stale(k, &(struct stale){ .kind = STALE_ROUTE,
+					     .addr = r.dst,
+					     .len = r.dst_len,
+					     .priority = r.priority });
 }
 
 static int dump_neigh_cb(void *arg, const struct nlmsghdr *nlh)
 {
+	static const uint8_t zero[6];
 	struct kstate *k = arg;
+	struct backend *b = k->b;
+	struct stale st = { .kind = STALE_FDB };
 	struct nl_neigh n;
+	bool wanted = false;
+	size_t j, end;
 
-	if (nl_parse_neigh(nlh, &n) < 0 || n.ifindex != k->b->ifindex || !n.has_dst)
+	if (nl_parse_neigh(nlh, &n) < 0 || n.ifindex != b->ifindex || !n.has_dst)
 		return 0;
 	if (n.family == AF_INET) {
-		if (grow((void **)&k->neighs, &k->capneighs, k->nneighs, sizeof(n)) < 0)
-			return -ENOMEM;
-		k->neighs[k->nneighs++] = n;
-	} else if (n.family == AF_BRIDGE && n.has_lladdr) {
-		if (grow((void **)&k->fdbs, &k->capfdbs, k->nfdbs, sizeof(n)) < 0)
-			return -ENOMEM;
-		k->fdbs[k->nfdbs++] = n;
+		struct peer *p = peer_find(b, n.dst);
+
+		if (!p || p->direct)
+			return add_stale(k, &(struct stale){ .kind = STALE_NEIGH, .addr = n.dst });
+		if (n.has_lladdr && memcmp(n.lladdr, p->mac, 6) == 0 && (n.state & NUD_PERMANENT))
+			k->have[p - b->peers] |= HAVE_NEIGH;
+		return 0; /* else replaced in place */
 	}
-	return 0;
-}
-
-/* Nexthops with an id inside Network (ours if they carry our protocol). */
-static int dump_nexthop_cb(void *arg, const struct nlmsghdr *nlh)
-{
-	struct kstate *k = arg;
-	struct nl_nexthop nh;
-
-	if (nl_parse_nexthop(nlh, &nh) < 0 || !ip4net_contains(&k->b->network, nh.id))
+	/* FDB: learned entries age out by themselves; the all-zero MAC is the default. */
+	if (n.family != AF_BRIDGE || !n.has_lladdr || !(n.state & NUD_PERMANENT) ||
+	    memcmp(n.lladdr, zero, 6) == 0)
 		return 0;
-	if (grow((void **)&k->nhs, &k->capnhs, k->nnhs, sizeof(nh)) < 0)
-		return -ENOMEM;
-	k->nhs[k->nnhs++] = nh;
-	return 0;
+	if (peers_with_mac(b, n.lladdr, &j, &end)) {
+		for (; j < end; j++) {
+			const struct peer *p = &b->peers[b->bymac[j]];
+
+			if (!p->direct && p->public_ip == n.dst) {
+				k->have[b->bymac[j]] |= HAVE_FDB;
+				wanted = true;
+			}
+		}
+	}
+	if (wanted)
+		return 0;
+	st.addr = n.dst;
+	memcpy(st.mac, n.lladdr, 6);
+	return add_stale(k, &st);
 }
 
 static void reset_nexthops(void *arg)
 {
-	((struct kstate *)arg)->nnhs = 0;
+	reset_kind(arg, HAVE_NEXTHOP, STALE_NEXTHOP);
 }
 
 static void reset_routes(void *arg)
 {
-	((struct kstate *)arg)->nroutes = 0;
+	reset_kind(arg, HAVE_ROUTE, STALE_ROUTE);
 }
 
 static void reset_neighs(void *arg)
 {
-	((struct kstate *)arg)->nneighs = 0;
+	reset_kind(arg, HAVE_NEIGH, STALE_NEIGH);
 }
 
 static void reset_fdbs(void *arg)
 {
-	((struct kstate *)arg)->nfdbs = 0;
+	reset_kind(arg, HAVE_FDB, STALE_FDB);
 }
 
 static int dump_kernel(struct backend *b, struct kstate *k)
@@ -575,67 +691,22 @@ static int dump_kernel(struct backend *b, struct kstate *k)
 	return nl_dump(b->nl, (const void *)buf, dump_neigh_cb, reset_fdbs, k);
 }
 
-#define HAVE_NEIGH   0x1u
-#define HAVE_FDB     0x2u
-#define HAVE_ROUTE   0x4u
-#define HAVE_NEXTHOP 0x8u
-
-static bool route_matches(const struct backend *b, const struct peer *p, const struct nl_route *r)
+static void q_stale(struct backend *b, const struct stale *st)
 {
-	if (r->dst_len != p->subnet.len || r->type != RTN_UNICAST || r->priority != 0)
-		return false;
-	if (uses_nexthop(b, p))
-		return r->nhid == p->subnet.addr;
-	if (r->nhid)
-		return false;
-	if (p->direct)
-		return r->gw == p->public_ip;
-	return r->gw == p->subnet.addr && r->oif == b->ifindex && (r->flags & RTNH_F_ONLINK);
-}
-
-static bool nexthop_matches(const struct backend *b, const struct peer *p,
-			    const struct nl_nexthop *nh)
-{
-	struct nl_nexthop want = peer_nexthop(b, p);
-
-	return nh->protocol == want.protocol && nh->gw == want.gw && nh->oif == want.oif &&
-	       (nh->flags & RTNH_F_ONLINK) == want.flags;
-}
-
-/*
- * Two passes over the kernel's nexthops. The first, before anything is
- * written, marks the ones that are right and makes a peer's route classic
- * when a foreign nexthop holds its id (logged). The second queues the
- * deletion of ours that no route is to use.
- */
-static unsigned converge_nexthops(struct backend *b, const struct kstate *k, uint8_t *have,
-				  bool stale_pass)
-{
-	unsigned removed = 0;
-	char sn[IP_STRLEN];
-
-	for (size_t i = 0; i < k->nnhs; i++) {
-		const struct nl_nexthop *nh = &k->nhs[i];
-		struct peer *p = peer_find(b, nh->id);
-
-		if (nh->protocol != NL_RTPROT_FLANNEL) {
-			if (!stale_pass && p && !p->classic) {
-				log_warnx("Nexthop id %u (subnet %s) belongs to someone else "
-					  "(protocol %u): using a plain route for that subnet",
-					  nh->id, ip4net_format(&p->subnet, sn), nh->protocol);
-				p->classic = true;
-			}
-			continue;
-		}
-		if (p && uses_nexthop(b, p)) {
-			if (!stale_pass && nexthop_matches(b, p, nh))
-				have[p - b->peers] |= HAVE_NEXTHOP;
-		} else if (stale_pass) {
-			q_nexthop_del(b, nh->id);
-			removed++;
-		}
+	switch (st->kind) {
+	case STALE_ROUTE:
+		q_route_del(b, st->addr, st->len, st->priority);
+		break;
+	case STALE_NEIGH:
+		q_neigh_del_dst(b, st->addr);
+		break;
+	case STALE_FDB:
+		q_fdb(b, RTM_DELNEIGH, st->mac, st->addr, st->addr);
+		break;
+	case STALE_NEXTHOP:
+		q_nexthop_del(b, st->addr);
+		break;
 	}
-	return removed;
 }
 
 /*
@@ -645,107 +716,56 @@ static unsigned converge_nexthops(struct backend *b, const struct kstate *k, uin
  */
 static void converge(struct backend *b)
 {
-	static const uint8_t zero[6];
 	struct kstate k = { .b = b };
-	uint8_t *have = NULL;
-	unsigned added = 0, removed = 0;
+	unsigned added = 0;
 	size_t i;
-	int r;
+	int r = -ENOMEM;
 
-	r = dump_kernel(b, &k);
-	have = calloc(b->npeers ? b->npeers : 1, 1);
-	if (r < 0 || !have || !peers_by_mac(b)) {
-		log_warnx("Cannot read the kernel's entries for %s: %s", b->dev,
-			  strerror(r < 0 ? -r : ENOMEM));
+	k.have = calloc(b->npeers ? b->npeers : 1, 1);
+	if (k.have && peers_by_mac(b))
+		r = dump_kernel(b, &k);
+	if (r < 0) {
+		log_warnx("Cannot read the kernel's entries for %s: %s", b->dev, strerror(-r));
 		schedule_retry(b);
 		goto out;
 	}
 
-	converge_nexthops(b, &k, have, false);
 	batch_begin(b);
-	for (i = 0; i < k.nroutes; i++) {
-		const struct nl_route *rt = &k.routes[i];
-		struct peer *p = peer_find(b, rt->dst);
-
-		/* Another flanneld on this host (another network) tags its routes alike. */
-		if (!ip4net_contains(&b->network, rt->dst))
-			continue;
-		if (p && route_matches(b, p, rt)) {
-			have[p - b->peers] |= HAVE_ROUTE;
-		} else if (!p || p->subnet.len != rt->dst_len || rt->priority != 0) {
-			/* A replace cannot reach it (other prefix or metric): delete. */
-			q_route_del(b, rt->dst, rt->dst_len, rt->priority);
-			removed++;
-		}
-	}
-	for (i = 0; i < k.nneighs; i++) {
-		const struct nl_neigh *n = &k.neighs[i];
-		struct peer *p = peer_find(b, n->dst);
-
-		if (p && !p->direct) {
-			if (n->has_lladdr && memcmp(n->lladdr, p->mac, 6) == 0 &&
-			    (n->state & NUD_PERMANENT))
-				have[p - b->peers] |= HAVE_NEIGH;
-		} else {
-			q_neigh_del_dst(b, n->dst);
-			removed++;
-		}
-	}
-	for (i = 0; i < k.nfdbs; i++) {
-		const struct nl_neigh *f = &k.fdbs[i];
-		bool wanted = false;
-		size_t j, end;
-
-		/* Learned entries age out by themselves; the all-zero MAC is the default. */
-		if (!(f->state & NUD_PERMANENT) || memcmp(f->lladdr, zero, 6) == 0)
-			continue;
-		if (peers_with_mac(b, f->lladdr, &j, &end)) {
-			for (; j < end; j++) {
-				const struct peer *p = &b->peers[b->bymac[j]];
-
-				if (!p->direct && p->public_ip == f->dst) {
-					have[b->bymac[j]] |= HAVE_FDB;
-					wanted = true;
-				}
-			}
-		}
-		if (!wanted) {
-			q_fdb(b, RTM_DELNEIGH, f->lladdr, f->dst, f->dst);
-			removed++;
-		}
-	}
+	for (i = 0; i < k.nstale; i++)
+		if (k.stale[i].kind != STALE_NEXTHOP)
+			q_stale(b, &k.stale[i]);
 	for (i = 0; i < b->npeers; i++) {
 		const struct peer *p = &b->peers[i];
 		unsigned want = p->direct ? HAVE_ROUTE : HAVE_NEIGH | HAVE_FDB | HAVE_ROUTE;
 
 		if (uses_nexthop(b, p))
 			want |= HAVE_NEXTHOP;
-		if ((have[i] & want) == want)
+		if ((k.have[i] & want) == want)
 			continue;
 		added++;
-		if (!p->direct && !(have[i] & HAVE_NEIGH))
+		if (!p->direct && !(k.have[i] & HAVE_NEIGH))
 			q_neigh(b, RTM_NEWNEIGH, p);
-		if (!p->direct && !(have[i] & HAVE_FDB))
+		if (!p->direct && !(k.have[i] & HAVE_FDB))
 			q_fdb(b, RTM_NEWNEIGH, p->mac, p->public_ip, p->subnet.addr);
-		if (uses_nexthop(b, p) && !(have[i] & HAVE_NEXTHOP))
+		if (uses_nexthop(b, p) && !(k.have[i] & HAVE_NEXTHOP))
 			q_nexthop_add(b, p);
-		if (!(have[i] & HAVE_ROUTE))
+		if (!(k.have[i] & HAVE_ROUTE))
 			q_route_add(b, p);
 	}
 	/* After the routes: one that used a stale nexthop has been replaced by now. */
-	removed += converge_nexthops(b, &k, have, true);
+	for (i = 0; i < k.nstale; i++)
+		if (k.stale[i].kind == STALE_NEXTHOP)
+			q_stale(b, &k.stale[i]);
 	batch_end(b);
-	if (added || removed)
-		log_info("Converged %s: %zu subnets, %u added or fixed, %u stale entries removed%s",
-			 b->dev, b->npeers, added, removed, b->failed ? " (with errors)" : "");
+	if (added || k.nstale)
+		log_info(
+			"Converged %s: %zu subnets, %u added or fixed, %zu stale entries removed%s",
+			b->dev, b->npeers, added, k.nstale, b->failed ? " (with errors)" : "");
 	else
 		log_debug(1, "Converged %s: %zu subnets, nothing to change", b->dev, b->npeers);
 out:
-	free(have);
-	free(k.routes);
-	free(k.neighs);
-	free(k.fdbs);
-	free(k.nhs);
+	free(k.have);
+	free(k.stale);
 }
 
 /* ------------------------------------------------------------ leases */

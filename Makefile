@@ -42,14 +42,14 @@ $(BUILD)/%.o: %.c
 
 # Unit tests: each links its module and only what it needs (cmocka).
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
-test_ip_DEPS := src/ip.c
+test_ip_DEPS := src/ip.c src/textutil.c
 test_config_DEPS := src/config.c src/ip.c src/jsonutil.c src/textutil.c
 test_subnet_DEPS := src/subnet.c src/ip.c src/jsonutil.c src/textutil.c
 test_subnetenv_DEPS := src/subnetenv.c src/ip.c src/log.c src/textutil.c
 test_flags_DEPS := src/flags.c src/http_parse.c src/log.c src/textutil.c
 test_alloc_DEPS := src/alloc_choice.c src/config.c src/ip.c src/subnet.c src/jsonutil.c src/textutil.c
 test_etcd_json_DEPS := src/etcd_json.c
-test_http_parse_DEPS := src/http_parse.c
+test_http_parse_DEPS := src/http_parse.c src/textutil.c
 test_leasecache_DEPS := src/leasecache.c src/subnet.c src/ip.c src/jsonutil.c src/textutil.c
 test_vxlan_conf_DEPS := src/backend/vxlan_conf.c src/jsonutil.c src/textutil.c
 test_nl_msg_DEPS := src/nl_msg.c
@@ -79,15 +79,15 @@ BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
 $(BUILD)/bench/%: bench/%.c
 	@mkdir -p $(@D)
-	$(call quiet,CC,$<)$(CC) $(CFLAGS) -o $@ $<
+	$(call quiet,CC,$<)$(CC) $(CFLAGS) -Ibench -o $@ $<
 
 bench: $(BENCH_BINS)
 
 format:
-	clang-format -i src/*.c src/*.h src/backend/*.c src/backend/*.h tests/unit/*.c bench/*.c
+	clang-format -i src/*.c src/*.h src/backend/*.c src/backend/*.h tests/unit/*.c bench/*.[ch]
 
 format-check:
-	clang-format --dry-run -Werror src/*.c src/*.h src/backend/*.[ch] tests/unit/*.c bench/*.c
+	clang-format --dry-run -Werror src/*.c src/*.h src/backend/*.[ch] tests/unit/*.c bench/*.[ch]
 
 install: $(BUILD)/flanneld
 	install -d $(DESTDIR)$(SBINDIR)

@@ -34,6 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nlsock.h"
+
 #ifndef AF_BRIDGE
 #define AF_BRIDGE 7
 #endif
@@ -267,23 +269,6 @@ static int handle(const char *buf, size_t len)
 	return all;
 }
 
-static int open_sock(unsigned groups)
-{
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = groups };
-	int rcvbuf = RCVBUF;
-	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-
-	if (fd < 0)
-		return -1;
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
-		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 /* Dump one table into the sets; returns 1 when every target is met, -1 on error. */
 static int dump(int fd, uint16_t type, uint8_t family, char *buf)
 {
@@ -329,7 +314,7 @@ static int dump(int fd, uint16_t type, uint8_t family, char *buf)
 
 static int redump(char *buf)
 {
-	int fd = open_sock(0), r = 0;
+	int fd = nlsock_open(0, RCVBUF), r = 0;
 
 	if (fd < 0)
 		return -1;
@@ -379,7 +364,7 @@ int main(int argc, char **argv)
 			return 2;
 	}
 	timeout_ms = strtol(argv[6], NULL, 10);
-	fd = open_sock(RTMGRP_IPV4_ROUTE | RTMGRP_NEIGH);
+	fd = nlsock_open(RTMGRP_IPV4_ROUTE | RTMGRP_NEIGH, RCVBUF);
 	if (fd < 0) {
 		perror("nlcount: netlink socket");
 		return 2;

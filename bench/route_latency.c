@@ -36,6 +36,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nlsock.h"
+
 #define RTPROT_FLANNEL 158
 #define RCVBUF	       (4 * 1024 * 1024)
 
@@ -86,23 +88,6 @@ static int tcp_connect(const char *ip, int port)
 		return -1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static int nl_listen(void)
-{
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = RTMGRP_IPV4_ROUTE };
-	int rcvbuf = RCVBUF;
-	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-
-	if (fd < 0)
-		return -1;
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
-		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		close(fd);
 		return -1;
 	}
@@ -291,7 +276,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "route_latency: bad numbers\n");
 		return 2;
 	}
-	c.nl = nl_listen();
+	c.nl = nlsock_open(RTMGRP_IPV4_ROUTE, RCVBUF);
 	c.tcp = tcp_connect(argv[1], port);
 	if (c.nl < 0 || c.tcp < 0) {
 		perror("route_latency: socket");

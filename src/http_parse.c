@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Incremental HTTP/1.1 response parser and endpoint URL parsing (RFC 9110/9112, no I/O). */
 #include "http_parse.h"
+#include "textutil.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -113,17 +114,6 @@ static bool is_tchar(char c)
 	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c))
 		return true;
 	return c && strchr("!#$%&'*+-.^_`|~", c);
-}
-
-static int hex_value(char c)
-{
-	if (is_digit(c))
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 static bool token_is(const char *s, size_t n, const char *want)
@@ -304,10 +294,10 @@ static enum http_event parse_chunk_size(struct http_parser *p, const char *s, si
 	uint64_t size = 0;
 	size_t i = 0;
 
-	for (; i < n && hex_value(s[i]) >= 0; i++) {
+	for (; i < n && text_hex_digit(s[i]) >= 0; i++) {
 		if (size > UINT64_MAX >> 4)
 			return fail(p, "chunk size too large");
-		size = size << 4 | (uint64_t)hex_value(s[i]);
+		size = size << 4 | (uint64_t)text_hex_digit(s[i]);
 	}
 	if (i == 0)
 		return fail(p, "bad chunk size");
@@ -510,7 +500,7 @@ int http_url_parse(const char *url, struct http_url *ret, const char **error)
 		if (!host_end || host_end == host)
 			return url_fail(error, "bad IPv6 address");
 		for (const char *c = host; c < host_end; c++)
-			if (hex_value(*c) < 0 && *c != ':' && *c != '.')
+			if (text_hex_digit(*c) < 0 && *c != ':' && *c != '.')
 				return url_fail(error, "bad IPv6 address");
 		if (!memchr(host, ':', (size_t)(host_end - host)))
 			return url_fail(error, "bad IPv6 address");

@@ -40,6 +40,7 @@ struct conn {
 	struct conn *next, *prev; /* every connection of the client */
 	enum conn_state state;
 	int fd;
+	unsigned events; /* registered with the loop for fd */
 	bool tls_wanted;
 	struct tls_conn *tls;
 	bool want_write; /* TLS needs the socket writable to go on */
@@ -118,8 +119,13 @@ static void leave(struct httpc *c)
 
 static void conn_set_events(struct conn *k, unsigned events)
 {
-	if (k->fd >= 0 && loop_io_add(k->c->loop, k->fd, events, conn_io, k) < 0)
+	if (k->fd < 0 || k->events == events)
+		return;
+	if (loop_io_add(k->c->loop, k->fd, events, conn_io, k) < 0) {
 		log_debug(1, "http: cannot watch socket %d", k->fd);
+		return;
+	}
+	k->events = events;
 }
 
 static void conn_close_fd(struct conn *k)
@@ -131,6 +137,7 @@ static void conn_close_fd(struct conn *k)
 	k->tls = NULL;
 	close(k->fd);
 	k->fd = -1;
+	k->events = 0;
 }
 
 static void conn_free(struct conn *k)

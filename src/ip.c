@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ip.h"
+#include "textutil.h"
 
 /* Go's dtoi() gives up at this value; anything that large is no prefix length. */
 #define DTOI_BIG 0xFFFFFF
@@ -12,17 +13,6 @@
 static bool is_digit(char c)
 {
 	return c >= '0' && c <= '9';
-}
-
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* One decimal octet; Go >= 1.17 rejects leading zeros ("010") as ambiguous octal. */
@@ -134,7 +124,7 @@ int ip6_parsen(const char *s, size_t len, struct ip6 *ret)
 		size_t off = 0;
 		int h;
 
-		while (p + off < len && (h = hex_value(s[p + off])) >= 0) {
+		while (p + off < len && (h = text_hex_digit(s[p + off])) >= 0) {
 			if (off == 4)
 				return -EINVAL;
 			acc = acc << 4 | (uint32_t)h;

@@ -3,7 +3,7 @@
  * Smoke test of src/etcd.c against real loopback etcd servers it starts itself.
  * Not part of the daemon. Build:
  *   gcc -std=gnu11 -D_GNU_SOURCE -Isrc -o etcd_smoke tests/etcd_smoke.c src/etcd.c \
- *       src/etcd_json.c src/httpc.c src/http_parse.c src/tls.c src/loop.c src/log.c -ljansson
+ *       src/etcd_json.c src/httpc.c src/http_parse.c src/tls.c src/textutil.c src/loop.c src/log.c -ljansson
  * Run: ./etcd_smoke [-v]   (needs /usr/bin/etcd, openssl for the TLS part)
  * Ports 23791-23796 on 127.0.0.1; 23799 must be closed. Exits non-zero on any mismatch.
  */

@@ -121,20 +121,9 @@ int vxlan_conf_parse(const char *json, size_t len, struct vxlan_conf *ret, char 
 	return 0;
 }
 
-static int hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 static int hexbyte(const char *s)
 {
-	int hi = hexval(s[0]), lo = hexval(s[1]);
+	int hi = text_hex_digit(s[0]), lo = text_hex_digit(s[1]);
 
 	return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
 }

@@ -21,7 +21,7 @@ ip -n "$NS" link set lo up
 cd "$REPO_ROOT"
 cc -std=gnu11 -D_GNU_SOURCE -Isrc -O1 -g -fno-omit-frame-pointer \
 	-fsanitize=address,undefined -fno-sanitize-recover=all -o "$BIN" \
-	tests/etcd_smoke.c src/etcd.c src/etcd_json.c src/httpc.c src/http_parse.c src/tls.c \
+	tests/etcd_smoke.c src/etcd.c src/etcd_json.c src/httpc.c src/http_parse.c src/tls.c src/textutil.c \
 	src/loop.c src/log.c -ljansson -lpthread || fail "etcd_smoke does not build"
 (cd "$TMP" && timeout 240 ip netns exec "$NS" "$BIN") >"$TMP/smoke.log" 2>&1 || {
 	tail -n 40 "$TMP/smoke.log" >&2

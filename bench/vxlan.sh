@@ -10,9 +10,12 @@
 #      acknowledgement of the put (bench/route_latency).
 #   C. iperf3 container to container over flanneld's vxlan, against the same
 #      in-kernel vxlan set up by hand (same attributes and entries).
+#   D. a burst: BURST_N leases put while flanneld runs (100 per transaction,
+#      as fast as etcd takes them): time until all are programmed, and
+#      flanneld's CPU time for them.
 #
 #	sudo bench/vxlan.sh [runs]        (default 5; prints tables, asserts nothing)
-#	NS_LIST="1000 5000" bench/vxlan.sh  other sizes;  SKIP=BC  skip parts
+#	NS_LIST="1000 5000" bench/vxlan.sh  other sizes;  SKIP=BCD  skip parts
 #
 #	sw: br0 10.200.0.1 + etcd
 #	 |-- h1 10.200.0.11 eth0  flanneld (A, B), container c1 (C)
@@ -42,15 +45,15 @@ pct() { sort -n | awk -v p="$1" '{ a[NR] = $1 } END { i = int(NR * p / 100 + 0.9
 row() { printf '%-58s %s\n' "$1" "$2"; }
 status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 
-# put_leases <count>: fake vxlan leases 10.(1 + i/256).(i%256).0/24 for
-# i < count, 100 per transaction, under one etcd lease.
+# put_leases <count> [per-txn]: fake vxlan leases 10.(1 + i/256).(i%256).0/24
+# for i < count, 100 (or per-txn) per transaction, under one etcd lease.
 put_leases() {
-	local n=$1 b id
+	local n=$1 per=${2:-100} b id
 	id=$(sw_exec curl -sf -X POST http://127.0.0.1:2379/v3/lease/grant -d '{"TTL":"7200"}' | jq -r .ID)
-	for ((b = 0; b < n; b += 100)); do
-		jq -nc --argjson b "$b" --argjson n "$n" --arg id "$id" --arg p "$ETCD_PREFIX" '
+	for ((b = 0; b < n; b += per)); do
+		jq -nc --argjson b "$b" --argjson n "$n" --argjson per "$per" --arg id "$id" --arg p "$ETCD_PREFIX" '
 		    def hex2: "0123456789abcdef" as $d | $d[(. / 16 | floor):(. / 16 | floor) + 1] + $d[(. % 16):(. % 16) + 1];
-		    {success: [range($b; [$b + 100, $n] | min) as $i |
+		    {success: [range($b; [$b + $per, $n] | min) as $i |
 		      ($i / 256 | floor) as $hi | ($i % 256) as $lo |
 		      {request_put: {
 		        key: ("\($p)/subnets/10.\($hi + 1).\($lo).0-24" | @base64),
@@ -165,6 +168,38 @@ if [[ $SKIP != *B* ]]; then
 	row "put -> route in the kernel (us, median / p90)" "$(median <"$TMP/rs") / $(pct 90 <"$TMP/rs")"
 	row "acknowledgement -> route (us, median / p90 / max)" "$(median <"$TMP/ra") / $(pct 90 <"$TMP/ra") / $(sort -n "$TMP/ra" | tail -n 1)"
 	stop_flanneld
+	clear_leases
+fi
+
+# ---------------------------------------------------------------- D
+if [[ $SKIP != *D* ]]; then
+	BURST_N=${BURST_N:-5000}
+	echo
+	echo "== D. $BURST_N leases put while flanneld runs, ${BURST_TXN:-100} per transaction ($RUNS runs)"
+	: >"$TMP/d"
+	for ((run = 1; run <= RUNS; run++)); do
+		clear_leases
+		host_exec 1 ip link del "$DEV" 2>/dev/null || true
+		rm -f "$TMP/h1/subnet.env"
+		start_flanneld "$TMP/d$run.log"
+		wait_until 30 grep -q "Converged $DEV: 0 subnets" "$TMP/d$run.log" || fail "flanneld did not start"
+		ip netns exec "$(host_ns 1)" "$BENCH_BIN/nlcount" "$NETWORK" "$DEV" "$BURST_N" "$BURST_N" \
+			"$BURST_N" 120000 >"$TMP/nlcount.out" 2>&1 &
+		cpid=$!
+		wait_until 10 grep -q '^ready' "$TMP/nlcount.out" || fail "nlcount did not start"
+		cpu0=$(awk '{ print $1 }' "/proc/$DPID/schedstat")
+		t0=$(t_us)
+		put_leases "$BURST_N" "${BURST_TXN:-100}"
+		t_put=$(t_us)
+		wait "$cpid" || fail "not all $BURST_N entries appeared: $(tail -n 1 "$TMP/nlcount.out")"
+		tall=$(awk '$1 == "all" { print $2 }' "$TMP/nlcount.out")
+		cpu1=$(awk '{ print $1 }' "/proc/$DPID/schedstat")
+		echo "$(((tall - t0) / 1000)) $(((tall - t_put) / 1000)) $(((cpu1 - cpu0) / 1000000))" >>"$TMP/d"
+		stop_flanneld
+	done
+	row "first put -> all $BURST_N programmed (ms)" "$(cut -d' ' -f1 "$TMP/d" | median)"
+	row "last put acknowledged -> all programmed (ms)" "$(cut -d' ' -f2 "$TMP/d" | median)"
+	row "flanneld CPU for the burst (ms)" "$(cut -d' ' -f3 "$TMP/d" | median)"
 	clear_leases
 fi
 

@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 
 #include "backend/backend.h"
+#include "backend/fdbset.h"
 #include "backend/vxlan_conf.h"
 #include "config.h"
 #include "iface.h"
@@ -107,9 +108,10 @@ struct backend {
 
 	struct peer *peers; /* sorted by subnet address */
 	size_t npeers, cap;
-	size_t *bymac; /* indices into peers sorted by MAC, rebuilt when stale */
+	size_t *bymac; /* indices into peers sorted by MAC, rebuilt when stale (converge) */
 	size_t bymac_cap;
 	bool bymac_stale;
+	struct fdbset fdbs; /* the FDB entries the peers want, counted (events) */
 
 	/* One timer for heals (soon) and retries after failed writes (backing off). */
 	struct loop_timer heal;
@@ -152,6 +154,17 @@ static struct peer *peer_find(struct backend *b, uint32_t addr)
 	return b->npeers ? bsearch(&key, b->peers, b->npeers, sizeof(key), peer_cmp) : NULL;
 }
 
+/* p's FDB entry counted in (or out of) b->fdbs; direct peers have none. */
+static void fdb_count(struct backend *b, const struct peer *p, bool add)
+{
+	if (p->direct)
+		return;
+	if (!add)
+		fdbset_del(&b->fdbs, p->mac, p->public_ip);
+	else if (fdbset_add(&b->fdbs, p->mac, p->public_ip) < 0)
+		log_warnx("Out of memory counting FDB entries: a shared one may be deleted");
+}
+
 static struct peer *peer_insert(struct backend *b, const struct peer *p)
 {
 	size_t lo = 0, hi = b->npeers;
@@ -177,6 +190,7 @@ static struct peer *peer_insert(struct backend *b, const struct peer *p)
 	b->peers[lo] = *p;
 	b->npeers++;
 	b->bymac_stale = true;
+	fdb_count(b, p, true);
 	return &b->peers[lo];
 }
 
@@ -184,6 +198,7 @@ static void peer_remove(struct backend *b, struct peer *p)
 {
 	size_t i = (size_t)(p - b->peers);
 
+	fdb_count(b, p, false);
 	memmove(p, p + 1, (b->npeers - i - 1) * sizeof(*p));
 	b->npeers--;
 	b->bymac_stale = true;
@@ -383,17 +398,12 @@ static void q_route_del(struct backend *b, uint32_t dst, uint8_t len, uint32_t p
 static bool fdb_shared(struct backend *b, const struct peer *except, const uint8_t mac[6],
 		       uint32_t ip)
 {
-	size_t i, end;
+	unsigned n = fdbset_count(&b->fdbs, mac, ip);
 
-	if (!peers_with_mac(b, mac, &i, &end))
-		return false;
-	for (; i < end; i++) {
-		const struct peer *q = &b->peers[b->bymac[i]];
-
-		if (q != except && !q->direct && q->public_ip == ip)
-			return true;
-	}
-	return false;
+	if (n && except && !except->direct && except->public_ip == ip &&
+	    memcmp(except->mac, mac, 6) == 0)
+		n--;
+	return n > 0;
 }
 
 static void q_fdb_del(struct backend *b, const struct peer *p)
@@ -887,7 +897,9 @@ static void vxlan_lease_added(struct backend *b, const struct lease *l)
 		if (old->subnet.len != np.subnet.len)
 			q_route_del(b, old->subnet.addr, old->subnet.len, 0);
 		np.classic = old->classic; /* the nexthop id is still someone else's */
+		fdb_count(b, old, false);
 		*old = np;
+		fdb_count(b, old, true);
 		b->bymac_stale = true;
 	} else if (!peer_insert(b, &np)) {
 		log_warnx("Out of memory adding subnet %s, ignoring it",
@@ -929,6 +941,9 @@ static void vxlan_resync(struct backend *b, const struct lease *const *all, size
 	b->npeers = k;
 	b->cap = n ? n : 1;
 	b->bymac_stale = true;
+	fdbset_free(&b->fdbs);
+	for (size_t i = 0; i < k; i++)
+		fdb_count(b, &b->peers[i], true);
 	converge(b);
 }
 
@@ -1343,7 +1358,6 @@ static void neigh_event(struct backend *b, const struct nlmsghdr *nlh)
 	char a[16], mac[VXLAN_MAC_STRLEN];
 	bool del = nlh->nlmsg_type == RTM_DELNEIGH;
 	struct nl_neigh n;
-	size_t i, end;
 
 	if (nl_parse_neigh(nlh, &n) < 0 || n.ifindex != b->ifindex || !n.has_dst)
 		return;
@@ -1361,19 +1375,15 @@ static void neigh_event(struct backend *b, const struct nlmsghdr *nlh)
 				  ip4_format(n.dst, a));
 		return;
 	}
-	/* FDB: learned entries come and go by themselves. */
+	/* FDB: learned entries come and go by themselves; unknown MACs are not ours. */
 	if (n.family != AF_BRIDGE || !n.has_lladdr || (!del && !(n.state & NUD_PERMANENT)) ||
-	    !peers_with_mac(b, n.lladdr, &i, &end))
+	    !fdbset_count_mac(&b->fdbs, n.lladdr))
 		return;
-	for (; i < end; i++) {
-		const struct peer *p = &b->peers[b->bymac[i]];
-
-		if (!p->direct && p->public_ip == n.dst) {
-			if (del)
-				heal_soon(b, "The FDB entry %s dst %s was deleted",
-					  vxlan_mac_format(n.lladdr, mac), ip4_format(n.dst, a));
-			return; /* an addition that matches a peer */
-		}
+	if (fdbset_count(&b->fdbs, n.lladdr, n.dst)) {
+		if (del)
+			heal_soon(b, "The FDB entry %s dst %s was deleted",
+				  vxlan_mac_format(n.lladdr, mac), ip4_format(n.dst, a));
+		return; /* an addition that matches a peer */
 	}
 	if (!del)
 		heal_soon(b, "The FDB entry %s was pointed at %s", vxlan_mac_format(n.lladdr, mac),
@@ -1483,6 +1493,7 @@ static void vxlan_close(struct backend *b)
 	nl_close(b->nl);
 	free(b->peers);
 	free(b->bymac);
+	fdbset_free(&b->fdbs);
 	free(b);
 }
 

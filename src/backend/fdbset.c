@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Reference counts of FDB entries and MACs: open addressing, linear probing, no tombstones. */
+#include "fdbset.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { KEY_PAIR = 1, KEY_MAC = 2 }; /* 0 marks an empty slot */
+
+struct fdbset_slot {
+	uint8_t mac[6];
+	uint8_t kind;
+	uint32_t dst;
+	uint32_t count;
+};
+
+static uint64_t hash(const uint8_t mac[6], uint8_t kind, uint32_t dst)
+{
+	uint64_t x = 0;
+
+	memcpy(&x, mac, 6);
+	x ^= (uint64_t)kind << 48 ^ (uint64_t)dst << 16;
+	/* splitmix64's finaliser: every input bit reaches the low bits we index with */
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+static bool is(const struct fdbset_slot *e, const uint8_t mac[6], uint8_t kind, uint32_t dst)
+{
+	return e->kind == kind && e->dst == dst && memcmp(e->mac, mac, 6) == 0;
+}
+
+/* The slot holding the key, or the empty one where it would go. */
+static size_t find(const struct fdbset *s, const uint8_t mac[6], uint8_t kind, uint32_t dst)
+{
+	size_t mask = s->cap - 1, i = hash(mac, kind, dst) & mask;
+
+	while (s->slots[i].kind && !is(&s->slots[i], mac, kind, dst))
+		i = (i + 1) & mask;
+	return i;
+}
+
+static int grow(struct fdbset *s)
+{
+	size_t cap = s->cap ? s->cap * 2 : 64;
+	struct fdbset_slot *old = s->slots, *n = calloc(cap, sizeof(*n));
+	size_t oldcap = s->cap;
+
+	if (!n)
+		return -ENOMEM;
+	s->slots = n;
+	s->cap = cap;
+	for (size_t i = 0; i < oldcap; i++)
+		if (old[i].kind)
+			s->slots[find(s, old[i].mac, old[i].kind, old[i].dst)] = old[i];
+	free(old);
+	return 0;
+}
+
+static int inc(struct fdbset *s, const uint8_t mac[6], uint8_t kind, uint32_t dst)
+{
+	struct fdbset_slot *e;
+
+	/* At most half full: probe runs stay short. */
+	if ((s->used + 1) * 2 > s->cap && grow(s) < 0)
+		return -ENOMEM;
+	e = &s->slots[find(s, mac, kind, dst)];
+	if (!e->kind) {
+		memcpy(e->mac, mac, 6);
+		e->kind = kind;
+		e->dst = dst;
+		e->count = 0;
+		s->used++;
+	}
+	e->count++;
+	return 0;
+}
+
+/* Remove slot i and move later members of its probe run back into the gap. */
+static void erase(struct fdbset *s, size_t i)
+{
+	size_t mask = s->cap - 1, j = i;
+
+	for (;;) {
+		size_t home;
+
+		s->slots[i].kind = 0;
+		do {
+			j = (j + 1) & mask;
+			if (!s->slots[j].kind)
+				return;
+			home = hash(s->slots[j].mac, s->slots[j].kind, s->slots[j].dst) & mask;
+			/* j stays if its home lies cyclically in (i, j] */
+		} while (i <= j ? (i < home && home <= j) : (i < home || home <= j));
+		s->slots[i] = s->slots[j];
+		i = j;
+	}
+}
+
+static void dec(struct fdbset *s, const uint8_t mac[6], uint8_t kind, uint32_t dst)
+{
+	size_t i;
+
+	if (!s->cap)
+		return;
+	i = find(s, mac, kind, dst);
+	if (!s->slots[i].kind)
+		return;
+	if (--s->slots[i].count == 0) {
+		erase(s, i);
+		s->used--;
+	}
+}
+
+int fdbset_add(struct fdbset *s, const uint8_t mac[6], uint32_t dst)
+{
+	if (inc(s, mac, KEY_PAIR, dst) < 0)
+		return -ENOMEM;
+	if (inc(s, mac, KEY_MAC, 0) < 0) {
+		dec(s, mac, KEY_PAIR, dst);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void fdbset_del(struct fdbset *s, const uint8_t mac[6], uint32_t dst)
+{
+	size_t i;
+
+	if (!s->cap)
+		return;
+	i = find(s, mac, KEY_PAIR, dst);
+	if (!s->slots[i].kind)
+		return; /* nobody wanted it: the MAC's count is not ours to lower */
+	dec(s, mac, KEY_PAIR, dst);
+	dec(s, mac, KEY_MAC, 0);
+}
+
+static unsigned count(const struct fdbset *s, const uint8_t mac[6], uint8_t kind, uint32_t dst)
+{
+	const struct fdbset_slot *e;
+
+	if (!s->cap)
+		return 0;
+	e = &s->slots[find(s, mac, kind, dst)];
+	return e->kind ? e->count : 0;
+}
+
+unsigned fdbset_count(const struct fdbset *s, const uint8_t mac[6], uint32_t dst)
+{
+	return count(s, mac, KEY_PAIR, dst);
+}
+
+unsigned fdbset_count_mac(const struct fdbset *s, const uint8_t mac[6])
+{
+	return count(s, mac, KEY_MAC, 0);
+}
+
+void fdbset_free(struct fdbset *s)
+{
+	free(s->slots);
+	memset(s, 0, sizeof(*s));
+}

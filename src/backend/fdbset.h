@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * How many peers want each FDB entry (MAC, destination), and each MAC at
+ * all: O(1) answers for the events that arrive once per peer change, where
+ * a sorted index would be rebuilt each time. Pure logic, no I/O.
+ */
+#ifndef FLANNELD_FDBSET_H
+#define FLANNELD_FDBSET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct fdbset_slot;
+
+struct fdbset {
+	struct fdbset_slot *slots;
+	size_t cap, used; /* cap is 0 or a power of two */
+};
+
+/* Zeroed is empty; fdbset_free() releases and empties it. */
+void fdbset_free(struct fdbset *s);
+/* One more peer wants (mac, dst): 0 or -ENOMEM. */
+int fdbset_add(struct fdbset *s, const uint8_t mac[6], uint32_t dst);
+/* One peer fewer wants it (no-op if none did). */
+void fdbset_del(struct fdbset *s, const uint8_t mac[6], uint32_t dst);
+/* Peers that want (mac, dst). */
+unsigned fdbset_count(const struct fdbset *s, const uint8_t mac[6], uint32_t dst);
+/* Peers whose MAC is mac, whatever their destination. */
+unsigned fdbset_count_mac(const struct fdbset *s, const uint8_t mac[6]);
+
+#endif

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Unit tests for backend/fdbset.c: counts, and deletion keeping every other key findable. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "backend/fdbset.h"
+
+static void test_counts(void **state)
+{
+	static const uint8_t a[6] = { 0x0a, 0, 0, 0, 0, 1 }, b[6] = { 0x0a, 0, 0, 0, 0, 2 };
+	struct fdbset s = { 0 };
+
+	assert_int_equal(fdbset_count(&s, a, 1), 0);
+	assert_int_equal(fdbset_count_mac(&s, a), 0);
+	fdbset_del(&s, a, 1); /* on an empty set */
+	assert_int_equal(fdbset_add(&s, a, 1), 0);
+	assert_int_equal(fdbset_add(&s, a, 1), 0); /* a host re-registered: two leases, one entry */
+	assert_int_equal(fdbset_add(&s, a, 2), 0);
+	assert_int_equal(fdbset_count(&s, a, 1), 2);
+	assert_int_equal(fdbset_count(&s, a, 2), 1);
+	assert_int_equal(fdbset_count(&s, a, 3), 0);
+	assert_int_equal(fdbset_count_mac(&s, a), 3);
+	assert_int_equal(fdbset_count_mac(&s, b), 0);
+	/* Deleting what nobody wanted leaves the MAC's count alone. */
+	fdbset_del(&s, a, 9);
+	assert_int_equal(fdbset_count_mac(&s, a), 3);
+	fdbset_del(&s, a, 1);
+	assert_int_equal(fdbset_count(&s, a, 1), 1);
+	fdbset_del(&s, a, 1);
+	fdbset_del(&s, a, 2);
+	assert_int_equal(fdbset_count(&s, a, 1), 0);
+	assert_int_equal(fdbset_count_mac(&s, a), 0);
+	assert_int_equal(s.used, 0);
+	fdbset_free(&s);
+	assert_null(s.slots);
+}
+
+/* Random adds and deletes against a plain array model, through several growths. */
+static void test_model(void **state)
+{
+	enum { KEYS = 3000, OPS = 60000 };
+	static unsigned model[KEYS];
+	struct fdbset s = { 0 };
+	uint64_t rng = 88172645463325252ull;
+
+	for (int op = 0; op < OPS; op++) {
+		unsigned k;
+		uint8_t mac[6] = { 0x02, 0, 0, 0, 0, 0 };
+
+		rng ^= rng << 13;
+		rng ^= rng >> 7;
+		rng ^= rng << 17;
+		k = (unsigned)(rng % KEYS);
+		mac[4] = (uint8_t)(k / 7 >> 8); /* several keys share a MAC */
+		mac[5] = (uint8_t)(k / 7);
+		if ((rng >> 32) % 3 && model[k] < 3) {
+			assert_int_equal(fdbset_add(&s, mac, 0x0a000000u + k), 0);
+			model[k]++;
+		} else {
+			fdbset_del(&s, mac, 0x0a000000u + k);
+			if (model[k])
+				model[k]--;
+		}
+		if (op % 5000 == 0 || op == OPS - 1) {
+			for (unsigned j = 0; j < KEYS; j++) {
+				uint8_t m[6] = {
+					0x02, 0, 0, 0, (uint8_t)(j / 7 >> 8), (uint8_t)(j / 7)
+				};
+				unsigned want_mac = 0;
+
+				assert_int_equal(fdbset_count(&s, m, 0x0a000000u + j), model[j]);
+				for (unsigned x = j / 7 * 7; x < j / 7 * 7 + 7 && x < KEYS; x++)
+					want_mac += model[x];
+				assert_int_equal(fdbset_count_mac(&s, m), want_mac);
+			}
+		}
+	}
+	fdbset_free(&s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_counts),
+		cmocka_unit_test(test_model),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -75,6 +75,27 @@ check: units
 		if ASAN_OPTIONS=detect_leaks=1 ./$$t; then pass=$$((pass+1)); else fail=$$((fail+1)); echo "FAILED: $$t"; fi; \
 	done; echo "unit: $$pass passed, $$fail failed"; [ $$fail -eq 0 ]
 
+# Fuzz targets (fuzz/fuzz_*.c, libFuzzer with ASan+UBSan, clang); fuzz/run.sh runs them.
+FUZZ_CC ?= clang
+FUZZ_BUILD := build-fuzz
+FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -Isrc -g -O1 -fno-omit-frame-pointer \
+	       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_TARGETS := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
+fuzz_config_DEPS := src/config.c src/ip.c src/jsonutil.c src/textutil.c src/alloc_choice.c
+fuzz_lease_DEPS := src/subnet.c src/ip.c src/jsonutil.c src/textutil.c src/backend/vxlan_conf.c
+fuzz_etcd_reply_DEPS := src/etcd_json.c
+fuzz_watch_stream_DEPS := src/etcd_json.c
+fuzz_http_DEPS := src/http_parse.c src/textutil.c
+fuzz_subnetenv_DEPS := src/subnetenv.c src/ip.c src/log.c src/textutil.c
+fuzz_ip_DEPS := src/ip.c src/textutil.c
+fuzz_nl_DEPS := src/nl_msg.c
+
+$(FUZZ_BUILD)/%: fuzz/%.c $$(%_DEPS)
+	@mkdir -p $(@D)
+	$(call quiet,FUZZ,$@)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ $(LIBS)
+
+fuzz: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
+
 # Benchmark helpers (bench/*.c, standalone programs; see bench/vxlan.sh).
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
@@ -85,18 +106,18 @@ $(BUILD)/bench/%: bench/%.c
 bench: $(BENCH_BINS)
 
 format:
-	clang-format -i src/*.c src/*.h src/backend/*.c src/backend/*.h tests/unit/*.c bench/*.[ch]
+	clang-format -i src/*.c src/*.h src/backend/*.c src/backend/*.h tests/unit/*.c bench/*.[ch] fuzz/*.c
 
 format-check:
-	clang-format --dry-run -Werror src/*.c src/*.h src/backend/*.[ch] tests/unit/*.c bench/*.[ch]
+	clang-format --dry-run -Werror src/*.c src/*.h src/backend/*.[ch] tests/unit/*.c bench/*.[ch] fuzz/*.c
 
 install: $(BUILD)/flanneld
 	install -d $(DESTDIR)$(SBINDIR)
 	install -m 0755 $(BUILD)/flanneld $(DESTDIR)$(SBINDIR)/flanneld
 
 clean:
-	rm -rf build build-san build-unit
+	rm -rf build build-san build-unit build-fuzz
 
-.PHONY: all units check bench format format-check install clean
+.PHONY: all units check bench fuzz format format-check install clean
 
 -include $(DAEMON_OBJS:.o=.d)

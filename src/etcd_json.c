@@ -907,7 +907,7 @@ static bool blank(const char *s, size_t n)
 int etcd_linebuf_next(struct etcd_linebuf *lb, bool final, const char **line, size_t *len)
 {
 	for (;;) {
-		const char *s = lb->buf + lb->start, *nl;
+		const char *s, *nl;
 		size_t n;
 
 		if (lb->start == lb->len) {
@@ -920,6 +920,7 @@ int etcd_linebuf_next(struct etcd_linebuf *lb, bool final, const char **line, si
 			}
 			return 0;
 		}
+		s = lb->buf + lb->start; /* buf is NULL while nothing was appended */
 		nl = memchr(s, '\n', lb->len - lb->start);
 		if (nl) {
 			n = (size_t)(nl - s);

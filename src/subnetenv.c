@@ -307,7 +307,7 @@ static bool line_is_text(struct reader *rd, unsigned lineno, const char *line, s
 	return true;
 }
 
-static void parse_text(struct reader *rd, char *buf, size_t len, bool truncated,
+static void parse_text(struct reader *rd, const char *buf, size_t len, bool truncated,
 		       struct subnetenv *env)
 {
 	char line[SUBNETENV_MAX_LINE + 1];
@@ -332,6 +332,15 @@ static void parse_text(struct reader *rd, char *buf, size_t len, bool truncated,
 		}
 		pos = end + 1;
 	}
+}
+
+void subnetenv_parse(const char *buf, size_t len, bool truncated, struct subnetenv *ret,
+		     void (*warn)(void *arg, const char *msg), void *arg)
+{
+	struct reader rd = { .warn = warn, .arg = arg };
+
+	memset(ret, 0, sizeof(*ret));
+	parse_text(&rd, buf, len, truncated, ret);
 }
 
 int subnetenv_read(const char *path, struct subnetenv *ret,

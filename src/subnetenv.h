@@ -4,6 +4,7 @@
 #define FLANNELD_SUBNETENV_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "ip.h"
 
@@ -22,6 +23,9 @@ struct subnetenv {
  */
 int subnetenv_read(const char *path, struct subnetenv *ret,
 		   void (*warn)(void *arg, const char *msg), void *arg);
+/* The read path on text in memory (truncated: the last line may be cut, skip it). */
+void subnetenv_parse(const char *buf, size_t len, bool truncated, struct subnetenv *ret,
+		     void (*warn)(void *arg, const char *msg), void *arg);
 /* Format upstream's exact text (§6 order) into buf; returns length or -ENOSPC. */
 int subnetenv_format(const struct subnetenv *env, char *buf, size_t size);
 /* Write atomically: mkdir -p parent (0755), temp file, fsync, rename; mode 0644. */

@@ -1,22 +1,30 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# The single test command: dependencies, build, unit tests (make check), then
-# every tests/integration/test_*.sh (as root, each under a timeout, each in
-# its own namespaces). The last line is "N passed, M failed[, K skipped]";
-# the exit code is non-zero if anything failed.
+# The single test command: dependencies, build, unit tests (make check, under
+# ASan+UBSan), then every tests/integration/test_*.sh (as root, each under a
+# timeout, each in its own namespaces) twice: against the daemon as built
+# and against the ASan+UBSan build (build-san/flanneld), then a short run of
+# every fuzz target (fuzz/run.sh). The last line is "N passed, M failed[, K
+# skipped]"; the exit code is non-zero if anything failed.
 #
 #	tests/run.sh                   everything
 #	tests/run.sh burst outage      only integration tests whose name matches
+#	                               (then no fuzzing unless FUZZ_SECONDS is set)
 #	TEST_TIMEOUT=600 tests/run.sh  per-test timeout in seconds (default 300)
-#	SAN=1 tests/run.sh             integration tests against the ASan+UBSan
-#	                               daemon (build-san/flanneld)
+#	PASSES=plain tests/run.sh      one integration pass (plain, san, or "plain san")
+#	SAN=1 tests/run.sh             the same as PASSES=san
+#	FUZZ_SECONDS=300 tests/run.sh  seconds per fuzz target (default 45; 0: none)
 set -uo pipefail
 
 cd "$(dirname "$0")/.." || exit 1
 if [ "${SAN:-0}" = 1 ]; then
-	export SAN # make builds build-san/ then
-	export FLANNELD=${FLANNELD:-$PWD/build-san/flanneld}
+	PASSES=san
 fi
+PASSES=${PASSES:-plain san}
+if [ $# -gt 0 ]; then
+	FUZZ_SECONDS=${FUZZ_SECONDS:-0}
+fi
+FUZZ_SECONDS=${FUZZ_SECONDS:-45}
 TEST_TIMEOUT=${TEST_TIMEOUT:-300}
 OUT=$(mktemp -d "${TMPDIR:-/tmp}/flanneld-tests.XXXXXX")
 trap 'rm -rf "$OUT"' EXIT
@@ -61,7 +69,7 @@ if ! scripts/deps.sh >"$OUT/deps.log" 2>&1; then
 	show_tail "$OUT/deps.log"
 fi
 start=$SECONDS
-if make >"$OUT/make.log" 2>&1; then
+if make >"$OUT/make.log" 2>&1 && { [[ $PASSES != *san* ]] || make SAN=1 >>"$OUT/make.log" 2>&1; }; then
 	result build PASS $((SECONDS - start))
 else
 	result build FAIL $((SECONDS - start))
@@ -92,41 +100,70 @@ else
 	show_tail "$OUT/check.log"
 fi
 
-# -- integration tests
+# -- integration tests, once per pass
 n=0
-for t in tests/integration/test_*.sh; do
-	[ -f "$t" ] || continue
-	name=$(basename "$t" .sh)
-	if [ $# -gt 0 ]; then
-		match=0
-		for pat in "$@"; do [[ $name == *"$pat"* ]] && match=1; done
-		[ $match -eq 1 ] || continue
-	fi
-	n=$((n + 1))
-	prefix=flr$$x$n
-	log=$OUT/$name.log
-	start=$SECONDS
-	FLT_PREFIX=$prefix timeout -k 15 "$TEST_TIMEOUT" bash "$t" >"$log" 2>&1 </dev/null
-	rc=$?
-	el=$((SECONDS - start))
-	case $rc in
-	0) result "$name" PASS $el ;;
-	77)
-		result "$name" SKIP $el
-		grep -m1 '^SKIP' "$log" | sed 's/^/    | /'
-		;;
-	124 | 137)
-		result "$name" FAIL $el
-		echo "    | timed out after ${TEST_TIMEOUT}s"
-		show_tail "$log"
-		;;
+for pass in $PASSES; do
+	case $pass in
+	plain) export FLANNELD=$PWD/build/flanneld suffix="" ;;
+	san) export FLANNELD=$PWD/build-san/flanneld suffix=" [san]" ;;
 	*)
-		result "$name" FAIL $el
-		show_tail "$log" 60
+		result "pass $pass" FAIL
+		continue
 		;;
 	esac
-	sweep "$prefix"
+	for t in tests/integration/test_*.sh; do
+		[ -f "$t" ] || continue
+		name=$(basename "$t" .sh)
+		if [ $# -gt 0 ]; then
+			match=0
+			for pat in "$@"; do [[ $name == *"$pat"* ]] && match=1; done
+			[ $match -eq 1 ] || continue
+		fi
+		n=$((n + 1))
+		prefix=flr$$x$n
+		log=$OUT/$name.$pass.log
+		start=$SECONDS
+		FLT_PREFIX=$prefix timeout -k 15 "$TEST_TIMEOUT" bash "$t" >"$log" 2>&1 </dev/null
+		rc=$?
+		el=$((SECONDS - start))
+		case $rc in
+		0) result "$name$suffix" PASS $el ;;
+		77)
+			result "$name$suffix" SKIP $el
+			grep -m1 '^SKIP' "$log" | sed 's/^/    | /'
+			;;
+		124 | 137)
+			result "$name$suffix" FAIL $el
+			echo "    | timed out after ${TEST_TIMEOUT}s"
+			show_tail "$log"
+			;;
+		*)
+			result "$name$suffix" FAIL $el
+			show_tail "$log" 60
+			;;
+		esac
+		sweep "$prefix"
+	done
 done
+
+# -- fuzzing: fuzz/run.sh prints "fuzz: N passed, M failed"
+if [ "$FUZZ_SECONDS" -gt 0 ]; then
+	start=$SECONDS
+	fuzz/run.sh "$FUZZ_SECONDS" >"$OUT/fuzz.log" 2>&1
+	line=$(grep -E '^fuzz: [0-9]+ passed, [0-9]+ failed' "$OUT/fuzz.log" | tail -n 1)
+	grep -E ' (PASS|FAIL) ' "$OUT/fuzz.log" | sed 's/^/    /'
+	if [ -n "$line" ]; then
+		fp=$(sed -E 's/^fuzz: ([0-9]+) passed.*/\1/' <<<"$line")
+		ff=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
+		printf '%-40s %s (%ss)\n' "fuzz ($FUZZ_SECONDS s per target)" "${line#fuzz: }" $((SECONDS - start))
+		passed=$((passed + fp))
+		failed=$((failed + ff))
+		[ "$ff" -eq 0 ] || { failures+=(fuzz); grep -A6 ' FAIL ' "$OUT/fuzz.log" | sed 's/^/    | /'; }
+	else
+		result fuzz FAIL $((SECONDS - start))
+		show_tail "$OUT/fuzz.log"
+	fi
+fi
 
 [ ${#failures[@]} -eq 0 ] || echo "failed: ${failures[*]}"
 summary="$passed passed, $failed failed"

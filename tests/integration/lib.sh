@@ -424,8 +424,10 @@ flannel_start() {
 	# Keep earlier runs of this instance in flanneld.log.prev so that
 	# log_has only sees the current run.
 	[ -s "$d/flanneld.log" ] && cat "$d/flanneld.log" >>"$d/flanneld.log.prev"
+	# FLANNEL_WRAP: a command to run the daemon under (valgrind ...).
+	# shellcheck disable=SC2086 # split on purpose
 	SPAWN_LOG=$d/flanneld.log SPAWN_GATE=${FLANNEL_GATE:-} \
-		spawn "flanneld-$id" "$(host_ns "$n")" "$FLANNELD" "${args[@]}"
+		spawn "flanneld-$id" "$(host_ns "$n")" ${FLANNEL_WRAP:-} "$FLANNELD" "${args[@]}"
 }
 
 flannel_pid() { proc_pid "flanneld-$1"; }

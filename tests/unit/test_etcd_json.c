@@ -717,6 +717,36 @@ static void test_stream_split(void **state)
 	}
 }
 
+/* Found by fuzz_watch_stream: asking an untouched buffer for a line (its buf is NULL). */
+static void test_linebuf_empty(void **state)
+{
+	struct etcd_linebuf lb;
+	const char *line;
+	size_t n;
+
+	etcd_linebuf_init(&lb, 64);
+	assert_int_equal(etcd_linebuf_next(&lb, false, &line, &n), 0);
+	assert_int_equal(etcd_linebuf_next(&lb, true, &line, &n), 0);
+	/* A huge line's room is given back once it is consumed. */
+	{
+		static char big[200000];
+
+		memset(big, 'x', sizeof(big) - 1);
+		big[sizeof(big) - 1] = '\n';
+		etcd_linebuf_free(&lb);
+		etcd_linebuf_init(&lb, sizeof(big));
+		assert_int_equal(etcd_linebuf_append(&lb, big, sizeof(big)), 0);
+		assert_int_equal(etcd_linebuf_next(&lb, false, &line, &n), 1);
+		assert_int_equal(n, sizeof(big) - 1);
+		assert_int_equal(etcd_linebuf_next(&lb, false, &line, &n), 0);
+		assert_null(lb.buf);
+		assert_int_equal(etcd_linebuf_append(&lb, "{}\n", 3), 0);
+		assert_int_equal(etcd_linebuf_next(&lb, false, &line, &n), 1);
+		assert_int_equal(n, 2);
+	}
+	etcd_linebuf_free(&lb);
+}
+
 static void test_linebuf_limits(void **state)
 {
 	struct etcd_linebuf lb;
@@ -771,6 +801,7 @@ int main(void)
 		cmocka_unit_test(test_watch_messages),
 		cmocka_unit_test(test_stream_split),
 		cmocka_unit_test(test_linebuf_limits),
+		cmocka_unit_test(test_linebuf_empty),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,7 +13,7 @@ PKGS=(
 	build-essential pkg-config
 	libssl-dev libjansson-dev libmnl-dev libcmocka-dev
 	etcd-server etcd-client
-	iproute2 iputils-ping procps curl jq iperf3 openssl python3-minimal bsdextrautils
+	iproute2 iputils-ping procps curl jq iperf3 openssl python3 bsdextrautils
 	clang clang-format libclang-rt-14-dev valgrind
 )
 

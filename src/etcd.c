@@ -737,6 +737,25 @@ static void advance(struct etcd_watch *w, int64_t next)
 		w->next_start = next;
 }
 
+/*
+ * A message over WATCH_MAX_LINE can never be read, and resuming would send
+ * it again: end the watch the way a compaction does, so that the owner
+ * re-lists (in pages) and watches on from there.
+ */
+static void watch_give_up(struct etcd_watch *w)
+{
+	struct etcd *e = w->x.e;
+
+	log_warnx("etcd %s: a watch message is over the %zu MiB cap; re-listing instead",
+		  ep_name(e, &w->x), WATCH_MAX_LINE >> 20);
+	note_answer(e);
+	xfer_stop(e, &w->x);
+	loop_timer_cancel(e->loop, &w->timer);
+	w->state = W_COMPACTED;
+	w->up = false;
+	w->ops.compacted(w->arg, 0);
+}
+
 /* Handle one message; false when the caller must stop reading this stream. */
 static bool watch_handle_msg(struct etcd_watch *w, const struct etcd_watch_msg *m)
 {
@@ -811,7 +830,7 @@ static void watch_drain(struct etcd_watch *w, bool final)
 		if (r == 0)
 			return;
 		if (r < 0) {
-			watch_retry(w, "watch message larger than 16 MiB", false);
+			watch_give_up(w);
 			return;
 		}
 		r = etcd_json_parse_watch(line, n, &m);
@@ -838,7 +857,7 @@ static void watch_done(struct etcd_watch *w, int err, const char *text)
 	watch_hold(w);
 	if (err) {
 		if (w->overflow)
-			watch_retry(w, "watch message larger than 16 MiB", false);
+			watch_give_up(w);
 		else
 			watch_retry(w, text ? text : strerror(-err), true);
 	} else if (code == 200) {

@@ -110,9 +110,9 @@ struct etcd_watch_ops {
 	/* Every event of one watch message; revision is the message's header.revision. */
 	void (*events)(void *arg, int64_t revision, const struct etcd_event *ev, size_t n);
 	/*
-	 * The start revision was compacted: the watch has stopped (no
-	 * connected(false) is reported); re-list, etcd_watch_stop() it and start
-	 * a new one.
+	 * The start revision was compacted, or (compact_revision 0) a message
+	 * was over the size cap: the watch has stopped (no connected(false) is
+	 * reported); re-list, etcd_watch_stop() it and start a new one.
 	 */
 	void (*compacted)(void *arg, int64_t compact_revision);
 	/* The watch stream is (re)established or lost, on transitions only; optional. */

@@ -24,10 +24,17 @@
 #define RECV_SIZE	(64 * 1024)
 #define IDLE_MAX	8
 #define IDLE_TIMEOUT_MS 60000
-/* A dead peer under an idle watch is noticed after 10 + 4 * 5 = 30 s. */
-#define KEEPALIVE_IDLE_S  10
-#define KEEPALIVE_INTVL_S 5
-#define KEEPALIVE_CNT	  4
+/*
+ * A watch is idle for as long as nothing changes: a server that vanished
+ * or a network that dropped us is noticed by TCP keep-alive after
+ * 5 + 3 * 2 = 11 s, and data that is never acknowledged by the user
+ * timeout, instead of after minutes of retransmission. The probes are the
+ * kernel's: they cost etcd nothing.
+ */
+#define KEEPALIVE_IDLE_S  5
+#define KEEPALIVE_INTVL_S 2
+#define KEEPALIVE_CNT	  3
+#define USER_TIMEOUT_MS	  11000
 /* How often a pending name lookup is checked: from 1 ms, doubling up to this. */
 #define RESOLVE_POLL_MAX_MS 50
 
@@ -339,12 +346,14 @@ static void arm_deadline(struct httpc_req *r, bool sent)
 static void set_sockopts(int fd)
 {
 	int one = 1, idle = KEEPALIVE_IDLE_S, intvl = KEEPALIVE_INTVL_S, cnt = KEEPALIVE_CNT;
+	unsigned user_timeout = USER_TIMEOUT_MS;
 
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof(user_timeout));
 }
 
 /* Connected: TLS handshake next, or straight to sending. */

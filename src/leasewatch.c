@@ -22,8 +22,16 @@
  */
 #define LIST_PAGE 500
 #define RETRY_MS  1000
+#define STR_(x)	  #x
+#define STR(x)	  STR_(x)
 /* A watch message with this many events held enough JSON to be worth a malloc_trim(). */
 #define TRIM_AFTER_EVENTS 64
+/*
+ * Caps on what other hosts can make us hold. A lease value is a few hundred
+ * bytes; 100000 leases are more subnets than a /8 of /24s and about 30 MB.
+ */
+#define LEASE_VALUE_MAX (64 * 1024)
+#define LEASES_MAX	100000
 /* At most this many malformed-lease warnings per window; the rest are counted. */
 #define WARN_BURST     20
 #define WARN_WINDOW_MS 10000
@@ -43,15 +51,14 @@ struct leasewatch {
 	uint64_t gen;
 	bool listing, listed_once, want_watch;
 	int64_t list_rev;
+	unsigned page;	/* keys per page: LIST_PAGE, less after an answer over the cap */
 	char *page_key; /* where the next page starts; NULL: at the prefix */
 	size_t page_key_len;
 
 	struct etcd_watch *watch;
 	struct loop_timer retry, relist;
 
-	uint64_t warn_window_start;
-	unsigned warn_count;
-	uint64_t warn_suppressed;
+	struct log_limit warn_limit;
 
 	struct leasewatch_stats stats;
 };
@@ -60,23 +67,10 @@ static void start_list_page(struct leasewatch *w);
 
 static void warn_bad(struct leasewatch *w, const char *key, size_t key_len, const char *why)
 {
-	uint64_t now = loop_now_ms();
-
 	w->stats.bad_leases++;
-	if (now - w->warn_window_start > WARN_WINDOW_MS) {
-		if (w->warn_suppressed)
-			log_warnx("%llu more bad subnet nodes were ignored without a message",
-				  (unsigned long long)w->warn_suppressed);
-		w->warn_window_start = now;
-		w->warn_count = 0;
-		w->warn_suppressed = 0;
-	}
-	if (w->warn_count++ >= WARN_BURST) {
-		w->warn_suppressed++;
-		return;
-	}
-	log_warnx("Ignoring bad subnet node %.*s: %s", (int)(key_len > 200 ? 200 : key_len), key,
-		  why);
+	if (log_limit_ok(&w->warn_limit, "bad subnet nodes"))
+		log_warnx("Ignoring bad subnet node %.*s: %s", (int)(key_len > 200 ? 200 : key_len),
+			  key, why);
 }
 
 struct lease *leasewatch_apply_kv(struct leasewatch *w, const char *key, size_t key_len,
@@ -92,6 +86,11 @@ struct lease *leasewatch_apply_kv(struct leasewatch *w, const char *key, size_t 
 		warn_bad(w, key, key_len, "failed to parse subnet key");
 		return NULL;
 	}
+	if (leasecache_count(w->cache) >= LEASES_MAX && !leasecache_get(w->cache, key, key_len)) {
+		warn_bad(w, key, key_len,
+			 "already holding the maximum of " STR(LEASES_MAX) " leases");
+		return NULL;
+	}
 	l = leasecache_upsert(w->cache, key, key_len);
 	if (!l) {
 		log_warnx("Out of memory caching lease %.*s, ignoring", (int)key_len, key);
@@ -105,6 +104,12 @@ struct lease *leasewatch_apply_kv(struct leasewatch *w, const char *key, size_t 
 	l->etcd_lease = etcd_lease;
 	l->create_revision = create_revision;
 	l->mod_revision = mod_revision;
+	if (value_len > LEASE_VALUE_MAX) {
+		snprintf(err, sizeof(err), "value of %zu bytes is over the %d KiB cap", value_len,
+			 LEASE_VALUE_MAX / 1024);
+		warn_bad(w, key, key_len, err);
+		return l;
+	}
 	if (lease_attrs_parse(value, value_len, &attrs, err, sizeof(err)) < 0) {
 		/* Keep the last good value: the data path for it stays as it was. */
 		warn_bad(w, key, key_len, err);
@@ -161,9 +166,12 @@ static void watch_compacted(void *arg, int64_t compact_revision)
 {
 	struct leasewatch *w = arg;
 
-	log_warnx("etcd watch for %s fell behind compaction horizon (compact rev %lld), "
-		  "re-listing and resuming",
-		  w->key, (long long)compact_revision);
+	if (compact_revision)
+		log_warnx("etcd watch for %s fell behind compaction horizon (compact rev %lld), "
+			  "re-listing and resuming",
+			  w->key, (long long)compact_revision);
+	else
+		log_warnx("etcd watch for %s cannot go on, re-listing and resuming", w->key);
 	w->stats.resyncs++;
 	/* Not from inside the watch's own callback: stop it from the loop. */
 	loop_timer_arm(w->loop, &w->relist, 0);
@@ -237,6 +245,15 @@ static void list_reply(void *arg, const struct etcd_reply *r)
 {
 	struct leasewatch *w = arg;
 
+	if (r->err == -EMSGSIZE && w->page > 1) {
+		/* Huge values: ask for fewer keys per page, down to one. */
+		w->page = w->page / 8 ? w->page / 8 : 1;
+		log_warnx("Listing leases: a page was over the answer size cap, asking for %u keys "
+			  "at a time",
+			  w->page);
+		start_list_page(w);
+		return;
+	}
 	if (r->err) {
 		if (r->grpc_code == 11) {
 			/* The page's revision was compacted mid-listing: start over, and
@@ -283,7 +300,7 @@ static void start_list_page(struct leasewatch *w)
 {
 	const char *k = w->page_key ? w->page_key : w->key;
 	size_t kl = w->page_key ? w->page_key_len : w->key_len;
-	int r = etcd_range(w->etcd, k, kl, w->range_end, w->range_end_len, w->list_rev, LIST_PAGE,
+	int r = etcd_range(w->etcd, k, kl, w->range_end, w->range_end_len, w->list_rev, w->page,
 			   list_reply, w);
 
 	if (r < 0) {
@@ -307,6 +324,7 @@ void leasewatch_list(struct leasewatch *w)
 	if (w->listing)
 		return;
 	w->listing = true;
+	w->page = LIST_PAGE;
 	w->gen++;
 	w->list_rev = 0;
 	free(w->page_key);
@@ -331,6 +349,7 @@ int leasewatch_new(struct loop *loop, struct etcd *etcd, const char *prefix,
 		return -ENOMEM;
 	w->loop = loop;
 	w->etcd = etcd;
+	w->warn_limit = LOG_LIMIT(WARN_BURST, WARN_WINDOW_MS);
 	w->ops = ops;
 	w->arg = arg;
 	if (asprintf(&w->key, "%s/subnets", prefix) < 0) {

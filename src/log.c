@@ -92,3 +92,24 @@ void fatal(const char *fmt, ...)
 	va_end(ap);
 	exit(1);
 }
+
+bool log_limit_ok(struct log_limit *l, const char *what)
+{
+	struct timespec ts;
+	uint64_t now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	if (!l->start_ms || now - l->start_ms > l->window_ms) {
+		if (l->suppressed)
+			log_warnx("%llu more %s were ignored without a message", l->suppressed,
+				  what);
+		l->start_ms = now ? now : 1;
+		l->count = 0;
+		l->suppressed = 0;
+	}
+	if (l->count++ < l->burst)
+		return true;
+	l->suppressed++;
+	return false;
+}

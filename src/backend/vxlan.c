@@ -111,7 +111,8 @@ struct backend {
 	size_t *bymac; /* indices into peers sorted by MAC, rebuilt when stale (converge) */
 	size_t bymac_cap;
 	bool bymac_stale;
-	struct fdbset fdbs; /* the FDB entries the peers want, counted (events) */
+	struct fdbset fdbs;	     /* the FDB entries the peers want, counted (events) */
+	struct log_limit warn_limit; /* for warnings about other hosts' leases */
 
 	/* One timer for heals (soon) and retries after failed writes (backing off). */
 	struct loop_timer heal;
@@ -817,8 +818,9 @@ static int peer_from_lease(struct backend *b, const struct lease *l, struct peer
 	}
 	if (!a->backend_data || vxlan_lease_data_parse(a->backend_data, strlen(a->backend_data),
 						       ret->mac, err, sizeof(err)) < 0) {
-		log_warnx("Ignoring subnet %s: bad vxlan BackendData: %s",
-			  ip4net_format(&l->subnet.v4, sn), a->backend_data ? err : "none");
+		if (log_limit_ok(&b->warn_limit, "subnets with bad vxlan BackendData"))
+			log_warnx("Ignoring subnet %s: bad vxlan BackendData: %s",
+				  ip4net_format(&l->subnet.v4, sn), a->backend_data ? err : "none");
 		return 0;
 	}
 	ret->subnet = l->subnet.v4;
@@ -1517,6 +1519,7 @@ static int vxlan_init(const struct backend_env *env, struct lease_attrs *attrs, 
 	b->attrs_changed = env->lease_attrs_changed;
 	b->attrs_arg = env->arg;
 	b->retry_ms = RETRY_MIN_MS;
+	b->warn_limit = LOG_LIMIT(20, 10000);
 	loop_timer_init(&b->heal, heal_cb, b);
 	r = vxlan_conf_parse(json, strlen(json), &b->cfg, err, sizeof(err));
 	if (r < 0) {

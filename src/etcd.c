@@ -864,8 +864,8 @@ static void watch_done(struct etcd_watch *w, int err, const char *text)
 		watch_drain(w, true);
 		if (!w->stopped && !e->free_pending && w->state == W_RUNNING)
 			watch_retry(w, "watch stream ended", true);
-	} else if (etcd_json_parse_error(w->lb.buf + w->lb.start, w->lb.len - w->lb.start, &jr) ==
-		   0) {
+	} else if (etcd_json_parse_error(w->lb.buf ? w->lb.buf + w->lb.start : "",
+					 w->lb.len - w->lb.start, &jr) == 0) {
 		bool transport = is_gateway_status(code) || jr.reply.grpc_code == 14;
 
 		snprintf(why, sizeof(why), "HTTP %ld: %s", code, jr.message ? jr.message : "");

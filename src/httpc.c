@@ -124,15 +124,28 @@ static void leave(struct httpc *c)
 
 /* ---------------------------------------------------------------- connections */
 
+static void conn_close_fd(struct conn *k);
+
 static void conn_set_events(struct conn *k, unsigned events)
 {
+	int r;
+
 	if (k->fd < 0 || k->events == events)
 		return;
-	if (loop_io_add(k->c->loop, k->fd, events, conn_io, k) < 0) {
-		log_debug(1, "http: cannot watch socket %d", k->fd);
+	r = loop_io_add(k->c->loop, k->fd, events, conn_io, k);
+	if (r == 0) {
+		k->events = events;
 		return;
 	}
-	k->events = events;
+	/* Never polled again: fail its request from the loop (we may be deep in a call). */
+	log_warnx("http: cannot watch socket %d: %s", k->fd, strerror(-r));
+	conn_close_fd(k);
+	if (k->req) {
+		k->req->pending_err = r;
+		snprintf(k->req->text, sizeof(k->req->text), "cannot watch the socket: %s",
+			 strerror(-r));
+		loop_timer_arm(k->c->loop, &k->req->timer, 0);
+	}
 }
 
 static void conn_close_fd(struct conn *k)
@@ -201,8 +214,8 @@ static struct conn *conn_new(struct httpc *c, const struct httpc_req *r)
 static struct conn *conn_find_idle(struct httpc *c, const struct httpc_req *r)
 {
 	for (struct conn *k = c->conns; k; k = k->next)
-		if (k->state == CS_IDLE && k->tls_wanted == r->tls && !strcmp(k->host, r->host) &&
-		    !strcmp(k->port, r->port))
+		if (k->state == CS_IDLE && k->fd >= 0 && k->tls_wanted == r->tls &&
+		    !strcmp(k->host, r->host) && !strcmp(k->port, r->port))
 			return k;
 	return NULL;
 }
@@ -287,9 +300,13 @@ static void failf(struct httpc_req *r, int err, const char *fmt, ...)
 	fail(r, err, text);
 }
 
+static void arm_deadline(struct httpc_req *r, bool sent);
+
 /*
  * A kept-alive connection the server had already closed: the request
- * never reached it, so it is sent once more on a fresh connection.
+ * never reached it, so it is sent once more on a fresh connection. (As
+ * curl does, also when the write itself went through: a server that
+ * closes an idle connection has not read what arrives after.)
  */
 static bool retry_fresh(struct httpc_req *r)
 {
@@ -303,6 +320,9 @@ static bool retry_fresh(struct httpc_req *r)
 	r->reused = false;
 	r->out_off = 0;
 	http_parser_init(&r->p);
+	/* A watch's deadline ended once it was sent: the fresh connection needs one again. */
+	r->started_ms = loop_now_ms();
+	arm_deadline(r, false);
 	conn_start(r->c, r);
 	return true;
 }
@@ -315,7 +335,7 @@ static void req_timer(void *arg)
 
 	enter(c);
 	if (r->pending_err)
-		finish(r, r->pending_err, r->text);
+		fail(r, r->pending_err, r->text);
 	else
 		failf(r, -ETIMEDOUT, "timed out after %llu ms %s", (unsigned long long)took,
 		      r->conn && r->conn->state == CS_RECEIVING ? "waiting for the answer"
@@ -375,9 +395,9 @@ static void conn_connected(struct conn *k)
 			return;
 		}
 	}
-	r = tls_conn_new(c->tls, k->fd, k->host, &k->tls);
+	r = tls_conn_new(c->tls, k->fd, k->host, &k->tls, err, sizeof(err));
 	if (r < 0) {
-		fail(k->req, r, "TLS: cannot set up a session");
+		fail(k->req, r, err);
 		return;
 	}
 	k->state = CS_HANDSHAKE;
@@ -650,6 +670,16 @@ static void complete(struct httpc_req *r, bool leftover)
 	if (leftover || !http_parser_reusable(&r->p)) {
 		conn_free(k);
 	} else {
+		/* Most recently used first, so the one dropped below is the least. */
+		if (k->prev) {
+			k->prev->next = k->next;
+			if (k->next)
+				k->next->prev = k->prev;
+			k->prev = NULL;
+			k->next = c->conns;
+			c->conns->prev = k;
+			c->conns = k;
+		}
 		k->state = CS_IDLE;
 		conn_set_events(k, LOOP_READ);
 		loop_timer_arm(c->loop, &k->idle_timer, IDLE_TIMEOUT_MS);

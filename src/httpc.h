@@ -3,7 +3,8 @@
  * A small HTTP/1.1 client on the daemon's loop, for etcd's JSON gateway:
  * POST requests over kept-alive connections (plain or TLS), responses
  * streamed to the caller as they arrive, host names resolved without
- * blocking the loop. No callback ever runs from inside httpc_post().
+ * blocking the loop. No callback ever runs from inside httpc_post(). The
+ * process must ignore SIGPIPE (TLS writes cannot ask for MSG_NOSIGNAL).
  */
 #ifndef FLANNELD_HTTPC_H
 #define FLANNELD_HTTPC_H
@@ -48,7 +49,9 @@ struct httpc_post_params {
 int httpc_new(struct loop *loop, const struct httpc_tls_opts *tls, struct httpc **ret);
 /*
  * Cancels every request without callbacks. NULL-safe; may be called from
- * inside a callback (the rest is released when it returns).
+ * inside a callback (the rest is released when it returns). A host name
+ * lookup still running in glibc is waited for (up to 5 s each): meant for
+ * exit.
  */
 void httpc_free(struct httpc *c);
 

@@ -21,7 +21,6 @@
 	X(SSL_CTX_new)                                                                             \
 	X(SSL_CTX_free)                                                                            \
 	X(SSL_CTX_ctrl)                                                                            \
-	X(SSL_CTX_set_options)                                                                     \
 	X(SSL_CTX_set_verify)                                                                      \
 	X(SSL_CTX_set_default_passwd_cb)                                                           \
 	X(SSL_CTX_load_verify_locations)                                                           \
@@ -149,12 +148,14 @@ int tls_ctx_new(const char *cafile, const char *certfile, const char *keyfile, s
 		free(c);
 		return -ENOMEM;
 	}
-	/* etcd speaks TLS 1.2 and 1.3; a peer that closes without close_notify is no error. */
+	/*
+	 * etcd speaks TLS 1.2 and 1.3. An end of stream without close_notify
+	 * stays an error (a cut-off answer must not pass as complete).
+	 */
 	ossl.SSL_CTX_ctrl(c->ctx, SSL_CTRL_SET_MIN_PROTO_VERSION, TLS1_2_VERSION, NULL);
 	ossl.SSL_CTX_ctrl(c->ctx, SSL_CTRL_MODE,
 			  SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER,
 			  NULL);
-	ossl.SSL_CTX_set_options(c->ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
 	ossl.SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
 	ossl.SSL_CTX_set_default_passwd_cb(c->ctx, no_passphrase);
 	if (cafile ? ossl.SSL_CTX_load_verify_locations(c->ctx, cafile, NULL) != 1
@@ -203,12 +204,16 @@ static bool is_ip_literal(const char *host)
 	return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
 }
 
-int tls_conn_new(struct tls_ctx *c, int fd, const char *host, struct tls_conn **ret)
+int tls_conn_new(struct tls_ctx *c, int fd, const char *host, struct tls_conn **ret, char *err,
+		 size_t errlen)
 {
 	struct tls_conn *t = calloc(1, sizeof(*t));
+	char why[256];
 
-	if (!t)
+	if (!t) {
+		snprintf(err, errlen, "TLS: out of memory");
 		return -ENOMEM;
+	}
 	snprintf(t->host, sizeof(t->host), "%s", host);
 	ossl.ERR_clear_error();
 	t->ssl = ossl.SSL_new(c->ctx);
@@ -226,9 +231,10 @@ int tls_conn_new(struct tls_ctx *c, int fd, const char *host, struct tls_conn **
 	*ret = t;
 	return 0;
 fail:
-	ossl.ERR_clear_error();
+	snprintf(err, errlen, "TLS: cannot set up a session for %s: %s", t->host,
+		 queued_error(why, sizeof(why), "out of memory"));
 	tls_conn_free(t);
-	return -ENOMEM;
+	return -EINVAL;
 }
 
 void tls_conn_free(struct tls_conn *t)
@@ -247,8 +253,9 @@ static bool about_our_cert(const char *reason)
 	       strstr(reason, "alert certificate required") || strstr(reason, "alert unknown ca");
 }
 
-/* Map the outcome of an SSL call that returned n <= 0. */
-static int outcome(struct tls_conn *t, int n, bool *want_write, char *err, size_t errlen)
+/* Map the outcome of an SSL call that returned n <= 0 (sys_errno: errno right after it). */
+static int outcome(struct tls_conn *t, int n, int sys_errno, bool *want_write, char *err,
+		   size_t errlen)
 {
 	int e = ossl.SSL_get_error(t->ssl, n);
 	char why[256];
@@ -264,13 +271,17 @@ static int outcome(struct tls_conn *t, int n, bool *want_write, char *err, size_
 	case SSL_ERROR_ZERO_RETURN:
 		return 0;
 	case SSL_ERROR_SYSCALL:
-		if (errno == 0 || errno == EAGAIN) {
+		if (sys_errno == EINTR) {
+			*want_write = false;
+			return -EAGAIN;
+		}
+		if (sys_errno == 0 || sys_errno == EAGAIN) {
 			snprintf(err, errlen, "TLS: %s",
 				 queued_error(why, sizeof(why), "connection closed"));
 			return -ECONNRESET;
 		}
-		snprintf(err, errlen, "TLS: %s", strerror(errno));
-		return -errno;
+		snprintf(err, errlen, "TLS: %s", strerror(sys_errno));
+		return -sys_errno;
 	default:
 		v = ossl.SSL_get_verify_result(t->ssl);
 		if (v != X509_V_OK) {
@@ -298,7 +309,7 @@ int tls_handshake(struct tls_conn *t, bool *want_write, char *err, size_t errlen
 	n = ossl.SSL_connect(t->ssl);
 	if (n == 1)
 		return 0;
-	n = outcome(t, n, want_write, err, errlen);
+	n = outcome(t, n, errno, want_write, err, errlen);
 	if (n == 0) {
 		snprintf(err, errlen, "TLS: the server closed the connection during the handshake");
 		return -ECONNRESET;
@@ -314,7 +325,7 @@ ssize_t tls_read(struct tls_conn *t, void *buf, size_t len, bool *want_write, ch
 	ossl.ERR_clear_error();
 	errno = 0;
 	n = ossl.SSL_read(t->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
-	return n > 0 ? n : outcome(t, n, want_write, err, errlen);
+	return n > 0 ? n : outcome(t, n, errno, want_write, err, errlen);
 }
 
 ssize_t tls_write(struct tls_conn *t, const void *buf, size_t len, bool *want_write, char *err,
@@ -327,7 +338,7 @@ ssize_t tls_write(struct tls_conn *t, const void *buf, size_t len, bool *want_wr
 	n = ossl.SSL_write(t->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
 	if (n > 0)
 		return n;
-	n = outcome(t, n, want_write, err, errlen);
+	n = outcome(t, n, errno, want_write, err, errlen);
 	if (n == 0) {
 		snprintf(err, errlen, "TLS: the server closed the connection");
 		return -ECONNRESET;

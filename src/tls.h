@@ -25,8 +25,12 @@ int tls_ctx_new(const char *cafile, const char *certfile, const char *keyfile, s
 		char *err, size_t errlen);
 void tls_ctx_free(struct tls_ctx *c);
 
-/* A client session on the connected socket fd; host is checked against the certificate. */
-int tls_conn_new(struct tls_ctx *c, int fd, const char *host, struct tls_conn **ret);
+/*
+ * A client session on the connected socket fd; host is checked against the
+ * certificate. OpenSSL writes with write(): SIGPIPE must be ignored.
+ */
+int tls_conn_new(struct tls_ctx *c, int fd, const char *host, struct tls_conn **ret, char *err,
+		 size_t errlen);
 void tls_conn_free(struct tls_conn *t);
 
 /*

@@ -17,12 +17,25 @@ static const char hex_digits[] = "0123456789abcdef";
 
 int jsonu_validate(const char *buf, size_t len, char *err, size_t errlen)
 {
+	const char *nul;
 	json_error_t e;
 	json_t *v;
 
 	if (!buf) {
 		if (err && errlen)
 			snprintf(err, errlen, "invalid JSON: no input");
+		return -EINVAL;
+	}
+	/*
+	 * A raw NUL byte is never valid JSON (in a string it must be \u0000),
+	 * as Go says, but jansson lets one pass between tokens; and every
+	 * value we keep is a C string.
+	 */
+	nul = memchr(buf, '\0', len);
+	if (nul) {
+		if (err && errlen)
+			snprintf(err, errlen, "invalid JSON: a NUL byte at offset %zu",
+				 (size_t)(nul - buf));
 		return -EINVAL;
 	}
 	v = json_loadb(buf, len, VALIDATE_FLAGS, &e);

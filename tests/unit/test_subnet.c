@@ -417,6 +417,20 @@ static void test_lease_parse_length(void **state)
 	lease_attrs_free(&a);
 	assert_int_equal(lease_attrs_parse(v, 22, &a, err, sizeof(err)), -EINVAL);
 	assert_int_equal(lease_attrs_parse(NULL, 0, &a, err, sizeof(err)), -EINVAL);
+	/*
+	 * Found by fuzz_lease: a raw NUL between tokens passed jansson and cut
+	 * the kept BackendData short (Go refuses any raw NUL).
+	 */
+	{
+		static const char nul[] =
+			"{\"PublicIP\":\"10.0.0.1\",\"BackendType\":\"vxlan\","
+			"\"BackendData\":{\"VNI\":1\0,\"VtepMAC\":\"0a:00:00:00:00:01\"}}";
+		char e2[128];
+
+		assert_int_equal(lease_attrs_parse(nul, sizeof(nul) - 1, &a, e2, sizeof(e2)),
+				 -EINVAL);
+		assert_non_null(strstr(e2, "NUL byte"));
+	}
 	assert_int_equal(lease_attrs_parse("{}", 2, &a, NULL, 0), -EINVAL);
 	/* A tiny err buffer truncates, it does not overflow. */
 	assert_int_equal(lease_attrs_parse("{}", 2, &a, err, 4), -EINVAL);

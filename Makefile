@@ -106,10 +106,10 @@ $(BUILD)/bench/%: bench/%.c
 bench: $(BENCH_BINS)
 
 format:
-	clang-format -i src/*.c src/*.h src/backend/*.c src/backend/*.h tests/unit/*.c bench/*.[ch] fuzz/*.c
+	clang-format -i src/*.c src/*.h src/backend/*.c src/backend/*.h tests/unit/*.c tests/etcd_smoke.c bench/*.[ch] fuzz/*.c
 
 format-check:
-	clang-format --dry-run -Werror src/*.c src/*.h src/backend/*.[ch] tests/unit/*.c bench/*.[ch] fuzz/*.c
+	clang-format --dry-run -Werror src/*.c src/*.h src/backend/*.[ch] tests/unit/*.c tests/etcd_smoke.c bench/*.[ch] fuzz/*.c
 
 install: $(BUILD)/flanneld
 	install -d $(DESTDIR)$(SBINDIR)

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Smoke test of src/etcd.c against real loopback etcd servers it starts itself.
- * Not part of the daemon. Build:
- *   gcc -std=gnu11 -D_GNU_SOURCE -Isrc -o etcd_smoke tests/etcd_smoke.c src/etcd.c \
- *       src/etcd_json.c src/httpc.c src/http_parse.c src/tls.c src/textutil.c src/loop.c src/log.c -ljansson
+ * Not part of the daemon. Build (tests/integration/test_etcd_client.sh does):
+ *   gcc -std=gnu11 -D_GNU_SOURCE -Isrc -o etcd_smoke tests/etcd_smoke.c \
+ *       src/etcd.c src/etcd_json.c src/httpc.c src/http_parse.c src/tls.c \
+ *       src/textutil.c src/loop.c src/log.c -ljansson
  * Run: ./etcd_smoke [-v]   (needs /usr/bin/etcd, openssl for the TLS part)
- * Ports 23791-23796 on 127.0.0.1; 23799 must be closed. Exits non-zero on any mismatch.
+ * Ports 23791-23796 on 127.0.0.1; 23799 must be closed.
+ * Exits non-zero on any mismatch.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -60,7 +62,8 @@ static void on_tick(void *arg)
 	loop_stop(L);
 }
 
-static void run_for(uint64_t ms)
+/* Run the loop until ms pass or a callback calls loop_stop(), whichever is first. */
+static void run_until_stopped(uint64_t ms)
 {
 	struct loop_timer t;
 
@@ -70,12 +73,21 @@ static void run_for(uint64_t ms)
 	loop_timer_cancel(L, &t);
 }
 
+/* Run the loop for the whole of ms, whatever the callbacks do. */
+static void run_for(uint64_t ms)
+{
+	uint64_t end = loop_now_ms() + ms;
+
+	for (uint64_t now = loop_now_ms(); now < end; now = loop_now_ms())
+		run_until_stopped(end - now);
+}
+
 /* Run the loop until cond holds or ms pass; callbacks call loop_stop() to wake us. */
 #define WAIT(cond, ms)                                                                             \
 	({                                                                                         \
 		uint64_t _end = loop_now_ms() + (ms);                                              \
 		while (!(cond) && loop_now_ms() < _end)                                            \
-			run_for(20);                                                               \
+			run_until_stopped(20);                                                     \
 		(cond);                                                                            \
 	})
 
@@ -627,7 +639,8 @@ static void test_unreachable(void)
  */
 static void test_names(void)
 {
-	const char *eps[] = { "http://localhost:23791" }, *bad[] = { "http://no-such-host.invalid:2379" };
+	const char *eps[] = { "http://localhost:23791" },
+		   *bad[] = { "http://no-such-host.invalid:2379" };
 	struct etcd *e = client(eps, 1, NULL, NULL);
 	struct res s = { 0 };
 
@@ -1090,8 +1103,8 @@ static void test_tls(void)
 	s = (struct res){ 0 };
 	etcd_range(e, "/smoke/tls", 10, NULL, 0, 0, 0, on_reply, &s);
 	run_for(1000);
-	CHECK(!s.done && strstr(etcd_last_error(e), "certificate verify failed"), "wrong CA: \"%s\"",
-	      etcd_last_error(e));
+	CHECK(!s.done && strstr(etcd_last_error(e), "certificate verify failed"),
+	      "wrong CA: \"%s\"", etcd_last_error(e));
 	printf("  TLS with the wrong CA: \"%s\"\n", etcd_last_error(e));
 	etcd_free(e);
 

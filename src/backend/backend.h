@@ -51,6 +51,7 @@ const struct backend_ops *backend_find(const char *type);
 bool backend_known_but_missing(const char *type);
 
 extern const struct backend_ops backend_alloc_ops;
+extern const struct backend_ops backend_hostgw_ops;
 extern const struct backend_ops backend_vxlan_ops;
 
 #endif

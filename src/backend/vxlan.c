@@ -25,6 +25,8 @@
 
 #include "backend/backend.h"
 #include "backend/fdbset.h"
+#include "backend/repair.h"
+#include "backend/routes.h"
 #include "backend/vxlan_conf.h"
 #include "config.h"
 #include "iface.h"
@@ -39,11 +41,6 @@
 #ifndef AF_BRIDGE
 #define AF_BRIDGE 7
 #endif
-
-#define RETRY_MIN_MS 1000
-#define RETRY_MAX_MS 30000
-/* Notifications come in bursts (a deleted device takes all its entries along): gather them. */
-#define HEAL_DELAY_MS 20
 
 #ifndef IFF_LOWER_UP
 #define IFF_LOWER_UP 0x10000
@@ -114,9 +111,7 @@ struct backend {
 	struct fdbset fdbs;	     /* the FDB entries the peers want, counted (events) */
 	struct log_limit warn_limit; /* for warnings about other hosts' leases */
 
-	/* One timer for heals (soon) and retries after failed writes (backing off). */
-	struct loop_timer heal;
-	uint64_t retry_ms;
+	struct repair heal;
 	bool failed; /* a write of the current batch failed */
 };
 
@@ -319,50 +314,36 @@ static bool uses_nexthop(const struct backend *b, const struct peer *p)
 	return b->nexthops && !p->classic;
 }
 
+/* Upstream's route (or the nexthop that stands for its gateway): on-link via the
+ * peer's subnet .0 on our device, or for DirectRouting via PublicIP on the underlay. */
+static struct route_want peer_route(const struct backend *b, const struct peer *p)
+{
+	struct route_want w = { .dst = p->subnet, .nexthop = uses_nexthop(b, p) };
+
+	if (p->direct) {
+		w.gw = p->public_ip;
+		w.oif = p->oif;
+	} else {
+		w.gw = p->subnet.addr;
+		w.oif = b->ifindex;
+		w.onlink = true;
+	}
+	return w;
+}
+
 static void q_route_add(struct backend *b, const struct peer *p)
 {
-	struct nl_route r = {
-		.dst = p->subnet.addr,
-		.dst_len = p->subnet.len,
-		.table = RT_TABLE_MAIN,
-		.protocol = NL_RTPROT_FLANNEL,
-		.scope = RT_SCOPE_UNIVERSE,
-		.type = RTN_UNICAST,
-	};
+	struct route_want w = peer_route(b, p);
+	struct nl_route r = route_want_route(&w);
 
-	if (uses_nexthop(b, p)) {
-		r.nhid = p->subnet.addr;
-	} else if (p->direct) {
-		/* Upstream: "route replace <subnet> via <PublicIP>", the kernel picks the oif. */
-		r.gw = p->public_ip;
-	} else {
-		r.gw = p->subnet.addr;
-		r.oif = b->ifindex;
-		r.flags = RTNH_F_ONLINK;
-	}
 	if (nl_msg_route(nl_batch_slot(b->nl), RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, &r))
 		nl_batch_add(b->nl, 0, cookie(OP_ROUTE_ADD, p->subnet.addr));
 }
 
-/* The nexthop p's route names: the same gateway and device as upstream's route. */
-static struct nl_nexthop peer_nexthop(const struct backend *b, const struct peer *p)
-{
-	struct nl_nexthop nh = { .id = p->subnet.addr, .protocol = NL_RTPROT_FLANNEL };
-
-	if (p->direct) {
-		nh.gw = p->public_ip;
-		nh.oif = p->oif;
-	} else {
-		nh.gw = p->subnet.addr;
-		nh.oif = b->ifindex;
-		nh.flags = RTNH_F_ONLINK;
-	}
-	return nh;
-}
-
 static void q_nexthop_add(struct backend *b, const struct peer *p)
 {
-	struct nl_nexthop nh = peer_nexthop(b, p);
+	struct route_want w = peer_route(b, p);
+	struct nl_nexthop nh = route_want_nexthop(&w);
 
 	if (nl_msg_nexthop(nl_batch_slot(b->nl), RTM_NEWNEXTHOP, NLM_F_CREATE | NLM_F_REPLACE, &nh))
 		nl_batch_add(b->nl, 0, cookie(OP_NH_ADD, p->subnet.addr));
@@ -379,14 +360,7 @@ static void q_nexthop_del(struct backend *b, uint32_t id)
 /* Delete our route to dst/len whatever its next hop: the protocol keeps it to ours. */
 static void q_route_del(struct backend *b, uint32_t dst, uint8_t len, uint32_t priority)
 {
-	struct nl_route r = {
-		.dst = dst,
-		.dst_len = len,
-		.table = RT_TABLE_MAIN,
-		.protocol = NL_RTPROT_FLANNEL,
-		.scope = RT_SCOPE_NOWHERE,
-		.priority = priority,
-	};
+	struct nl_route r = route_del_route(dst, len, priority);
 
 	if (nl_msg_route(nl_batch_slot(b->nl), RTM_DELROUTE, 0, &r))
 		nl_batch_add(b->nl, NL_OK_ENOENT, cookie(OP_ROUTE_DEL, dst));
@@ -443,24 +417,14 @@ static void batch_begin(struct backend *b)
 	nl_batch_begin(b->nl, batch_error, NULL, b);
 }
 
-static void schedule_retry(struct backend *b)
-{
-	if (b->heal.armed)
-		return;
-	log_warnx("Will converge %s again in %llus", b->dev,
-		  (unsigned long long)(b->retry_ms / 1000));
-	loop_timer_arm(b->loop, &b->heal, b->retry_ms);
-	b->retry_ms = b->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : b->retry_ms * 2;
-}
-
 /* After a batch: on failure converge again later (backing off), else reset the backoff. */
 static void batch_end(struct backend *b)
 {
 	nl_batch_end(b->nl);
 	if (b->failed)
-		schedule_retry(b);
+		repair_later(&b->heal);
 	else
-		b->retry_ms = RETRY_MIN_MS;
+		repair_done(&b->heal);
 }
 
 /* ------------------------------------------------------------ converge */
@@ -533,24 +497,17 @@ static void reset_kind(struct kstate *k, unsigned bit, enum stale_kind kind)
 
 static bool route_matches(const struct backend *b, const struct peer *p, const struct nl_route *r)
 {
-	if (r->dst_len != p->subnet.len || r->type != RTN_UNICAST || r->priority != 0)
-		return false;
-	if (uses_nexthop(b, p))
-		return r->nhid == p->subnet.addr;
-	if (r->nhid)
-		return false;
-	if (p->direct)
-		return r->gw == p->public_ip;
-	return r->gw == p->subnet.addr && r->oif == b->ifindex && (r->flags & RTNH_F_ONLINK);
+	struct route_want w = peer_route(b, p);
+
+	return route_want_matches(&w, r);
 }
 
 static bool nexthop_matches(const struct backend *b, const struct peer *p,
 			    const struct nl_nexthop *nh)
 {
-	struct nl_nexthop want = peer_nexthop(b, p);
+	struct route_want w = peer_route(b, p);
 
-	return nh->protocol == want.protocol && nh->gw == want.gw && nh->oif == want.oif &&
-	       (nh->flags & RTNH_F_ONLINK) == want.flags;
+	return route_want_nexthop_matches(&w, nh);
 }
 
 /*
@@ -737,7 +694,7 @@ static void converge(struct backend *b)
 		r = dump_kernel(b, &k);
 	if (r < 0) {
 		log_warnx("Cannot read the kernel's entries for %s: %s", b->dev, strerror(-r));
-		schedule_retry(b);
+		repair_later(&b->heal);
 		goto out;
 	}
 
@@ -1237,37 +1194,10 @@ static void heal_cb(void *arg)
 	struct backend *b = arg;
 
 	if (ensure_device(b, false) < 0 || (b->have_own && configure_device(b) < 0)) {
-		schedule_retry(b);
+		repair_later(&b->heal);
 		return;
 	}
 	converge(b);
-}
-
-/* Heal in HEAL_DELAY_MS unless a heal is due sooner; true if this armed it. */
-static bool heal_arm(struct backend *b)
-{
-	if (b->heal.armed && b->heal.due_ms <= loop_now_ms() + HEAL_DELAY_MS)
-		return false;
-	loop_timer_arm(b->loop, &b->heal, HEAL_DELAY_MS);
-	return true;
-}
-
-/* heal_arm() with the reason: the first of a burst is a warning, the rest debug. */
-static void heal_soon(struct backend *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void heal_soon(struct backend *b, const char *fmt, ...)
-{
-	char why[160];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
-	va_end(ap);
-	if (heal_arm(b))
-		log_warnx("%s; restoring", why);
-	else
-		log_debug(1, "%s (a repair is already due)", why);
 }
 
 /* What is wrong with our device as l shows it, or NULL. */
@@ -1300,7 +1230,7 @@ static void link_event(struct backend *b, const struct nlmsghdr *nlh)
 		if (nlh->nlmsg_type == RTM_DELLINK) {
 			/* Said even in a burst: its entries' deletions are reported first. */
 			log_warnx("%s was deleted; recreating it", b->dev);
-			heal_arm(b);
+			repair_soon(&b->heal);
 			return;
 		}
 		/*
@@ -1310,7 +1240,7 @@ static void link_event(struct backend *b, const struct nlmsghdr *nlh)
 		if (device_wrong(b, &l, why, sizeof(why)) &&
 		    nl_link_get(b->nl, NULL, b->ifindex, &now) == 0 &&
 		    device_wrong(b, &now, why, sizeof(why)))
-			heal_soon(b, "%s", why);
+			repair_soon_why(&b->heal, "%s", why);
 		return;
 	}
 	if (l.index != b->ext.index)
@@ -1318,7 +1248,7 @@ static void link_event(struct backend *b, const struct nlmsghdr *nlh)
 	/* Routes through a link that went down are gone without a notification. */
 	up = nlh->nlmsg_type == RTM_NEWLINK && (l.flags & IFF_UP) && (l.flags & IFF_LOWER_UP);
 	if (up && !b->ext_up)
-		heal_soon(b, "%s is up again", b->ext.name);
+		repair_soon_why(&b->heal, "%s is up again", b->ext.name);
 	else if (!up && b->ext_up)
 		log_warnx("%s (our external interface) is down", b->ext.name);
 	b->ext_up = up;
@@ -1332,7 +1262,8 @@ static void addr_event(struct backend *b, const struct nlmsghdr *nlh)
 	if (nlh->nlmsg_type != RTM_DELADDR || !b->have_own || nl_parse_addr(nlh, &x) < 0)
 		return;
 	if (x.ifindex == b->ifindex && x.addr == b->own.addr && x.prefixlen == 32)
-		heal_soon(b, "Address %s/32 was removed from %s", ip4_format(x.addr, a), b->dev);
+		repair_soon_why(&b->heal, "Address %s/32 was removed from %s",
+				ip4_format(x.addr, a), b->dev);
 }
 
 static void route_event(struct backend *b, const struct nlmsghdr *nlh)
@@ -1349,9 +1280,11 @@ static void route_event(struct backend *b, const struct nlmsghdr *nlh)
 		return;
 	if (nlh->nlmsg_type == RTM_DELROUTE) {
 		if (r.protocol == NL_RTPROT_FLANNEL)
-			heal_soon(b, "The route to %s was deleted", ip4net_format(&p->subnet, sn));
+			repair_soon_why(&b->heal, "The route to %s was deleted",
+					ip4net_format(&p->subnet, sn));
 	} else if (r.protocol != NL_RTPROT_FLANNEL || !route_matches(b, p, &r)) {
-		heal_soon(b, "The route to %s was replaced", ip4net_format(&p->subnet, sn));
+		repair_soon_why(&b->heal, "The route to %s was replaced",
+				ip4net_format(&p->subnet, sn));
 	}
 }
 
@@ -1369,12 +1302,12 @@ static void neigh_event(struct backend *b, const struct nlmsghdr *nlh)
 		if (!p || p->direct)
 			return;
 		if (del)
-			heal_soon(b, "The neighbour entry for %s was deleted",
-				  ip4_format(n.dst, a));
+			repair_soon_why(&b->heal, "The neighbour entry for %s was deleted",
+					ip4_format(n.dst, a));
 		else if (!n.has_lladdr || memcmp(n.lladdr, p->mac, 6) != 0 ||
 			 !(n.state & NUD_PERMANENT))
-			heal_soon(b, "The neighbour entry for %s was changed",
-				  ip4_format(n.dst, a));
+			repair_soon_why(&b->heal, "The neighbour entry for %s was changed",
+					ip4_format(n.dst, a));
 		return;
 	}
 	/* FDB: learned entries come and go by themselves; unknown MACs are not ours. */
@@ -1383,13 +1316,13 @@ static void neigh_event(struct backend *b, const struct nlmsghdr *nlh)
 		return;
 	if (fdbset_count(&b->fdbs, n.lladdr, n.dst)) {
 		if (del)
-			heal_soon(b, "The FDB entry %s dst %s was deleted",
-				  vxlan_mac_format(n.lladdr, mac), ip4_format(n.dst, a));
+			repair_soon_why(&b->heal, "The FDB entry %s dst %s was deleted",
+					vxlan_mac_format(n.lladdr, mac), ip4_format(n.dst, a));
 		return; /* an addition that matches a peer */
 	}
 	if (!del)
-		heal_soon(b, "The FDB entry %s was pointed at %s", vxlan_mac_format(n.lladdr, mac),
-			  ip4_format(n.dst, a));
+		repair_soon_why(&b->heal, "The FDB entry %s was pointed at %s",
+				vxlan_mac_format(n.lladdr, mac), ip4_format(n.dst, a));
 }
 
 static void nexthop_event(struct backend *b, const struct nlmsghdr *nlh)
@@ -1405,9 +1338,11 @@ static void nexthop_event(struct backend *b, const struct nlmsghdr *nlh)
 		return;
 	/* The kernel takes the routes that use a deleted nexthop along, silently. */
 	if (nlh->nlmsg_type == RTM_DELNEXTHOP)
-		heal_soon(b, "The nexthop for %s was deleted", ip4net_format(&p->subnet, sn));
+		repair_soon_why(&b->heal, "The nexthop for %s was deleted",
+				ip4net_format(&p->subnet, sn));
 	else if (!nexthop_matches(b, p, &nh))
-		heal_soon(b, "The nexthop for %s was changed", ip4net_format(&p->subnet, sn));
+		repair_soon_why(&b->heal, "The nexthop for %s was changed",
+				ip4net_format(&p->subnet, sn));
 }
 
 static void kernel_event(void *arg, const struct nlmsghdr *nlh)
@@ -1443,8 +1378,7 @@ static void kernel_overrun(void *arg)
 
 	/* Expected while we program thousands of entries (they echo back): not a warning. */
 	log_info("Missed rtnetlink notifications (ENOBUFS): re-reading %s and its entries", b->dev);
-	if (!b->heal.armed || b->heal.due_ms > loop_now_ms() + HEAL_DELAY_MS)
-		loop_timer_arm(b->loop, &b->heal, HEAL_DELAY_MS);
+	repair_soon(&b->heal);
 }
 
 static const struct nlmon_ops monitor_ops = {
@@ -1465,20 +1399,11 @@ static int start_monitor(struct backend *b)
 
 /* ------------------------------------------------------------ lifecycle */
 
-static int count_cb(void *arg, const struct nlmsghdr *nlh)
-{
-	return 0;
-}
-
 /* Nexthop objects came with Linux 5.3; older kernels refuse the dump. */
 static bool kernel_has_nexthops(struct backend *b)
 {
-	NL_MSG_BUF(buf);
-	int r;
+	int r = route_probe_nexthops(b->nl);
 
-	if (!nl_msg_dump(buf, RTM_GETNEXTHOP, AF_INET, 0))
-		return false;
-	r = nl_dump(b->nl, (const void *)buf, count_cb, NULL, NULL);
 	if (r < 0)
 		log_info("The kernel has no nexthop objects (%s): routes carry their own gateway",
 			 strerror(-r));
@@ -1490,7 +1415,7 @@ static void vxlan_close(struct backend *b)
 	if (!b)
 		return;
 	/* Device, address, routes, neighbours and FDB stay: a restart disturbs nothing. */
-	loop_timer_cancel(b->loop, &b->heal);
+	repair_cancel(&b->heal);
 	nlmon_close(b->mon);
 	nl_close(b->nl);
 	free(b->peers);
@@ -1518,9 +1443,8 @@ static int vxlan_init(const struct backend_env *env, struct lease_attrs *attrs, 
 	b->attrs = attrs;
 	b->attrs_changed = env->lease_attrs_changed;
 	b->attrs_arg = env->arg;
-	b->retry_ms = RETRY_MIN_MS;
 	b->warn_limit = LOG_LIMIT(20, 10000);
-	loop_timer_init(&b->heal, heal_cb, b);
+	repair_init(&b->heal, b->loop, heal_cb, b, b->dev);
 	r = vxlan_conf_parse(json, strlen(json), &b->cfg, err, sizeof(err));
 	if (r < 0) {
 		log_error("Invalid VXLAN backend config: %s", err);

@@ -24,6 +24,7 @@
 #include "leasewatch.h"
 #include "log.h"
 #include "loop.h"
+#include "masq.h"
 #include "ownlease.h"
 #include "sdnotify.h"
 #include "subnetenv.h"
@@ -43,6 +44,7 @@ struct daemon {
 	struct ownlease *own;
 	const struct backend_ops *bops;
 	struct backend *backend;
+	struct masq *masq; /* --ip-masq, --iptables-forward-rules */
 
 	char *prefix;
 	char *config_key;
@@ -222,6 +224,53 @@ static int write_subnet_env(struct daemon *d, const struct lease *own)
 	return 0;
 }
 
+/*
+ * Masquerade and forward rules for our subnet, before subnet.env tells
+ * containers to start, as upstream orders it. Masquerading was asked for:
+ * without it we stop. Forward rules are on by default: without iptables
+ * we go on without them, saying so.
+ */
+static int setup_rules(struct daemon *d, const struct lease *own)
+{
+	struct masq_config mc = {
+		.masq = d->opts->ip_masq,
+		.forward = d->opts->iptables_forward_rules,
+		.nftables = d->conf.enable_nftables,
+		.random_fully = !d->opts->ip_masq_fully_random_disable,
+		.resync_s = (unsigned)d->opts->iptables_resync,
+		.etcd_prefix = d->prefix,
+		.default_prefix = strcmp(d->prefix, "/coreos.com/network") == 0,
+	};
+	char err[256];
+	int r;
+
+	if (!mc.masq && !mc.forward)
+		return 0;
+	if (!d->masq) {
+		r = masq_new(d->loop, &mc, &d->masq);
+		if (r < 0)
+			return mc.masq ? r : 0;
+	}
+	r = masq_apply(d->masq, &d->conf.network, &own->subnet.v4, err, sizeof(err));
+	if (r == 0)
+		return 0;
+	if (mc.masq) {
+		log_error("Failed to set up IP masquerade: %s", err);
+		return r;
+	}
+	if (r == -ENOENT) {
+		log_error("No forward rules: %s (pass --iptables-forward-rules=false if none are "
+			  "wanted)",
+			  err);
+		masq_free(d->masq);
+		d->masq = NULL;
+		return 0;
+	}
+	log_warnx("Failed to set up the forward rules: %s; retrying every %ds", err,
+		  d->opts->iptables_resync);
+	return 0;
+}
+
 static void lease_acquired(void *arg, const struct lease *own)
 {
 	struct daemon *d = arg;
@@ -247,6 +296,11 @@ static void lease_acquired(void *arg, const struct lease *own)
 		log_error("Our subnet changed from %s to %s: containers on the old subnet must "
 			  "be restarted",
 			  ip4net_format(&d->env_subnet, a), ip4net_format(&own->subnet.v4, b));
+	if (setup_rules(d, own) < 0) {
+		d->exit_code = 1;
+		loop_stop(d->loop);
+		return;
+	}
 	r = write_subnet_env(d, own);
 	if (r < 0) {
 		log_error("Failed to write subnet file %s: %s", d->opts->subnet_file, strerror(-r));
@@ -538,6 +592,7 @@ void daemon_free(struct daemon *d)
 	loop_timer_cancel(d->loop, &d->etcd_check_timer);
 	ownlease_free(d->own);
 	leasewatch_free(d->watch);
+	masq_free(d->masq);
 	if (d->bops)
 		d->bops->close(d->backend);
 	health_free(d->health);

@@ -61,10 +61,6 @@ static int check_unsupported(const struct options *o)
 		fprintf(stderr, "flanneld: --kube-subnet-mgr is not supported (etcd mode only)\n");
 		return -ENOTSUP;
 	}
-	if (o->ip_masq) {
-		fprintf(stderr, "flanneld: --ip-masq is not supported yet\n");
-		return -ENOTSUP;
-	}
 	if (o->ip_blackhole_route) {
 		fprintf(stderr, "flanneld: --ip-blackhole-route is not supported yet\n");
 		return -ENOTSUP;
@@ -73,9 +69,6 @@ static int check_unsupported(const struct options *o)
 		fprintf(stderr, "flanneld: --check-config is not supported yet\n");
 		return -ENOTSUP;
 	}
-	if (o->iptables_forward_rules)
-		log_warnx("--iptables-forward-rules: not supported yet, no forward rules are "
-			  "installed (pass --iptables-forward-rules=false to silence this)");
 	return 0;
 }
 

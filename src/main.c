@@ -13,6 +13,7 @@
 #include "iface.h"
 #include "log.h"
 #include "loop.h"
+#include "sdnotify.h"
 
 extern char **environ;
 
@@ -33,6 +34,7 @@ static void signal_ready(int fd, unsigned events, void *arg)
 		}
 		log_info("Received %s, shutting down (the lease and kernel state stay)",
 			 strsignal((int)si.ssi_signo));
+		sd_notify_send("STOPPING=1\nSTATUS=Shutting down");
 		loop_stop(s->loop);
 	}
 }

@@ -483,6 +483,18 @@ static void read_previous(struct daemon *d)
 		 d->has_prev_subnet ? ip4net_format(&d->prev.subnet, buf) : "None");
 }
 
+void daemon_etcd_opts(const struct options *opts, struct etcd_opts *ret)
+{
+	*ret = (struct etcd_opts){ 0 };
+	ret->endpoints = (const char *const *)opts->etcd_endpoints.v;
+	ret->n_endpoints = opts->etcd_endpoints.n;
+	ret->cafile = opts->etcd_cafile && *opts->etcd_cafile ? opts->etcd_cafile : NULL;
+	ret->certfile = opts->etcd_certfile && *opts->etcd_certfile ? opts->etcd_certfile : NULL;
+	ret->keyfile = opts->etcd_keyfile && *opts->etcd_keyfile ? opts->etcd_keyfile : NULL;
+	ret->username = opts->etcd_username && *opts->etcd_username ? opts->etcd_username : NULL;
+	ret->password = opts->etcd_password ? opts->etcd_password : "";
+}
+
 int daemon_start(struct loop *loop, const struct options *opts, const struct iface *ext,
 		 uint32_t public_ip, struct daemon **ret)
 {
@@ -504,13 +516,7 @@ int daemon_start(struct loop *loop, const struct options *opts, const struct ifa
 	}
 	read_previous(d);
 
-	eo.endpoints = (const char *const *)opts->etcd_endpoints.v;
-	eo.n_endpoints = opts->etcd_endpoints.n;
-	eo.cafile = opts->etcd_cafile && *opts->etcd_cafile ? opts->etcd_cafile : NULL;
-	eo.certfile = opts->etcd_certfile && *opts->etcd_certfile ? opts->etcd_certfile : NULL;
-	eo.keyfile = opts->etcd_keyfile && *opts->etcd_keyfile ? opts->etcd_keyfile : NULL;
-	eo.username = opts->etcd_username && *opts->etcd_username ? opts->etcd_username : NULL;
-	eo.password = opts->etcd_password ? opts->etcd_password : "";
+	daemon_etcd_opts(opts, &eo);
 	r = etcd_new(loop, &eo, &d->etcd);
 	if (r < 0) {
 		log_error("Failed to create the etcd client: %s", strerror(-r));

@@ -8,6 +8,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "checkconfig.h"
 #include "daemon.h"
 #include "flags.h"
 #include "iface.h"
@@ -71,11 +72,7 @@ static int check_unsupported(const struct options *o)
 		fprintf(stderr, "flanneld: --ip-blackhole-route is not supported yet\n");
 		return -ENOTSUP;
 	}
-	if (o->check_config) {
-		fprintf(stderr, "flanneld: --check-config is not supported yet\n");
-		return -ENOTSUP;
-	}
-	if (o->iptables_forward_rules)
+	if (o->iptables_forward_rules && !o->check_config)
 		log_warnx("--iptables-forward-rules: not supported yet, no forward rules are "
 			  "installed (pass --iptables-forward-rules=false to silence this)");
 	return 0;
@@ -110,6 +107,11 @@ int main(int argc, char **argv)
 	if (check_unsupported(&opts) < 0) {
 		flags_free(&opts);
 		return 1;
+	}
+	if (opts.check_config) {
+		code = checkconfig_run(&opts);
+		flags_free(&opts);
+		return code;
 	}
 	r = iface_select(&opts, &ext, &public_ip, err, sizeof(err));
 	if (r < 0) {

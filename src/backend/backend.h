@@ -34,6 +34,13 @@ struct backend_ops {
 	 */
 	int (*init)(const struct backend_env *env, struct lease_attrs *attrs, unsigned *mtu,
 		    struct backend **ret);
+	/*
+	 * --check-config: check the Backend options and compute the MTU init
+	 * would report, touching nothing (env->loop is NULL). msg says how the
+	 * MTU follows ("eth0's MTU 1500 minus 50 for VXLAN"), or on failure
+	 * (-EINVAL) what is wrong, naming the field. NULL: nothing to check.
+	 */
+	int (*check)(const struct backend_env *env, unsigned *mtu, char *msg, size_t msglen);
 	/* Our own lease is held (again): configure the device for it. */
 	int (*own_lease)(struct backend *b, const struct lease *own);
 	/* A remote lease appeared or changed (idempotent). */

@@ -14,6 +14,7 @@ PKGS=(
 	libssl-dev libjansson-dev libmnl-dev libcmocka-dev
 	etcd-server etcd-client
 	iproute2 iputils-ping procps curl jq iperf3 openssl python3 bsdextrautils
+	man-db groff-base
 	clang clang-format libclang-rt-14-dev valgrind
 )
 

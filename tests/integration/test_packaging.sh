@@ -3,15 +3,19 @@
 # Packaging: the man page renders without warnings and cannot go stale
 # (every flag of `flanneld --help` has an entry and every entry is a flag;
 # every network config and vxlan field the parsers accept is described;
-# the flags the binary refuses are the ones the page says it refuses);
+# the flags and backend types the binary refuses are the ones the page
+# says it refuses, checked against the binary and a real etcd);
 # `make install DESTDIR=... PREFIX=...` installs binary, unit, man page and
 # examples with the right modes and paths, and `make uninstall` removes them.
 # flanneld only runs in h1 here, and only to be refused at once.
 #
-#	h1 (no etcd)   flanneld --ip-masq ... -> exit 1
+#	sw: br0 10.200.0.1 + etcd     <- a config per backend type
+#	 `-- h1 10.200.0.11   flanneld --ip-masq ... -> exit 1;
+#	                      flanneld --check-config (one per backend type)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 require_root
+require_etcd
 require_flanneld
 command -v groff >/dev/null || skip "groff not installed (scripts/deps.sh)"
 command -v man >/dev/null || skip "man-db not installed (scripts/deps.sh)"
@@ -89,6 +93,40 @@ sed -n '/^NETWORK CONFIGURATION/,/^ENVIRONMENT/p' "$TMP/page" >"$TMP/netconf"
 for n in $fields $vxfields; do
 	grep -qw -- "$n" "$TMP/netconf" || fail "config field $n is not in NETWORK CONFIGURATION"
 done
+# Backend entries ("alloc", "vxlan", "host-gw, udp, ipip, wireguard"): those
+# marked "Not supported yet" must be refused by --check-config, the others pass.
+etcd_start
+sed -n '/^ *Backends and their fields/,/^ENVIRONMENT/p' "$TMP/netconf" |
+	sed -nE 's/^ {7}([a-z][a-z, -]*[a-z])(  +.*)?$/\1/p' >"$TMP/backend.tags"
+[ "$(wc -l <"$TMP/backend.tags")" -ge 3 ] || fail "backend entries: $(cat "$TMP/backend.tags")"
+nb=0
+while read -r tag; do
+	body=$(awk -v t="$tag" '
+		!match($0, /[^ ]/) { next }
+		RSTART == 8 {
+			# A tag shorter than the indent has its text on the same line.
+			on = ($0 == "       " t || index($0, "       " t "  ") == 1)
+			if (on) printf "%s ", substr($0, 8 + length(t))
+			next
+		}
+		RSTART < 8 { on = 0 }
+		on { printf "%s ", $0 }' "$TMP/netconf")
+	for type in ${tag//,/ }; do
+		etcd_put_config "{\"Network\":\"10.244.0.0/16\",\"Backend\":{\"Type\":\"$type\"}}"
+		rc=0
+		host_exec 1 timeout 20 "$FLANNELD" --check-config --etcd-endpoints="$ETCD_CLIENT" \
+			>"$TMP/cc.out" 2>&1 || rc=$?
+		if grep -q 'Not supported yet' <<<"$body"; then
+			[ "$rc" -eq 1 ] && grep -q "not supported yet: backend type" "$TMP/cc.out" ||
+				fail "backend $type: the page says not supported, --check-config: rc $rc $(cat "$TMP/cc.out")"
+		else
+			[ "$rc" -eq 0 ] || fail "backend $type: the page describes it, --check-config: rc $rc $(cat "$TMP/cc.out")"
+		fi
+		nb=$((nb + 1))
+	done
+done <"$TMP/backend.tags"
+pass "$nb backend types: supported or not as the page says ($(tr '\n' ';' <"$TMP/backend.tags"))"
+
 for s in ENVIRONMENT FILES SIGNALS "HEALTH AND METRICS" "EXIT STATUS" EXAMPLES; do
 	grep -qx "$s" "$TMP/page" || fail "no $s section"
 done

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* flanneld: flags, interface choice, signals, and the loop. */
+/* flanneld: flags, interface choice, signals and the loop; or --check-config and exit. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>

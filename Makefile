@@ -4,6 +4,9 @@
 
 PREFIX ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/flanneld
 DESTDIR ?=
 CC ?= cc
 PKG_CONFIG ?= pkg-config
@@ -56,6 +59,7 @@ test_fdbset_DEPS := src/backend/fdbset.c
 test_nl_msg_DEPS := src/nl_msg.c
 test_nl_DEPS := src/nl.c src/nl_msg.c src/log.c
 test_masq_rules_DEPS := src/masq_rules.c src/ip.c src/textutil.c
+test_sdnotify_DEPS := src/sdnotify.c
 
 UNIT_BUILD := build-unit
 UNIT_CFLAGS := $(filter-out -Werror,$(CFLAGS)) -Werror -O1 -g -fno-omit-frame-pointer \
@@ -112,13 +116,30 @@ format:
 format-check:
 	clang-format --dry-run -Werror src/*.c src/*.h src/backend/*.[ch] tests/unit/*.c tests/etcd_smoke.c bench/*.[ch] fuzz/*.c
 
+# The binary, the systemd unit (ExecStart pointed at SBINDIR), the man page,
+# and examples: the docker drop-in and /etc/default/flanneld.
 install: $(BUILD)/flanneld
-	install -d $(DESTDIR)$(SBINDIR)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(DOCDIR)/examples/docker.service.d
 	install -m 0755 $(BUILD)/flanneld $(DESTDIR)$(SBINDIR)/flanneld
+	sed 's|/usr/sbin/flanneld|$(SBINDIR)/flanneld|g' dist/flanneld.service \
+		>$(DESTDIR)$(UNITDIR)/flanneld.service.tmp
+	chmod 0644 $(DESTDIR)$(UNITDIR)/flanneld.service.tmp
+	mv $(DESTDIR)$(UNITDIR)/flanneld.service.tmp $(DESTDIR)$(UNITDIR)/flanneld.service
+	install -m 0644 doc/flanneld.8 $(DESTDIR)$(MANDIR)/man8/flanneld.8
+	install -m 0644 dist/docker.service.d/flannel.conf \
+		$(DESTDIR)$(DOCDIR)/examples/docker.service.d/flannel.conf
+	install -m 0644 dist/flanneld.default $(DESTDIR)$(DOCDIR)/examples/flanneld.default
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/flanneld $(DESTDIR)$(UNITDIR)/flanneld.service \
+		$(DESTDIR)$(MANDIR)/man8/flanneld.8 \
+		$(DESTDIR)$(DOCDIR)/examples/docker.service.d/flannel.conf \
+		$(DESTDIR)$(DOCDIR)/examples/flanneld.default
 
 clean:
 	rm -rf build build-san build-unit build-fuzz
 
-.PHONY: all units check bench fuzz format format-check install clean
+.PHONY: all units check bench fuzz format format-check install uninstall clean
 
 -include $(DAEMON_OBJS:.o=.d)

@@ -15,6 +15,7 @@ PKGS=(
 	etcd-server etcd-client
 	iproute2 iputils-ping procps curl jq iperf3 openssl python3 bsdextrautils
 	iptables nftables libnftables-dev
+	man-db groff-base
 	clang clang-format libclang-rt-14-dev valgrind
 )
 

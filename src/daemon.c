@@ -111,6 +111,7 @@ static void log_config_error(struct daemon *d, const char *msg)
 	snprintf(d->last_config_err, sizeof(d->last_config_err), "%s", msg);
 	d->last_config_log = now;
 	log_warnx("Couldn't fetch network config: %s (retrying every 1s)", msg);
+	sd_notifyf("STATUS=Waiting for the network config: %s", msg);
 }
 
 /* The etcd client retries by itself; say once per change why it is failing. */
@@ -132,6 +133,7 @@ static void check_etcd(void *arg)
 static void fatal_stop(struct daemon *d, const char *msg)
 {
 	log_error("%s", msg);
+	sd_notifyf("STATUS=Failed: %s", msg);
 	d->exit_code = 1;
 	loop_stop(d->loop);
 }
@@ -292,10 +294,14 @@ static void lease_acquired(void *arg, const struct lease *own)
 	if (d->env_written && d->env_subnet.addr == own->subnet.v4.addr &&
 	    d->env_subnet.len == own->subnet.v4.len)
 		return; /* re-acquired the same subnet: nothing changes for containers */
-	if (d->env_written)
+	if (d->env_written) {
 		log_error("Our subnet changed from %s to %s: containers on the old subnet must "
 			  "be restarted",
 			  ip4net_format(&d->env_subnet, a), ip4net_format(&own->subnet.v4, b));
+		sd_notifyf("STATUS=Running with subnet %s (changed from %s: restart containers), "
+			   "backend %s",
+			   b, a, d->bops->name);
+	}
 	if (setup_rules(d, own) < 0) {
 		d->exit_code = 1;
 		loop_stop(d->loop);
@@ -311,8 +317,11 @@ static void lease_acquired(void *arg, const struct lease *own)
 	if (!d->env_written) {
 		d->env_written = true;
 		log_info("flannel is ready");
-		if (sd_notify_send("READY=1") < 0)
-			log_warn("Failed to notify systemd");
+		/* Only now: units ordered after us read subnet.env once we are "started". */
+		r = sd_notifyf("READY=1\nSTATUS=Running with subnet %s, backend %s",
+			       ip4net_format(&own->subnet.v4, a), d->bops->name);
+		if (r < 0)
+			log_warnx("Failed to notify systemd ($NOTIFY_SOCKET): %s", strerror(-r));
 		d->backend_live = true;
 		log_info("Running backend.");
 		backend_resync(d);
@@ -424,6 +433,7 @@ static void config_reply(void *arg, const struct etcd_reply *r)
 	}
 	d->have_conf = true;
 	log_info("Found network config - Backend type: %s", d->conf.backend_type);
+	sd_notifyf("STATUS=Acquiring a subnet lease (backend %s)", d->conf.backend_type);
 	if (start_backend(d) < 0 && d->exit_code == 0)
 		fatal_stop(d, "Failed to start the lease manager: out of memory");
 	return;
@@ -527,6 +537,18 @@ static void read_previous(struct daemon *d)
 		 d->has_prev_subnet ? ip4net_format(&d->prev.subnet, buf) : "None");
 }
 
+void daemon_etcd_opts(const struct options *opts, struct etcd_opts *ret)
+{
+	*ret = (struct etcd_opts){ 0 };
+	ret->endpoints = (const char *const *)opts->etcd_endpoints.v;
+	ret->n_endpoints = opts->etcd_endpoints.n;
+	ret->cafile = opts->etcd_cafile && *opts->etcd_cafile ? opts->etcd_cafile : NULL;
+	ret->certfile = opts->etcd_certfile && *opts->etcd_certfile ? opts->etcd_certfile : NULL;
+	ret->keyfile = opts->etcd_keyfile && *opts->etcd_keyfile ? opts->etcd_keyfile : NULL;
+	ret->username = opts->etcd_username && *opts->etcd_username ? opts->etcd_username : NULL;
+	ret->password = opts->etcd_password ? opts->etcd_password : "";
+}
+
 int daemon_start(struct loop *loop, const struct options *opts, const struct iface *ext,
 		 uint32_t public_ip, struct daemon **ret)
 {
@@ -548,13 +570,7 @@ int daemon_start(struct loop *loop, const struct options *opts, const struct ifa
 	}
 	read_previous(d);
 
-	eo.endpoints = (const char *const *)opts->etcd_endpoints.v;
-	eo.n_endpoints = opts->etcd_endpoints.n;
-	eo.cafile = opts->etcd_cafile && *opts->etcd_cafile ? opts->etcd_cafile : NULL;
-	eo.certfile = opts->etcd_certfile && *opts->etcd_certfile ? opts->etcd_certfile : NULL;
-	eo.keyfile = opts->etcd_keyfile && *opts->etcd_keyfile ? opts->etcd_keyfile : NULL;
-	eo.username = opts->etcd_username && *opts->etcd_username ? opts->etcd_username : NULL;
-	eo.password = opts->etcd_password ? opts->etcd_password : "";
+	daemon_etcd_opts(opts, &eo);
 	r = etcd_new(loop, &eo, &d->etcd);
 	if (r < 0) {
 		log_error("Failed to create the etcd client: %s", strerror(-r));
@@ -569,6 +585,7 @@ int daemon_start(struct loop *loop, const struct options *opts, const struct ifa
 			goto fail;
 		}
 	}
+	sd_notifyf("STATUS=Fetching the network config %s from etcd", d->config_key);
 	loop_timer_arm(loop, &d->config_timer, 0);
 	loop_timer_init(&d->etcd_check_timer, check_etcd, d);
 	loop_timer_arm(loop, &d->etcd_check_timer, 1000);

@@ -63,7 +63,9 @@ static int check_endpoint(const char *val, const char **why);
  */
 static const struct flag_def flag_table[] = {
 	BOOL("check-config", check_config, "false",
-	     "parse the flags and environment, print the effective configuration and exit"),
+	     "read the network config from etcd, check it as the daemon would, print the effective "
+	     "network, subnet range, backend and MTU, and exit (0: valid); no lease is taken "
+	     "(not in upstream)"),
 	STR("etcd-cafile", etcd_cafile, "",
 	    "SSL Certificate Authority file used to secure etcd communication"),
 	STR("etcd-certfile", etcd_certfile, "",

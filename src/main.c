@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* flanneld: flags, interface choice, signals, and the loop. */
+/* flanneld: flags, interface choice, signals and the loop; or --check-config and exit. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -8,11 +8,13 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "checkconfig.h"
 #include "daemon.h"
 #include "flags.h"
 #include "iface.h"
 #include "log.h"
 #include "loop.h"
+#include "sdnotify.h"
 
 extern char **environ;
 
@@ -33,6 +35,7 @@ static void signal_ready(int fd, unsigned events, void *arg)
 		}
 		log_info("Received %s, shutting down (the lease and kernel state stay)",
 			 strsignal((int)si.ssi_signo));
+		sd_notify_send("STOPPING=1\nSTATUS=Shutting down");
 		loop_stop(s->loop);
 	}
 }
@@ -63,10 +66,6 @@ static int check_unsupported(const struct options *o)
 	}
 	if (o->ip_blackhole_route) {
 		fprintf(stderr, "flanneld: --ip-blackhole-route is not supported yet\n");
-		return -ENOTSUP;
-	}
-	if (o->check_config) {
-		fprintf(stderr, "flanneld: --check-config is not supported yet\n");
 		return -ENOTSUP;
 	}
 	return 0;
@@ -101,6 +100,11 @@ int main(int argc, char **argv)
 	if (check_unsupported(&opts) < 0) {
 		flags_free(&opts);
 		return 1;
+	}
+	if (opts.check_config) {
+		code = checkconfig_run(&opts);
+		flags_free(&opts);
+		return code;
 	}
 	r = iface_select(&opts, &ext, &public_ip, err, sizeof(err));
 	if (r < 0) {

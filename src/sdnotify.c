@@ -3,7 +3,9 @@
 #include "sdnotify.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -25,7 +27,7 @@ int sd_notify_send(const char *state)
 		return -EINVAL;
 	memcpy(sun.sun_path, path, len);
 	if (path[0] == '@')
-		sun.sun_path[0] = '\0'; /* abstract namespace */
+		sun.sun_path[0] = '\0'; /* abstract namespace: the length ends the name */
 	slen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len);
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -34,4 +36,17 @@ int sd_notify_send(const char *state)
 		r = -errno;
 	close(fd);
 	return r;
+}
+
+int sd_notifyf(const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	if (!getenv("NOTIFY_SOCKET"))
+		return 0;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	return sd_notify_send(buf);
 }

@@ -3,7 +3,13 @@
 #ifndef FLANNELD_SDNOTIFY_H
 #define FLANNELD_SDNOTIFY_H
 
-/* Send state (e.g. "READY=1") to $NOTIFY_SOCKET; 0 when unset, else 1 or -errno. */
+/*
+ * Send state ("READY=1", "STATUS=...", several joined by '\n') to
+ * $NOTIFY_SOCKET (a path, or '@' for an abstract name); 0 when it is
+ * unset, else 1 or -errno.
+ */
 int sd_notify_send(const char *state);
+/* The same with printf formatting; a state over 1 KiB is cut short. */
+int sd_notifyf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

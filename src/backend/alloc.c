@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* alloc backend: holds a lease and programs nothing. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,13 @@ static int alloc_init(const struct backend_env *env, struct lease_attrs *attrs, 
 	b->mtu = env->ext->mtu;
 	*mtu = b->mtu;
 	*ret = b;
+	return 0;
+}
+
+static int alloc_check(const struct backend_env *env, unsigned *mtu, char *msg, size_t msglen)
+{
+	*mtu = env->ext->mtu;
+	snprintf(msg, msglen, "the MTU of %s", env->ext->name);
 	return 0;
 }
 
@@ -52,6 +60,7 @@ static void alloc_close(struct backend *b)
 const struct backend_ops backend_alloc_ops = {
 	.name = "alloc",
 	.init = alloc_init,
+	.check = alloc_check,
 	.own_lease = alloc_own_lease,
 	.lease_added = alloc_lease_added,
 	.lease_removed = alloc_lease_removed,

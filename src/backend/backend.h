@@ -34,6 +34,14 @@ struct backend_ops {
 	 */
 	int (*init)(const struct backend_env *env, struct lease_attrs *attrs, unsigned *mtu,
 		    struct backend **ret);
+	/*
+	 * --check-config: check the Backend options and compute the MTU init
+	 * would report, touching nothing (env->loop is NULL). msg says how the
+	 * MTU follows ("the MTU of eth0 (1500) minus 50 for VXLAN"), or on
+	 * failure (negative errno) what is wrong, naming the field. NULL: the
+	 * backend has nothing to check and the MTU is known only at init.
+	 */
+	int (*check)(const struct backend_env *env, unsigned *mtu, char *msg, size_t msglen);
 	/* Our own lease is held (again): configure the device for it. */
 	int (*own_lease)(struct backend *b, const struct lease *own);
 	/* A remote lease appeared or changed (idempotent). */

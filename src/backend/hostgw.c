@@ -712,12 +712,36 @@ static void hostgw_close(struct backend *b)
 	free(b);
 }
 
+/* Shared by init and --check-config: no NAT, and the MTU (how, or why not, in msg). */
+static int hostgw_check(const struct backend_env *env, unsigned *mtu, char *msg, size_t msglen)
+{
+	char pub[16], addr[16];
+
+	if (env->ext->addr == 0) {
+		snprintf(msg, msglen, "The external interface %s has no IPv4 address for host-gw",
+			 env->ext->name);
+		return -EADDRNOTAVAIL;
+	}
+	if (env->public_ip != env->ext->addr) {
+		snprintf(msg, msglen,
+			 "Your PublicIP %s differs from the address %s of %s, meaning that "
+			 "probably you're on a NAT, which is not supported by host-gw backend",
+			 ip4_format(env->public_ip, pub), ip4_format(env->ext->addr, addr),
+			 env->ext->name);
+		return -EINVAL;
+	}
+	*mtu = env->ext->mtu;
+	snprintf(msg, msglen, "the MTU of %s", env->ext->name);
+	return 0;
+}
+
 static int hostgw_init(const struct backend_env *env, struct lease_attrs *attrs, unsigned *mtu,
 		       struct backend **ret)
 {
 	static const unsigned groups[] = { RTNLGRP_LINK, RTNLGRP_IPV4_ROUTE, RTNLGRP_NEXTHOP };
 	struct backend *b = calloc(1, sizeof(*b));
-	char pub[16], addr[16];
+	char msg[256];
+	unsigned m;
 	int r;
 
 	if (!b)
@@ -728,17 +752,9 @@ static int hostgw_init(const struct backend_env *env, struct lease_attrs *attrs,
 	b->ext_up = true;
 	b->warn_limit = LOG_LIMIT(20, 10000);
 	repair_init(&b->heal, b->loop, heal_cb, b, "the host-gw routes");
-	if (b->ext.addr == 0) {
-		log_error("The external interface %s has no IPv4 address for host-gw", b->ext.name);
-		r = -EADDRNOTAVAIL;
-		goto fail;
-	}
-	if (env->public_ip != b->ext.addr) {
-		log_error("Your PublicIP %s differs from the address %s of %s, meaning that "
-			  "probably you're on a NAT, which is not supported by host-gw backend",
-			  ip4_format(env->public_ip, pub), ip4_format(b->ext.addr, addr),
-			  b->ext.name);
-		r = -EINVAL;
+	r = hostgw_check(env, &m, msg, sizeof(msg));
+	if (r < 0) {
+		log_error("%s", msg);
 		goto fail;
 	}
 	r = nl_open(&b->nl);
@@ -763,7 +779,7 @@ static int hostgw_init(const struct backend_env *env, struct lease_attrs *attrs,
 	free(attrs->backend_data);
 	attrs->backend_data = NULL;
 	snprintf(attrs->backend_type, sizeof(attrs->backend_type), TYPE);
-	*mtu = b->ext.mtu;
+	*mtu = m;
 	*ret = b;
 	return 0;
 fail:
@@ -774,6 +790,7 @@ fail:
 const struct backend_ops backend_hostgw_ops = {
 	.name = TYPE,
 	.init = hostgw_init,
+	.check = hostgw_check,
 	.own_lease = hostgw_own_lease,
 	.lease_added = hostgw_lease_added,
 	.lease_removed = hostgw_lease_removed,

@@ -1424,14 +1424,50 @@ static void vxlan_close(struct backend *b)
 	free(b);
 }
 
+/* Options and MTU, shared by init and --check-config; how (or why not) in msg. */
+static int vxlan_prepare(const struct backend_env *env, struct vxlan_conf *cfg, unsigned *mtu,
+			 char *msg, size_t msglen)
+{
+	const char *json = env->conf->backend_json ? env->conf->backend_json : "{}";
+	unsigned base;
+	int r;
+
+	r = vxlan_conf_parse(json, strlen(json), cfg, msg, msglen);
+	if (r < 0)
+		return r;
+	if (env->ext->addr == 0) {
+		snprintf(msg, msglen, "the external interface %s has no IPv4 address for VXLAN",
+			 env->ext->name);
+		return -EADDRNOTAVAIL;
+	}
+	base = cfg->mtu ? cfg->mtu : env->ext->mtu;
+	if (base < 68 + VXLAN_OVERHEAD) {
+		snprintf(msg, msglen, "the external interface MTU %u is too small for VXLAN", base);
+		return -EINVAL;
+	}
+	*mtu = base - VXLAN_OVERHEAD;
+	if (cfg->mtu)
+		snprintf(msg, msglen, "Backend.MTU %u minus %u for VXLAN", cfg->mtu,
+			 VXLAN_OVERHEAD);
+	else
+		snprintf(msg, msglen, "the MTU of %s (%u) minus %u for VXLAN", env->ext->name,
+			 env->ext->mtu, VXLAN_OVERHEAD);
+	return 0;
+}
+
+static int vxlan_check(const struct backend_env *env, unsigned *mtu, char *msg, size_t msglen)
+{
+	struct vxlan_conf cfg;
+
+	return vxlan_prepare(env, &cfg, mtu, msg, msglen);
+}
+
 static int vxlan_init(const struct backend_env *env, struct lease_attrs *attrs, unsigned *mtu,
 		      struct backend **ret)
 {
-	const char *json = env->conf->backend_json ? env->conf->backend_json : "{}";
 	struct backend *b = calloc(1, sizeof(*b));
 	char err[256];
 	char *data;
-	unsigned base;
 	int r;
 
 	if (!b)
@@ -1445,7 +1481,7 @@ static int vxlan_init(const struct backend_env *env, struct lease_attrs *attrs, 
 	b->attrs_arg = env->arg;
 	b->warn_limit = LOG_LIMIT(20, 10000);
 	repair_init(&b->heal, b->loop, heal_cb, b, b->dev);
-	r = vxlan_conf_parse(json, strlen(json), &b->cfg, err, sizeof(err));
+	r = vxlan_prepare(env, &b->cfg, &b->mtu, err, sizeof(err));
 	if (r < 0) {
 		log_error("Invalid VXLAN backend config: %s", err);
 		goto fail;
@@ -1453,18 +1489,6 @@ static int vxlan_init(const struct backend_env *env, struct lease_attrs *attrs, 
 	log_info("VXLAN config: VNI=%u Port=%u GBP=%s Learning=%s DirectRouting=%s", b->cfg.vni,
 		 b->cfg.port, b->cfg.gbp ? "true" : "false", b->cfg.learning ? "true" : "false",
 		 b->cfg.direct_routing ? "true" : "false");
-	if (b->ext.addr == 0) {
-		log_error("The external interface %s has no IPv4 address for VXLAN", b->ext.name);
-		r = -EADDRNOTAVAIL;
-		goto fail;
-	}
-	base = b->cfg.mtu ? b->cfg.mtu : b->ext.mtu;
-	if (base < 68 + VXLAN_OVERHEAD) {
-		log_error("The external interface MTU %u is too small for VXLAN", base);
-		r = -EINVAL;
-		goto fail;
-	}
-	b->mtu = base - VXLAN_OVERHEAD;
 	snprintf(b->dev, sizeof(b->dev), "flannel.%u", b->cfg.vni);
 	r = nl_open(&b->nl);
 	if (r < 0) {
@@ -1503,6 +1527,7 @@ fail:
 const struct backend_ops backend_vxlan_ops = {
 	.name = "vxlan",
 	.init = vxlan_init,
+	.check = vxlan_check,
 	.own_lease = vxlan_own_lease,
 	.lease_added = vxlan_lease_added,
 	.lease_removed = vxlan_lease_removed,

@@ -55,6 +55,7 @@ test_vxlan_conf_DEPS := src/backend/vxlan_conf.c src/jsonutil.c src/textutil.c
 test_fdbset_DEPS := src/backend/fdbset.c
 test_nl_msg_DEPS := src/nl_msg.c
 test_nl_DEPS := src/nl.c src/nl_msg.c src/log.c
+test_ifset_DEPS := src/ifset.c src/ip.c src/textutil.c
 
 UNIT_BUILD := build-unit
 UNIT_CFLAGS := $(filter-out -Werror,$(CFLAGS)) -Werror -O1 -g -fno-omit-frame-pointer \

@@ -67,6 +67,9 @@ static int load(struct nl *nl, struct ifset *s)
 	return r;
 }
 
+static int by_default_route(struct nl *nl, const struct ifset *s, struct pick *p, char *why,
+			    size_t whylen);
+
 /* One --iface value: an IP (exact address match, any address) or an interface name. */
 static int by_spec(const struct ifset *s, const char *spec, struct pick *p, char *why,
 		   size_t whylen)
@@ -289,7 +292,11 @@ static int by_flags(struct nl *nl, const struct ifset *s, const struct options *
 	for (size_t i = 0; i < o->iface.n; i++) {
 		const char *v = o->iface.v[i];
 
-		r = by_spec(s, v, &p, why, sizeof(why));
+		/* Upstream looks an empty value up like no flag at all. */
+		if (*v)
+			r = by_spec(s, v, &p, why, sizeof(why));
+		else
+			r = by_default_route(nl, s, &p, why, sizeof(why));
 		if (r == 0)
 			r = finish(&p, ret, why, sizeof(why));
 		if (r == 0) {
@@ -302,7 +309,10 @@ static int by_flags(struct nl *nl, const struct ifset *s, const struct options *
 	for (size_t i = 0; i < o->iface_regex.n; i++) {
 		const char *v = o->iface_regex.v[i];
 
-		r = by_regex(s, v, &p, why, sizeof(why));
+		if (*v)
+			r = by_regex(s, v, &p, why, sizeof(why));
+		else
+			r = by_default_route(nl, s, &p, why, sizeof(why));
 		if (r == 0)
 			r = finish(&p, ret, why, sizeof(why));
 		if (r == 0) {

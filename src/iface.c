@@ -67,9 +67,6 @@ static int load(struct nl *nl, struct ifset *s)
 	return r;
 }
 
-static int by_default_route(struct nl *nl, const struct ifset *s, struct pick *p, char *why,
-			    size_t whylen);
-
 /* One --iface value: an IP (exact address match, any address) or an interface name. */
 static int by_spec(const struct ifset *s, const char *spec, struct pick *p, char *why,
 		   size_t whylen)
@@ -258,16 +255,46 @@ static int finish(const struct pick *p, struct iface *ret, char *why, size_t why
 	return 0;
 }
 
-/* Append "; <flag>=<value>: <why>" (no "; " first) to the error that lists every attempt. */
-static void tried(char *err, size_t errlen, size_t *off, const char *flag, const char *value,
-		  const char *why)
-{
-	int n;
+enum kind { BY_IFACE, BY_REGEX, BY_CAN_REACH };
 
-	if (*off >= errlen)
-		return;
-	n = snprintf(err + *off, errlen - *off, "%s%s=%s: %s", *off ? "; " : "", flag, value, why);
-	*off += (size_t)n < errlen - *off ? (size_t)n : errlen - *off;
+static const char *const flag_names[] = { "--iface", "--iface-regex", "--iface-can-reach" };
+
+/* What the selection flags are working through. */
+struct attempts {
+	struct nl *nl;
+	const struct ifset *s;
+	char *err; /* every failure so far, "; " between them */
+	size_t errlen, off;
+};
+
+/* One selection flag value: 0 with ret filled, or the failure logged and listed. */
+static int attempt(struct attempts *a, enum kind k, const char *v, struct iface *ret)
+{
+	char why[1536];
+	struct pick p;
+	int r;
+
+	/* Upstream looks an empty --iface or --iface-regex up like no flag at all. */
+	if (!*v)
+		r = by_default_route(a->nl, a->s, &p, why, sizeof(why));
+	else if (k == BY_IFACE)
+		r = by_spec(a->s, v, &p, why, sizeof(why));
+	else if (k == BY_REGEX)
+		r = by_regex(a->s, v, &p, why, sizeof(why));
+	else
+		r = by_can_reach(a->nl, a->s, v, &p, why, sizeof(why));
+	if (r == 0)
+		r = finish(&p, ret, why, sizeof(why));
+	if (r == 0)
+		return 0;
+	log_warnx("Could not find valid interface matching %s: %s", v, why);
+	if (a->off < a->errlen) {
+		int n = snprintf(a->err + a->off, a->errlen - a->off, "%s%s=%s: %s",
+				 a->off ? "; " : "", flag_names[k], v, why);
+
+		a->off += (size_t)n < a->errlen - a->off ? (size_t)n : a->errlen - a->off;
+	}
+	return r;
 }
 
 /*
@@ -277,63 +304,30 @@ static void tried(char *err, size_t errlen, size_t *off, const char *flag, const
 static int by_flags(struct nl *nl, const struct ifset *s, const struct options *o,
 		    struct iface *ret, char *how, size_t howlen, char *err, size_t errlen)
 {
-	char why[1536];
-	size_t off;
-	struct pick p;
-	int r;
+	struct attempts a = { nl, s, err, errlen, 0 };
+	int n = snprintf(err, errlen, "no interface matches: ");
 
-	off = (size_t)snprintf(err, errlen, "no interface matches: ");
-	if (off >= errlen)
-		off = errlen;
-	/* The list of attempts starts after the prefix. */
-	err += off;
-	errlen -= off;
-	off = 0;
+	/* The attempts are listed after the prefix. */
+	if (n > 0 && (size_t)n < errlen) {
+		a.err += n;
+		a.errlen -= (size_t)n;
+	}
 	for (size_t i = 0; i < o->iface.n; i++) {
-		const char *v = o->iface.v[i];
-
-		/* Upstream looks an empty value up like no flag at all. */
-		if (*v)
-			r = by_spec(s, v, &p, why, sizeof(why));
-		else
-			r = by_default_route(nl, s, &p, why, sizeof(why));
-		if (r == 0)
-			r = finish(&p, ret, why, sizeof(why));
-		if (r == 0) {
-			snprintf(how, howlen, "--iface=%s", v);
+		if (attempt(&a, BY_IFACE, o->iface.v[i], ret) == 0) {
+			snprintf(how, howlen, "--iface=%s", o->iface.v[i]);
 			return 0;
 		}
-		log_warnx("Could not find valid interface matching %s: %s", v, why);
-		tried(err, errlen, &off, "--iface", v, why);
 	}
 	for (size_t i = 0; i < o->iface_regex.n; i++) {
-		const char *v = o->iface_regex.v[i];
-
-		if (*v)
-			r = by_regex(s, v, &p, why, sizeof(why));
-		else
-			r = by_default_route(nl, s, &p, why, sizeof(why));
-		if (r == 0)
-			r = finish(&p, ret, why, sizeof(why));
-		if (r == 0) {
-			snprintf(how, howlen, "--iface-regex=%s", v);
+		if (attempt(&a, BY_REGEX, o->iface_regex.v[i], ret) == 0) {
+			snprintf(how, howlen, "--iface-regex=%s", o->iface_regex.v[i]);
 			return 0;
 		}
-		log_warnx("Could not find valid interface matching %s: %s", v, why);
-		tried(err, errlen, &off, "--iface-regex", v, why);
 	}
-	if (o->iface_can_reach && *o->iface_can_reach) {
-		const char *v = o->iface_can_reach;
-
-		r = by_can_reach(nl, s, v, &p, why, sizeof(why));
-		if (r == 0)
-			r = finish(&p, ret, why, sizeof(why));
-		if (r == 0) {
-			snprintf(how, howlen, "--iface-can-reach=%s", v);
-			return 0;
-		}
-		log_warnx("Could not find valid interface matching %s: %s", v, why);
-		tried(err, errlen, &off, "--iface-can-reach", v, why);
+	if (o->iface_can_reach && *o->iface_can_reach &&
+	    attempt(&a, BY_CAN_REACH, o->iface_can_reach, ret) == 0) {
+		snprintf(how, howlen, "--iface-can-reach=%s", o->iface_can_reach);
+		return 0;
 	}
 	return -ENODEV;
 }

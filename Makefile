@@ -60,6 +60,7 @@ test_nl_msg_DEPS := src/nl_msg.c
 test_nl_DEPS := src/nl.c src/nl_msg.c src/log.c
 test_masq_rules_DEPS := src/masq_rules.c src/ip.c src/textutil.c
 test_sdnotify_DEPS := src/sdnotify.c
+test_ifset_DEPS := src/ifset.c src/ip.c src/textutil.c
 
 UNIT_BUILD := build-unit
 UNIT_CFLAGS := $(filter-out -Werror,$(CFLAGS)) -Werror -O1 -g -fno-omit-frame-pointer \

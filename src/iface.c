@@ -1,241 +1,421 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Interface lookup by name, by address and by default route (IPv4). */
+/* External interface and public IP selection (IPv4), in upstream's order and with its log lines. */
 #include "iface.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <ifaddrs.h>
-#include <netinet/in.h>
-#include <stdbool.h>
+#include <linux/rtnetlink.h>
+#include <regex.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include "flags.h"
+#include "ifset.h"
 #include "ip.h"
 #include "log.h"
+#include "nl.h"
 
-static bool is_link_local4(uint32_t a)
+/* How many addresses the "has N IPv4 addresses" line names. */
+#define LIST_MAX 8
+
+struct pick {
+	const struct ifset_link *link;
+	uint32_t addr; /* 0: the link's first usable address */
+};
+
+static int link_cb(void *arg, const struct nlmsghdr *nlh)
 {
-	return (a >> 16) == 0xa9fe; /* 169.254.0.0/16 */
+	struct nl_link l;
+
+	if (nl_parse_link(nlh, &l) < 0)
+		return 0;
+	return ifset_add_link(arg, l.index, l.name, l.mtu);
 }
 
-static bool is_usable4(uint32_t a)
+static void link_reset(void *arg)
 {
-	/* Global or link-local unicast: no loopback, multicast, broadcast or 0. */
-	return a != 0 && (a >> 24) != 127 && (a >> 28) != 0xe && a != 0xffffffffu;
+	ifset_free(arg);
 }
 
-/* The interface's first usable IPv4 address, global ones before link-local. */
-static int first_addr(const char *name, uint32_t *ret)
+static int addr_cb(void *arg, const struct nlmsghdr *nlh)
 {
-	struct ifaddrs *ifas, *ifa;
-	uint32_t global = 0, local = 0;
+	struct nl_addr a;
+	int r;
 
-	if (getifaddrs(&ifas) < 0)
-		return -errno;
-	for (ifa = ifas; ifa; ifa = ifa->ifa_next) {
-		uint32_t a;
+	if (nl_parse_addr(nlh, &a) < 0)
+		return 0;
+	r = ifset_add_addr(arg, a.ifindex, a.addr, a.flags);
+	return r == -ENODEV ? 0 : r; /* a link created after the link dump */
+}
 
-		if (!ifa->ifa_addr || ifa->ifa_addr->sa_family != AF_INET ||
-		    strcmp(ifa->ifa_name, name) != 0)
-			continue;
-		a = ntohl(
-			((const struct sockaddr_in *)(const void *)ifa->ifa_addr)->sin_addr.s_addr);
-		if (!is_usable4(a))
-			continue;
-		if (is_link_local4(a)) {
-			if (!local)
-				local = a;
-		} else if (!global) {
-			global = a;
+static void addr_reset(void *arg)
+{
+	ifset_clear_addrs(arg);
+}
+
+/* Every link and its IPv4 addresses, in index order (the kernel's own order of addresses). */
+static int load(struct nl *nl, struct ifset *s)
+{
+	NL_MSG_BUF(buf);
+	int r;
+
+	r = nl_dump(nl, nl_msg_dump(buf, RTM_GETLINK, AF_UNSPEC, 0), link_cb, link_reset, s);
+	if (r == 0)
+		r = nl_dump(nl, nl_msg_dump(buf, RTM_GETADDR, AF_INET, 0), addr_cb, addr_reset, s);
+	if (r == 0)
+		ifset_sort(s);
+	return r;
+}
+
+/* One --iface value: an IP (exact address match, any address) or an interface name. */
+static int by_spec(const struct ifset *s, const char *spec, struct pick *p, char *why,
+		   size_t whylen)
+{
+	uint32_t a;
+
+	if (ip4_parse(spec, &a) == 0) {
+		log_info("Searching for interface using %s", spec);
+		p->link = ifset_by_addr(s, a);
+		p->addr = a;
+		if (!p->link) {
+			snprintf(why, whylen,
+				 "error looking up interface %s: no interface with given IP found",
+				 spec);
+			return -ENODEV;
 		}
+		return 0;
 	}
-	freeifaddrs(ifas);
-	if (!global && !local)
-		return -EADDRNOTAVAIL;
-	*ret = global ? global : local;
+	p->link = ifset_by_name(s, spec);
+	p->addr = 0;
+	if (!p->link) {
+		snprintf(why, whylen, "error looking up interface %s: no such network interface",
+			 spec);
+		return -ENODEV;
+	}
 	return 0;
 }
 
-/* Name of the interface holding exactly addr. */
-static int name_by_addr(uint32_t addr, char *name)
+/* One --iface-regex value (POSIX extended, as regcomp(3) reads it). */
+static int by_regex(const struct ifset *s, const char *pattern, struct pick *p, char *why,
+		    size_t whylen)
 {
-	struct ifaddrs *ifas, *ifa;
-	int r = -ENODEV;
+	regex_t re;
+	char list[1024];
+	int r;
 
-	if (getifaddrs(&ifas) < 0)
-		return -errno;
-	for (ifa = ifas; ifa; ifa = ifa->ifa_next) {
-		if (!ifa->ifa_addr || ifa->ifa_addr->sa_family != AF_INET)
-			continue;
-		if (ntohl(((const struct sockaddr_in *)(const void *)ifa->ifa_addr)
-				  ->sin_addr.s_addr) == addr) {
-			snprintf(name, IF_NAMESIZE, "%s", ifa->ifa_name);
-			r = 0;
-			break;
-		}
+	r = regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB);
+	if (r != 0) {
+		char text[128];
+
+		regerror(r, &re, text, sizeof(text));
+		snprintf(why, whylen, "could not compile the regex '%s': %s", pattern, text);
+		return -EINVAL;
 	}
-	freeifaddrs(ifas);
-	return r;
-}
-
-/* The first IPv4 default route's interface, from the kernel's route table. */
-static int default_route_name(char *name)
-{
-	FILE *f = fopen("/proc/net/route", "re");
-	char line[256], dev[IF_NAMESIZE];
-	unsigned long dst, gw, flags, mask;
-	int r = -ENOENT;
-
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%15s %lx %lx %lx %*d %*d %*d %lx", dev, &dst, &gw, &flags,
-			   &mask) != 5)
-			continue; /* header line */
-		if (dst == 0 && mask == 0 && (flags & 1 /* RTF_UP */)) {
-			memcpy(name, dev, IF_NAMESIZE);
-			r = 0;
-			break;
-		}
+	p->link = ifset_match(s, &re, &p->addr);
+	regfree(&re);
+	if (!p->link) {
+		ifset_describe(s, list, sizeof(list));
+		snprintf(why, whylen,
+			 "Could not match pattern %s to any of the available network interfaces "
+			 "(%s)",
+			 pattern, list);
+		return -ENODEV;
 	}
-	fclose(f);
-	return r;
+	return 0;
 }
 
-static int fill_link(struct iface *ifc)
+/* --iface-can-reach: the route the kernel would take there, its device and source. */
+static int by_can_reach(struct nl *nl, const struct ifset *s, const char *dst, struct pick *p,
+			char *why, size_t whylen)
 {
-	struct ifreq ifr = { 0 };
-	int fd, r = 0;
-
-	ifc->index = (int)if_nametoindex(ifc->name);
-	if (!ifc->index)
-		return -errno;
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifc->name);
-	if (ioctl(fd, SIOCGIFMTU, &ifr) < 0)
-		r = -errno;
-	else
-		ifc->mtu = (unsigned)ifr.ifr_mtu;
-	close(fd);
-	if (r == 0 && ifc->mtu == 0)
-		r = -EINVAL;
-	return r;
-}
-
-/* One --iface value: an IP (exact address match) or an interface name. */
-static int lookup_one(const char *spec, struct iface *ifc, char *err, size_t errlen)
-{
+	struct nl_route rt;
 	uint32_t a;
 	int r;
 
-	memset(ifc, 0, sizeof(*ifc));
-	if (ip4_parse(spec, &a) == 0) {
-		log_info("Searching for interface using %s", spec);
-		r = name_by_addr(a, ifc->name);
-		if (r < 0) {
-			snprintf(err, errlen, "no interface with given IP found");
-			return r;
-		}
-		ifc->addr = a;
-	} else {
-		if (strlen(spec) >= IF_NAMESIZE || !if_nametoindex(spec)) {
-			snprintf(err, errlen, "no such interface");
-			return -ENODEV;
-		}
-		snprintf(ifc->name, sizeof(ifc->name), "%s", spec);
-		r = first_addr(ifc->name, &ifc->addr);
-		if (r < 0) {
-			snprintf(err, errlen, "failed to find IPv4 address for interface %s", spec);
-			return r;
-		}
+	log_info("Determining interface to use based on given ifcanreach: %s", dst);
+	if (ip4_parse(dst, &a) < 0) {
+		snprintf(why, whylen,
+			 "failed to get ifcanreach based interface: invalid IPv4 address %s", dst);
+		return -EINVAL;
 	}
-	r = fill_link(ifc);
-	if (r < 0)
-		snprintf(err, errlen, "failed to read link %s: %s", ifc->name, strerror(-r));
-	return r;
+	r = nl_route_lookup(nl, a, &rt);
+	if (r < 0) {
+		snprintf(why, whylen, "failed to get ifcanreach based interface: %s", strerror(-r));
+		return r;
+	}
+	p->link = rt.oif > 0 ? ifset_by_index(s, rt.oif) : NULL;
+	p->addr = rt.prefsrc;
+	if (!p->link) {
+		snprintf(why, whylen,
+			 "failed to get ifcanreach based interface: No interface with given IP "
+			 "found");
+		return -ENODEV;
+	}
+	return 0;
 }
 
-static int lookup_default(struct iface *ifc, char *err, size_t errlen)
+struct default_ctx {
+	bool found;
+	int oif;
+};
+
+static int default_cb(void *arg, const struct nlmsghdr *nlh)
 {
+	struct default_ctx *c = arg;
+	struct nl_route rt;
+
+	/* The first main-table route without a destination, as upstream reads it. */
+	if (c->found || nl_parse_route(nlh, &rt) < 0 || rt.table != RT_TABLE_MAIN ||
+	    rt.dst_len != 0)
+		return 0;
+	c->found = true;
+	c->oif = rt.oif;
+	return 0;
+}
+
+static void default_reset(void *arg)
+{
+	*(struct default_ctx *)arg = (struct default_ctx){ 0 };
+}
+
+static int by_default_route(struct nl *nl, const struct ifset *s, struct pick *p, char *why,
+			    size_t whylen)
+{
+	NL_MSG_BUF(buf);
+	struct default_ctx c = { 0 };
 	int r;
 
 	log_info("Determining IP address of default interface");
-	memset(ifc, 0, sizeof(*ifc));
-	r = default_route_name(ifc->name);
+	r = nl_dump(nl, nl_msg_dump(buf, RTM_GETROUTE, AF_INET, 0), default_cb, default_reset, &c);
 	if (r < 0) {
-		snprintf(err, errlen,
+		snprintf(why, whylen, "failed to get default interface: %s", strerror(-r));
+		return r;
+	}
+	if (!c.found) {
+		snprintf(why, whylen,
 			 "failed to get default interface: unable to find default route");
-		return r;
+		return -ENOENT;
 	}
-	r = first_addr(ifc->name, &ifc->addr);
-	if (r < 0) {
-		snprintf(err, errlen, "failed to find IPv4 address for interface %s", ifc->name);
-		return r;
+	p->link = c.oif > 0 ? ifset_by_index(s, c.oif) : NULL;
+	p->addr = 0;
+	if (!p->link) {
+		snprintf(why, whylen,
+			 "failed to get default interface: found default route but "
+			 "could not determine interface");
+		return -ENODEV;
 	}
-	r = fill_link(ifc);
-	if (r < 0)
-		snprintf(err, errlen, "failed to read link %s: %s", ifc->name, strerror(-r));
+	return 0;
+}
+
+/* "a, b, c" of up to LIST_MAX addresses. */
+static void format_list(const uint32_t *v, size_t n, char *buf, size_t len)
+{
+	size_t off = 0;
+	char text[16];
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n && i < LIST_MAX && off < len; i++)
+		off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? ", " : "",
+					ip4_format(v[i], text));
+	if (n > LIST_MAX && off < len)
+		snprintf(buf + off, len - off, ", ...");
+}
+
+/* The pick's address (the first usable one unless one was matched) and the checks after it. */
+static int finish(const struct pick *p, struct iface *ret, char *why, size_t whylen)
+{
+	uint32_t v[LIST_MAX];
+	size_t n = ifset_usable(p->link, v, LIST_MAX);
+	char list[LIST_MAX * 18], text[16];
+	uint32_t addr = p->addr;
+
+	if (!addr && n == 0) {
+		snprintf(why, whylen, "failed to find IPv4 address for interface %s",
+			 p->link->name);
+		return -EADDRNOTAVAIL;
+	}
+	if (!addr)
+		addr = v[0];
+	if (n > 1) {
+		format_list(v, n, list, sizeof(list));
+		log_info("%s has %zu IPv4 addresses (%s): using %s", p->link->name, n, list,
+			 ip4_format(addr, text));
+	}
+	log_info("Using interface with name %s and address %s", p->link->name,
+		 ip4_format(addr, text));
+	if (p->link->mtu == 0) {
+		snprintf(why, whylen, "failed to determine MTU for %s interface", p->link->name);
+		return -EINVAL;
+	}
+	memset(ret, 0, sizeof(*ret));
+	snprintf(ret->name, sizeof(ret->name), "%s", p->link->name);
+	ret->index = p->link->index;
+	ret->mtu = p->link->mtu;
+	ret->addr = addr;
+	return 0;
+}
+
+enum kind { BY_IFACE, BY_REGEX, BY_CAN_REACH };
+
+static const char *const flag_names[] = { "--iface", "--iface-regex", "--iface-can-reach" };
+
+/* What the selection flags are working through. */
+struct attempts {
+	struct nl *nl;
+	const struct ifset *s;
+	char *err; /* every failure so far, "; " between them */
+	size_t errlen, off;
+};
+
+/* One selection flag value: 0 with ret filled, or the failure logged and listed. */
+static int attempt(struct attempts *a, enum kind k, const char *v, struct iface *ret)
+{
+	char why[1536];
+	struct pick p;
+	int r;
+
+	/* Upstream looks an empty --iface or --iface-regex up like no flag at all. */
+	if (!*v)
+		r = by_default_route(a->nl, a->s, &p, why, sizeof(why));
+	else if (k == BY_IFACE)
+		r = by_spec(a->s, v, &p, why, sizeof(why));
+	else if (k == BY_REGEX)
+		r = by_regex(a->s, v, &p, why, sizeof(why));
+	else
+		r = by_can_reach(a->nl, a->s, v, &p, why, sizeof(why));
+	if (r == 0)
+		r = finish(&p, ret, why, sizeof(why));
+	if (r == 0)
+		return 0;
+	log_warnx("Could not find valid interface matching %s: %s", v, why);
+	if (a->off < a->errlen) {
+		int n = snprintf(a->err + a->off, a->errlen - a->off, "%s%s=%s: %s",
+				 a->off ? "; " : "", flag_names[k], v, why);
+
+		a->off += (size_t)n < a->errlen - a->off ? (size_t)n : a->errlen - a->off;
+	}
 	return r;
+}
+
+/*
+ * Each --iface, then each --iface-regex, then --iface-can-reach: the first
+ * that yields an interface wins. how gets "--iface=eth0" etc.
+ */
+static int by_flags(struct nl *nl, const struct ifset *s, const struct options *o,
+		    struct iface *ret, char *how, size_t howlen, char *err, size_t errlen)
+{
+	struct attempts a = { nl, s, err, errlen, 0 };
+	int n = snprintf(err, errlen, "no interface matches: ");
+
+	/* The attempts are listed after the prefix. */
+	if (n > 0 && (size_t)n < errlen) {
+		a.err += n;
+		a.errlen -= (size_t)n;
+	}
+	for (size_t i = 0; i < o->iface.n; i++) {
+		if (attempt(&a, BY_IFACE, o->iface.v[i], ret) == 0) {
+			snprintf(how, howlen, "--iface=%s", o->iface.v[i]);
+			return 0;
+		}
+	}
+	for (size_t i = 0; i < o->iface_regex.n; i++) {
+		if (attempt(&a, BY_REGEX, o->iface_regex.v[i], ret) == 0) {
+			snprintf(how, howlen, "--iface-regex=%s", o->iface_regex.v[i]);
+			return 0;
+		}
+	}
+	if (o->iface_can_reach && *o->iface_can_reach &&
+	    attempt(&a, BY_CAN_REACH, o->iface_can_reach, ret) == 0) {
+		snprintf(how, howlen, "--iface-can-reach=%s", o->iface_can_reach);
+		return 0;
+	}
+	return -ENODEV;
+}
+
+/*
+ * No selection flag: the interface holding --public-ip, else (NAT, our
+ * difference from upstream, which fails) or without one the default route's.
+ */
+static int by_default(struct nl *nl, const struct ifset *s, const struct options *o,
+		      uint32_t public_ip, struct iface *ret, char *how, size_t howlen, char *err,
+		      size_t errlen)
+{
+	struct pick p;
+	int r;
+
+	if (public_ip) {
+		log_info("Searching for interface using %s", o->public_ip);
+		p.link = ifset_by_addr(s, public_ip);
+		p.addr = public_ip;
+		if (p.link) {
+			snprintf(how, howlen, "--public-ip=%s, the interface holding it",
+				 o->public_ip);
+			return finish(&p, ret, err, errlen);
+		}
+		log_info("No interface holds %s (NAT); using the default route's interface",
+			 o->public_ip);
+	}
+	r = by_default_route(nl, s, &p, err, errlen);
+	if (r == 0)
+		r = finish(&p, ret, err, errlen);
+	if (r == 0)
+		snprintf(how, howlen, "the default route%s%s%s", public_ip ? "; --public-ip=" : "",
+			 public_ip ? o->public_ip : "", public_ip ? " is on no interface" : "");
+	return r;
+}
+
+static bool has_selection(const struct options *o)
+{
+	return o->iface.n || o->iface_regex.n || (o->iface_can_reach && *o->iface_can_reach);
 }
 
 int iface_select(const struct options *o, struct iface *ret, uint32_t *ret_public_ip, char *err,
 		 size_t errlen)
 {
+	struct ifset s = { 0 };
+	struct nl *nl = NULL;
 	struct iface ifc;
+	struct ip6 v6;
 	uint32_t public_ip = 0;
-	char why[160], buf[16];
-	int r = -ENODEV;
+	char how[320], a[16], b[16];
+	int r;
 
-	if (o->iface_regex.n || (o->iface_can_reach && *o->iface_can_reach)) {
-		snprintf(err, errlen, "--iface-regex and --iface-can-reach are not supported yet");
-		return -ENOTSUP;
-	}
 	if (o->public_ip && *o->public_ip && ip4_parse(o->public_ip, &public_ip) < 0) {
-		snprintf(err, errlen, "invalid public IP address: %s", o->public_ip);
+		snprintf(err, errlen, "--public-ip: invalid public IP address: %s", o->public_ip);
 		return -EINVAL;
 	}
-	if (o->iface.n) {
-		for (size_t i = 0; i < o->iface.n; i++) {
-			r = lookup_one(o->iface.v[i], &ifc, why, sizeof(why));
-			if (r == 0)
-				break;
-			log_warnx("Could not find valid interface matching %s: %s", o->iface.v[i],
-				  why);
-		}
-		if (r < 0) {
-			snprintf(err, errlen,
-				 "Failed to find interface to use that matches the interfaces "
-				 "and/or regexes provided");
-			return r;
-		}
-	} else if (public_ip) {
-		r = lookup_one(o->public_ip, &ifc, why, sizeof(why));
-		if (r < 0) {
-			/* A public IP on no interface (NAT): the default route decides. */
-			log_info("No interface holds %s; using the default route's interface",
-				 o->public_ip);
-			r = lookup_default(&ifc, err, errlen);
-		}
-	} else {
-		r = lookup_default(&ifc, err, errlen);
+	if (o->public_ipv6 && *o->public_ipv6 && ip6_parse(o->public_ipv6, &v6) < 0) {
+		snprintf(err, errlen, "--public-ipv6: invalid public IPv6 address: %s",
+			 o->public_ipv6);
+		return -EINVAL;
 	}
+	r = nl_open(&nl);
+	if (r == 0)
+		r = load(nl, &s);
+	if (r < 0) {
+		snprintf(err, errlen, "error listing all interfaces: %s", strerror(-r));
+		goto out;
+	}
+	if (has_selection(o))
+		r = by_flags(nl, &s, o, &ifc, how, sizeof(how), err, errlen);
+	else
+		r = by_default(nl, &s, o, public_ip, &ifc, how, sizeof(how), err, errlen);
 	if (r < 0)
-		return r;
-	log_info("Using interface with name %s and address %s", ifc.name,
-		 ip4_format(ifc.addr, buf));
+		goto out;
 	if (public_ip) {
 		log_info("Using %s as external address", o->public_ip);
 	} else {
 		public_ip = ifc.addr;
-		log_info("Defaulting external address to interface address (%s)", buf);
+		log_info("Defaulting external address to interface address (%s)",
+			 ip4_format(ifc.addr, a));
 	}
+	log_info("Using interface %s (index %d, MTU %u), address %s, public IP %s (from %s)",
+		 ifc.name, ifc.index, ifc.mtu, ip4_format(ifc.addr, a), ip4_format(public_ip, b),
+		 how);
 	*ret = ifc;
 	*ret_public_ip = public_ip;
-	return 0;
+out:
+	ifset_free(&s);
+	nl_close(nl);
+	return r;
 }

@@ -17,9 +17,12 @@ struct iface {
 };
 
 /*
- * Pick the external interface from --iface / --public-ip / the default route
- * as upstream does, and the public IP (host byte order) that goes into our
- * lease. On failure returns a negative errno with a message in err.
+ * Pick the external interface as upstream does (each --iface, each
+ * --iface-regex, --iface-can-reach; with none of them the interface holding
+ * --public-ip, else the default route's) and the public IP (host byte
+ * order) that goes into our lease. Logs upstream's lines and one summary.
+ * On failure returns a negative errno with a message in err that lists
+ * every attempt and why it failed.
  */
 int iface_select(const struct options *o, struct iface *ret, uint32_t *ret_public_ip, char *err,
 		 size_t errlen);

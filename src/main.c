@@ -78,7 +78,7 @@ int main(int argc, char **argv)
 	struct daemon *d = NULL;
 	struct iface ext;
 	uint32_t public_ip;
-	char err[512];
+	char err[4096];
 	int r, code;
 
 	log_init(argv[0]);

@@ -62,7 +62,8 @@ struct nl_link {
 struct nl_addr {
 	int ifindex;
 	uint8_t prefixlen;
-	uint32_t addr; /* IFA_LOCAL (else IFA_ADDRESS), host byte order */
+	uint32_t addr;	/* IFA_LOCAL (else IFA_ADDRESS), host byte order */
+	uint32_t flags; /* IFA_F_* (IFA_FLAGS, else ifa_flags); parsed only */
 };
 
 struct nl_route {
@@ -73,8 +74,9 @@ struct nl_route {
 	uint32_t table;
 	uint32_t priority; /* metric; 0: none */
 	uint8_t protocol, scope, type;
-	unsigned flags; /* rtm_flags (RTNH_F_ONLINK) */
-	uint32_t nhid;	/* RTA_NH_ID: the route uses this nexthop object; 0: none */
+	unsigned flags;	  /* rtm_flags (RTNH_F_ONLINK) */
+	uint32_t nhid;	  /* RTA_NH_ID: the route uses this nexthop object; 0: none */
+	uint32_t prefsrc; /* RTA_PREFSRC, host byte order; 0: none; parsed only */
 };
 
 /*

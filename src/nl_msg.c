@@ -443,6 +443,9 @@ int nl_parse_addr(const struct nlmsghdr *nlh, struct nl_addr *ret)
 		return -EINVAL;
 	a.ifindex = (int)ifa->ifa_index;
 	a.prefixlen = ifa->ifa_prefixlen;
+	/* IFA_FLAGS carries the flags that do not fit in the u8 (Linux 3.14+). */
+	if (!get_u32(tb[IFA_FLAGS], &a.flags))
+		a.flags = ifa->ifa_flags;
 	if (!get_in4(tb[IFA_LOCAL], &a.addr) && !get_in4(tb[IFA_ADDRESS], &a.addr))
 		return -EINVAL;
 	*ret = a;
@@ -475,6 +478,7 @@ int nl_parse_route(const struct nlmsghdr *nlh, struct nl_route *ret)
 	get_u32(tb[RTA_TABLE], &r.table);
 	get_u32(tb[RTA_PRIORITY], &r.priority);
 	get_u32(tb[RTA_NH_ID], &r.nhid);
+	get_in4(tb[RTA_PREFSRC], &r.prefsrc);
 	*ret = r;
 	return 0;
 }

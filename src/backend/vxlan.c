@@ -1110,7 +1110,7 @@ static void reset_addrs(void *arg)
 static int configure_device(struct backend *b)
 {
 	struct addr_list al = { .ifindex = b->ifindex };
-	struct nl_addr want = { b->ifindex, 32, b->own.addr };
+	struct nl_addr want = { .ifindex = b->ifindex, .prefixlen = 32, .addr = b->own.addr };
 	struct nl_link link;
 	NL_MSG_BUF(buf);
 	char a[IP_STRLEN], err[256];

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <libmnl/libmnl.h>
+#include <linux/if_addr.h>
 #include <linux/if_link.h>
 #include <linux/neighbour.h>
 #include <linux/nexthop.h>
@@ -488,7 +489,7 @@ static void test_link_misc(void **state)
 static void test_addr(void **state)
 {
 	NL_MSG_BUF(buf);
-	struct nl_addr a = { 5, 32, 0x0af40700 }, got;
+	struct nl_addr a = { .ifindex = 5, .prefixlen = 32, .addr = 0x0af40700 }, got;
 	const struct nlmsghdr *nlh =
 		nl_msg_addr(buf, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, &a);
 	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
@@ -502,6 +503,71 @@ static void test_addr(void **state)
 	assert_int_equal(got.ifindex, 5);
 	assert_int_equal(got.prefixlen, 32);
 	assert_int_equal(got.addr, 0x0af40700);
+}
+
+/* An RTM_GETROUTE answer (ip route get): the device and the preferred source. */
+static void test_route_get_reply(void **state)
+{
+	struct blob x = { .n = 0 };
+	struct rtmsg rtm = { .rtm_family = AF_INET,
+			     .rtm_dst_len = 32,
+			     .rtm_table = RT_TABLE_MAIN,
+			     .rtm_type = RTN_UNICAST };
+	uint32_t dst = htonl(0xc0a80a05), src = htonl(0xc0a80a01), oif = 3, table = RT_TABLE_MAIN;
+	struct nl_route got;
+
+	hdr(&x, RTM_NEWROUTE, 0);
+	bytes(&x, &rtm, sizeof(rtm));
+	attr(&x, RTA_TABLE, &table, 4);
+	attr(&x, RTA_DST, &dst, 4);
+	attr(&x, RTA_OIF, &oif, 4);
+	attr(&x, RTA_PREFSRC, &src, 4);
+	finish(&x);
+	assert_int_equal(nl_parse_route((const struct nlmsghdr *)(const void *)x.b, &got), 0);
+	assert_int_equal(got.dst, 0xc0a80a05);
+	assert_int_equal(got.oif, 3);
+	assert_int_equal(got.prefsrc, 0xc0a80a01);
+	assert_int_equal(got.gw, 0);
+
+	/* Without RTA_PREFSRC (a route with no source): 0. */
+	x.n = 0;
+	hdr(&x, RTM_NEWROUTE, 0);
+	bytes(&x, &rtm, sizeof(rtm));
+	attr(&x, RTA_OIF, &oif, 4);
+	finish(&x);
+	assert_int_equal(nl_parse_route((const struct nlmsghdr *)(const void *)x.b, &got), 0);
+	assert_int_equal(got.prefsrc, 0);
+}
+
+/* Address flags: IFA_FLAGS wins over the u8 in the header, which is the fallback. */
+static void test_addr_flags(void **state)
+{
+	struct blob x = { .n = 0 };
+	struct ifaddrmsg ifa = { .ifa_family = AF_INET,
+				 .ifa_prefixlen = 24,
+				 .ifa_flags = IFA_F_PERMANENT,
+				 .ifa_index = 2 };
+	uint32_t a = htonl(0x0a000005), flags = IFA_F_PERMANENT | IFA_F_NOPREFIXROUTE;
+	struct nl_addr got;
+
+	hdr(&x, RTM_NEWADDR, 0);
+	bytes(&x, &ifa, sizeof(ifa));
+	attr(&x, IFA_LOCAL, &a, 4);
+	attr(&x, IFA_FLAGS, &flags, 4);
+	finish(&x);
+	assert_int_equal(nl_parse_addr((const struct nlmsghdr *)(const void *)x.b, &got), 0);
+	assert_int_equal(got.addr, 0x0a000005);
+	assert_int_equal(got.ifindex, 2);
+	assert_int_equal(got.flags, IFA_F_PERMANENT | IFA_F_NOPREFIXROUTE);
+
+	x.n = 0;
+	ifa.ifa_flags = IFA_F_DEPRECATED;
+	hdr(&x, RTM_NEWADDR, 0);
+	bytes(&x, &ifa, sizeof(ifa));
+	attr(&x, IFA_ADDRESS, &a, 4);
+	finish(&x);
+	assert_int_equal(nl_parse_addr((const struct nlmsghdr *)(const void *)x.b, &got), 0);
+	assert_int_equal(got.flags, IFA_F_DEPRECATED);
 }
 
 static void test_dump_requests(void **state)
@@ -636,6 +702,8 @@ int main(void)
 		cmocka_unit_test(test_vxlan_link),
 		cmocka_unit_test(test_link_misc),
 		cmocka_unit_test(test_addr),
+		cmocka_unit_test(test_addr_flags),
+		cmocka_unit_test(test_route_get_reply),
 		cmocka_unit_test(test_dump_requests),
 		cmocka_unit_test(test_neigh_parse),
 		cmocka_unit_test(test_extack),

@@ -55,6 +55,7 @@ test_vxlan_conf_DEPS := src/backend/vxlan_conf.c src/jsonutil.c src/textutil.c
 test_fdbset_DEPS := src/backend/fdbset.c
 test_nl_msg_DEPS := src/nl_msg.c
 test_nl_DEPS := src/nl.c src/nl_msg.c src/log.c
+test_udp_pkt_DEPS := src/backend/udp_pkt.c
 
 UNIT_BUILD := build-unit
 UNIT_CFLAGS := $(filter-out -Werror,$(CFLAGS)) -Werror -O1 -g -fno-omit-frame-pointer \
@@ -89,6 +90,7 @@ fuzz_http_DEPS := src/http_parse.c src/textutil.c
 fuzz_subnetenv_DEPS := src/subnetenv.c src/ip.c src/log.c src/textutil.c
 fuzz_ip_DEPS := src/ip.c src/textutil.c
 fuzz_nl_DEPS := src/nl_msg.c
+fuzz_udp_DEPS := src/backend/udp_pkt.c
 
 $(FUZZ_BUILD)/%: fuzz/%.c $$(%_DEPS)
 	@mkdir -p $(@D)

@@ -14,6 +14,7 @@ CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstric
 	  -Wpointer-arith -Wcast-qual -Wsign-compare -Wno-unused-parameter \
 	  -D_GNU_SOURCE -DFLANNELD_VERSION='"$(VERSION)"' -Isrc -MMD -MP
 LIBS := $(shell $(PKG_CONFIG) --libs jansson libmnl 2>/dev/null || echo -ljansson -lmnl)
+LIBS += -pthread
 
 ifeq ($(SAN),1)
 BUILD ?= build-san

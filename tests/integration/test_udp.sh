@@ -193,10 +193,43 @@ host_exec 1 ip link set "$DEV" down
 wait_until 5 eval 'host_exec 1 ip route show 10.244.0.0/16 | grep -q "dev $DEV" && host_exec 1 ip link show $DEV | grep -q ",UP"' ||
 	fail "h1 did not bring $DEV back up with its route"
 wait_until 5 ping_once 1 2 || fail "container 1 cannot ping container 2 after the repairs"
-pass "address, route and link state of $DEV restored after tampering"
+if host_exec 1 ip link del "$DEV" 2>/dev/null; then
+	dev_back() {
+		host_exec 1 ip -4 -o addr show dev "$DEV" 2>/dev/null | grep -q "$(net_of 1)/32" &&
+			host_exec 1 ip route show 10.244.0.0/16 | grep -q "dev $DEV"
+	}
+	wait_until 5 dev_back || fail "h1 did not recreate $DEV: $(host_exec 1 ip -o link)"
+	wait_until 5 ping_once 1 2 || fail "container 1 cannot ping container 2 after $DEV was recreated"
+	deleted=", and the device itself after a delete"
+fi
+pass "address, route and link state of $DEV restored after tampering${deleted:-}"
 
-flannel_stop_all 1 2
+# -- a second network in plain per-packet mode ("Offload": false, our
+# extension; Go ignores it) on another port, next to the first: flannel1
+P=/plain/network
+etcd_put_config '{"Network":"10.245.0.0/16","Backend":{"Type":"udp","Port":8286,"Offload":false,"Queues":1}}' "$P"
+for i in 1 2; do flannel_start "${i}b" --etcd-prefix="$P" --healthz-port=9912; done
+for i in 1 2; do wait_ready "${i}b"; done
+wait_until 10 peers_are 1b 1 || fail "flanneld 1b has no peer"
+assert_eq "$(metric 1b flannel_udp_offload)" 0 "offload of the plain-mode daemon"
+assert_eq "$(metric 1b flannel_udp_queues)" 1 "queues of the plain-mode daemon"
+log_has 1b "plain per-packet mode" || fail "no log line for the plain mode"
+host_exec 1 ip -d link show flannel1 | grep -qF "mtu 1472" || fail "flannel1 on h1: $(host_exec 1 ip -d link show flannel1)"
+b2=$(net_of 2b)
+host_exec 1 ping -q -c 3 -i 0.2 -W 2 -M do -s 1444 "$b2" >/dev/null || fail "h1 cannot ping $b2 (h2's flannel1) in plain mode"
+if command -v iperf3 >/dev/null; then
+	SPAWN_LOG=$TMP/iperf3-plain.log spawn iperf3-plain "$(host_ns 2)" iperf3 -s -1 -B "$b2" -p 5202
+	wait_until 5 host_exec 2 sh -c "ss -ltn | grep -q ':5202 '" || fail "iperf3 server did not start"
+	host_exec 1 timeout 20 iperf3 -c "$b2" -p 5202 -t 1 -J >"$TMP/iperf3-plain.json" || fail "iperf3 in plain mode failed"
+	pm=$(jq -r '.end.sum_received.bits_per_second / 1e6 | floor' "$TMP/iperf3-plain.json")
+fi
+ping_once 1 2 || fail "the first network stopped working next to the second"
+pass "plain mode (no offloads, 1 queue) on flannel1 next to flannel0: full-size ping, iperf3 ${pm:-?} Mbit/s"
+
+flannel_stop_all 1 2 1b 2b
 for h in 1 2; do
-	host_exec "$h" ip link show "$DEV" >/dev/null 2>&1 && fail "$DEV still there on h$h after SIGTERM"
+	for dev in "$DEV" flannel1; do
+		host_exec "$h" ip link show "$dev" >/dev/null 2>&1 && fail "$dev still there on h$h after SIGTERM"
+	done
 done
 pass "SIGTERM: exit 0, $DEV gone with the daemon (not persistent, as upstream)"

@@ -393,8 +393,14 @@ static void heal_cb(void *arg)
 {
 	struct backend *b = arg;
 	struct nl_link l;
+	int r = nl_link_get(b->nl, NULL, b->ifindex, &l);
 
-	if (nl_link_get(b->nl, NULL, b->ifindex, &l) < 0) {
+	if (r < 0 && r != -ENODEV) {
+		log_warnx("Cannot look up %s: %s; retrying in 1s", b->dev, strerror(-r));
+		loop_timer_arm(b->loop, &b->heal, RETRY_MS);
+		return;
+	}
+	if (r == -ENODEV) {
 		/* Deleted: a new device, new queues, new sockets. */
 		udp_path_close(b->path);
 		b->path = NULL;

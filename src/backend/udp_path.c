@@ -231,6 +231,12 @@ static void tx_super(struct worker *w, const struct udp_vnet *vh, uint8_t *pkt, 
 	enum udp_drop r;
 
 	r = udp_pkt_tso(vh, pkt, len, w->p->conf.mtu, w->arena + off, TX_ARENA - off, &s);
+	if (r == UDP_DROP_OVERSIZE && off > 0) {
+		/* A tiny MSS repeats the headers often: retry in an empty arena. */
+		tx_flush(w);
+		off = 0;
+		r = udp_pkt_tso(vh, pkt, len, w->p->conf.mtu, w->arena, TX_ARENA, &s);
+	}
 	if (r) {
 		drop(w, r, 1);
 		return;

@@ -17,6 +17,7 @@ CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstric
 	  -Wpointer-arith -Wcast-qual -Wsign-compare -Wno-unused-parameter \
 	  -D_GNU_SOURCE -DFLANNELD_VERSION='"$(VERSION)"' -Isrc -MMD -MP
 LIBS := $(shell $(PKG_CONFIG) --libs jansson libmnl 2>/dev/null || echo -ljansson -lmnl)
+LIBS += -pthread
 
 ifeq ($(SAN),1)
 BUILD ?= build-san
@@ -61,6 +62,7 @@ test_nl_DEPS := src/nl.c src/nl_msg.c src/log.c
 test_masq_rules_DEPS := src/masq_rules.c src/ip.c src/textutil.c
 test_sdnotify_DEPS := src/sdnotify.c
 test_ifset_DEPS := src/ifset.c src/ip.c src/textutil.c
+test_udp_pkt_DEPS := src/backend/udp_pkt.c
 
 UNIT_BUILD := build-unit
 UNIT_CFLAGS := $(filter-out -Werror,$(CFLAGS)) -Werror -O1 -g -fno-omit-frame-pointer \
@@ -95,6 +97,7 @@ fuzz_http_DEPS := src/http_parse.c src/textutil.c
 fuzz_subnetenv_DEPS := src/subnetenv.c src/ip.c src/log.c src/textutil.c
 fuzz_ip_DEPS := src/ip.c src/textutil.c
 fuzz_nl_DEPS := src/nl_msg.c
+fuzz_udp_DEPS := src/backend/udp_pkt.c
 
 $(FUZZ_BUILD)/%: fuzz/%.c $$(%_DEPS)
 	@mkdir -p $(@D)

@@ -510,6 +510,8 @@ static void write_metrics(void *arg, FILE *out)
 	metric(out, "flannel_etcd_watch_reconnects_total", "counter", "Watch stream reconnects.",
 	       es.watch_reconnects);
 	metric(out, "flannel_ready", "gauge", "1 when /readyz answers 200.", is_ready(d));
+	if (d->backend && d->bops->metrics)
+		d->bops->metrics(d->backend, out);
 }
 
 static const struct health_ops health_ops = {

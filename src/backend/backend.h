@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct backend;
 struct lease;
@@ -49,6 +50,8 @@ struct backend_ops {
 	void (*lease_removed)(struct backend *b, const struct lease *l);
 	/* The full set of remote leases after a (re)list: converge to exactly it. */
 	void (*resync)(struct backend *b, const struct lease *const *all, size_t n);
+	/* Prometheus text for the backend's own metrics (optional: NULL). */
+	void (*metrics)(struct backend *b, FILE *out);
 	/* Release user-space resources; kernel state stays (NULL-safe). */
 	void (*close)(struct backend *b);
 };
@@ -61,5 +64,6 @@ bool backend_known_but_missing(const char *type);
 extern const struct backend_ops backend_alloc_ops;
 extern const struct backend_ops backend_hostgw_ops;
 extern const struct backend_ops backend_vxlan_ops;
+extern const struct backend_ops backend_udp_ops;
 
 #endif

@@ -110,7 +110,7 @@ while read -r tag; do
 			next
 		}
 		RSTART < 8 { on = 0 }
-		on { printf "%s ", $0 }' "$TMP/netconf")
+		on { sub(/^ +/, ""); printf "%s ", $0 }' "$TMP/netconf")
 	for type in ${tag//,/ }; do
 		etcd_put_config "{\"Network\":\"10.244.0.0/16\",\"Backend\":{\"Type\":\"$type\"}}"
 		rc=0

@@ -5,7 +5,10 @@
 
 #include <net/if.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
+
+#include "ip.h"
 
 struct options;
 
@@ -14,6 +17,8 @@ struct iface {
 	int index;
 	uint32_t addr; /* interface address, host byte order */
 	unsigned mtu;
+	bool has_addr6;	  /* IPv6 networks: the interface's IPv6 address */
+	struct ip6 addr6; /* (global before link-local, as for IPv4) */
 };
 
 /*

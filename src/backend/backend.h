@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "ip.h"
+
 struct backend;
 struct lease;
 struct lease_attrs;
@@ -20,8 +22,10 @@ struct backend_env {
 	struct loop *loop;
 	const struct netconf *conf;
 	const struct iface *ext; /* the external interface, its address and MTU */
-	uint32_t public_ip;	 /* host byte order */
-	bool nexthop_objects;	 /* route through nexthop objects where the kernel has them */
+	uint32_t public_ip;	 /* host byte order; 0 in IPv6-only mode */
+	bool has_public_ipv6;	 /* IPv6 networks (conf->enable_ipv6) */
+	struct ip6 public_ipv6;
+	bool nexthop_objects; /* route through nexthop objects where the kernel has them */
 	/* The backend changed our lease's attributes (a new VTEP MAC): publish them. */
 	void (*lease_attrs_changed)(void *arg);
 	void *arg;

@@ -529,6 +529,25 @@ static void hostgw_lease_added(struct backend *b, const struct lease *l)
 	batch_end(b);
 }
 
+/*
+ * Upstream logs "Subnet added" for every lease of its first list too; a
+ * list of thousands gets a count instead of a line each.
+ */
+static void log_new_peers(struct backend *b, const struct peer *v, size_t n)
+{
+	char sn[IP_STRLEN], ip[16];
+	size_t added = 0;
+
+	for (size_t i = 0; i < n; i++)
+		added += !v[i].skipped && !peer_find(b, v[i].subnet.addr);
+	for (size_t i = 0; i < n && added <= 100; i++)
+		if (!v[i].skipped && !peer_find(b, v[i].subnet.addr))
+			log_info("Subnet added: %s via %s", ip4net_format(&v[i].subnet, sn),
+				 ip4_format(v[i].public_ip, ip));
+	if (added > 100)
+		log_info("Subnets added: %zu", added);
+}
+
 static void hostgw_resync(struct backend *b, const struct lease *const *all, size_t n)
 {
 	struct peer *peers = malloc((n ? n : 1) * sizeof(*peers));
@@ -552,6 +571,7 @@ static void hostgw_resync(struct backend *b, const struct lease *const *all, siz
 		}
 		k++;
 	}
+	log_new_peers(b, peers, k);
 	qsort(peers, k, sizeof(*peers), peer_cmp);
 	for (size_t i = 1; i < k; i++) {
 		if (peers[i].subnet.addr == peers[i - 1].subnet.addr) {
@@ -619,9 +639,13 @@ static void route_event(struct backend *b, const struct nlmsghdr *nlh)
 
 	if (nl_parse_route(nlh, &r) < 0 || r.table != RT_TABLE_MAIN)
 		return;
-	/* A network on our interface came or went: skipped peers may be reachable now. */
-	if (r.protocol != NL_RTPROT_FLANNEL && r.oif == b->ext.index && r.gw == 0 && b->nskipped) {
-		log_debug(1, "The routes on %s changed: checking skipped peers again", b->ext.name);
+	/*
+	 * A network on our interface came or went: skipped peers may be
+	 * reachable now, and the kernel drops routes via a gateway that is no
+	 * longer on-link without telling anyone.
+	 */
+	if (r.protocol != NL_RTPROT_FLANNEL && r.oif == b->ext.index && r.gw == 0 && b->npeers) {
+		log_debug(1, "The routes on %s changed: converging", b->ext.name);
 		repair_soon(&b->heal);
 		return;
 	}
@@ -664,6 +688,17 @@ static void nexthop_event(struct backend *b, const struct nlmsghdr *nlh)
 				ip4net_format(&p->subnet, sn));
 }
 
+/* An address of our interface changed: routes via gateways on it may have gone. */
+static void addr_event(struct backend *b, const struct nlmsghdr *nlh)
+{
+	struct nl_addr a;
+
+	if (nl_parse_addr(nlh, &a) < 0 || a.ifindex != b->ext.index || !b->npeers)
+		return;
+	log_debug(1, "An address of %s changed: converging", b->ext.name);
+	repair_soon(&b->heal);
+}
+
 static void kernel_event(void *arg, const struct nlmsghdr *nlh)
 {
 	struct backend *b = arg;
@@ -676,6 +711,10 @@ static void kernel_event(void *arg, const struct nlmsghdr *nlh)
 	case RTM_NEWROUTE:
 	case RTM_DELROUTE:
 		route_event(b, nlh);
+		break;
+	case RTM_NEWADDR:
+	case RTM_DELADDR:
+		addr_event(b, nlh);
 		break;
 	case RTM_NEWNEXTHOP:
 	case RTM_DELNEXTHOP:
@@ -738,7 +777,8 @@ static int hostgw_check(const struct backend_env *env, unsigned *mtu, char *msg,
 static int hostgw_init(const struct backend_env *env, struct lease_attrs *attrs, unsigned *mtu,
 		       struct backend **ret)
 {
-	static const unsigned groups[] = { RTNLGRP_LINK, RTNLGRP_IPV4_ROUTE, RTNLGRP_NEXTHOP };
+	static const unsigned groups[] = { RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE,
+					   RTNLGRP_NEXTHOP };
 	struct backend *b = calloc(1, sizeof(*b));
 	char msg[256];
 	unsigned m;
@@ -769,7 +809,7 @@ static int hostgw_init(const struct backend_env *env, struct lease_attrs *attrs,
 			 strerror(-r));
 	b->nexthops = env->nexthop_objects && b->kernel_nexthops;
 	/* The nexthop group last: kernels without nexthop objects lack it. */
-	r = nlmon_open(b->loop, groups, b->kernel_nexthops ? 3 : 2, &monitor_ops, b, &b->mon);
+	r = nlmon_open(b->loop, groups, b->kernel_nexthops ? 4 : 3, &monitor_ops, b, &b->mon);
 	if (r < 0) {
 		log_error("Failed to listen for rtnetlink notifications: %s", strerror(-r));
 		goto fail;

@@ -448,12 +448,15 @@ static bool can_append(const struct udp_gro_item *it, const uint8_t *p, size_t l
 	const uint8_t *b = it->buf;
 	size_t plen = len - IP_HLEN - thl;
 
-	/* b[32]: the whole data offset/reserved byte (AE included), not just the offset. */
+	/*
+	 * b[32]: the whole data offset/reserved byte (AE included), not just the
+	 * offset. The urgent pointer too (38): resegmenting copies the first one.
+	 */
 	return !it->closed && it->hlen == IP_HLEN + thl && b[1] == p[1] && b[8] == p[8] &&
 	       b[32] == p[32] && get32(p + IP_HLEN + 4) == it->next_seq &&
 	       memcmp(b + 28, p + 28, 4) == 0 && memcmp(b + 34, p + 34, 2) == 0 &&
-	       memcmp(b + 40, p + 40, thl - 20) == 0 && plen <= it->gso_size &&
-	       it->len + plen <= UDP_PKT_IP_MAX;
+	       memcmp(b + 38, p + 38, 2) == 0 && memcmp(b + 40, p + 40, thl - 20) == 0 &&
+	       plen <= it->gso_size && it->len + plen <= UDP_PKT_IP_MAX;
 }
 
 static void gro_emit_item(struct udp_gro *g, struct udp_gro_item *it)

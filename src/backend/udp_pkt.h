@@ -127,11 +127,11 @@ enum udp_drop udp_pkt_tso(const struct udp_vnet *vh, const uint8_t *p, size_t le
 
 /*
  * Receive-side coalescing: consecutive in-order segments of one TCP flow
- * (same addresses, ports, ack, window, options, TOS, TTL; DF set; only
- * ACK and a final PSH; IP and TCP checksums verified) become one GSO_TCPV4
- * super-packet with a partial checksum, which the kernel segments again or
- * takes as is. Anything else is passed on unchanged, in order within its
- * flow.
+ * (same addresses, ports, ack, window, urgent pointer, options, TOS, TTL;
+ * DF set; only ACK and a final PSH; IP and TCP checksums verified) become
+ * one GSO_TCPV4 super-packet with a partial checksum, which the kernel
+ * segments again or takes as is. Anything else is passed on unchanged, in
+ * order within its flow.
  */
 #define UDP_GRO_ITEMS 8
 

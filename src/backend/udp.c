@@ -35,6 +35,7 @@
 #define HEAL_DELAY_MS	 20
 #define RETRY_MS	 1000
 #define RECLAIM_MS	 5
+#define WATCH_MS	 1000
 
 struct udp_conf {
 	uint16_t port;
@@ -58,7 +59,7 @@ struct backend {
 
 	struct udp_route *peers; /* what the data path should know, unsorted */
 	size_t npeers, cap;
-	struct loop_timer publish, reclaim, heal;
+	struct loop_timer publish, reclaim, heal, watch;
 };
 
 /* ------------------------------------------------------------ config */
@@ -502,6 +503,20 @@ static const struct nlmon_ops monitor_ops = {
 
 /* ------------------------------------------------------------ metrics, lifecycle */
 
+/* Workers never log: what they flag is logged from here. */
+static void watch_cb(void *arg)
+{
+	struct backend *b = arg;
+	unsigned n;
+	int e = b->path ? udp_path_gso_lost(b->path, &n) : 0;
+
+	if (e)
+		log_warnx("%s: a UDP GSO send failed (%s): %u of %u workers send plain datagrams "
+			  "from now on",
+			  b->dev, strerror(e), n, udp_path_queues(b->path));
+	loop_timer_arm(b->loop, &b->watch, WATCH_MS);
+}
+
 static void udp_metrics(struct backend *b, FILE *out)
 {
 	struct udp_path_stats s = { 0 };
@@ -552,6 +567,7 @@ static void udp_close(struct backend *b)
 	loop_timer_cancel(b->loop, &b->publish);
 	loop_timer_cancel(b->loop, &b->reclaim);
 	loop_timer_cancel(b->loop, &b->heal);
+	loop_timer_cancel(b->loop, &b->watch);
 	/* Joins the workers; closing the last queue removes flannel0 (not persistent). */
 	udp_path_close(b->path);
 	nlmon_close(b->mon);
@@ -610,6 +626,7 @@ static int udp_init(const struct backend_env *env, struct lease_attrs *attrs, un
 	loop_timer_init(&b->publish, publish_cb, b);
 	loop_timer_init(&b->reclaim, reclaim_cb, b);
 	loop_timer_init(&b->heal, heal_cb, b);
+	loop_timer_init(&b->watch, watch_cb, b);
 	r = udp_prepare(env, &b->cfg, &b->mtu, err, sizeof(err));
 	if (r < 0) {
 		log_error("%s", err);
@@ -634,6 +651,7 @@ static int udp_init(const struct backend_env *env, struct lease_attrs *attrs, un
 	if (r < 0)
 		goto fail;
 	/* Upstream's udp leases carry no BackendType and no BackendData. */
+	loop_timer_arm(b->loop, &b->watch, WATCH_MS);
 	attrs->backend_type[0] = '\0';
 	free(attrs->backend_data);
 	attrs->backend_data = NULL;

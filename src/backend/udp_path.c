@@ -28,6 +28,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef SOL_UDP
@@ -48,6 +49,8 @@
 /* A GSO send carries at most 64 segments and 64 KB. */
 #define GSO_BYTES 65000
 #define SOCK_BUF  (4 * 1024 * 1024)
+/* A blocked send gives up this often to look at the stop flag. */
+#define SNDTIMEO_MS 100
 
 typedef _Atomic uint64_t counter;
 
@@ -61,6 +64,8 @@ struct worker {
 	pthread_t th;
 	bool running;
 	int tun, sock;
+	bool gso;			   /* this worker still sends with UDP GSO */
+	_Atomic int gso_err;		   /* why it stopped (the loop thread logs it) */
 	_Alignas(64) _Atomic uint64_t seq; /* odd while the worker holds a table */
 	_Alignas(64) struct counters c;
 
@@ -71,7 +76,10 @@ struct worker {
 	struct mmsghdr tmsg[TX_MSGS];
 	struct iovec tiov[TX_MSGS];
 	struct sockaddr_in taddr[TX_MSGS];
-	uint16_t tsegs[TX_MSGS];
+	uint16_t tsegs[TX_MSGS], tseglen[TX_MSGS];
+	/* One refused GSO send again as plain datagrams. */
+	struct mmsghdr fmsg[UDP_VNET_TSO_MAXSEGS];
+	struct iovec fiov[UDP_VNET_TSO_MAXSEGS];
 	union {
 		char buf[CMSG_SPACE(sizeof(uint16_t))];
 		struct cmsghdr align;
@@ -104,6 +112,7 @@ struct udp_path {
 	char why[160];
 	int stop_fd;
 	_Atomic bool stopping;
+	bool gso_reported;
 	_Atomic(struct udp_table *) table;
 	_Atomic uint32_t tun_addr;
 	size_t npeers;
@@ -141,11 +150,24 @@ static int tun_write(struct worker *w, const struct udp_vnet *vh, const uint8_t 
 		r = writev(w->tun, iov, 2);
 	else
 		r = write(w->tun, pkt, len);
-	if (r < 0) {
-		drop(w, UDP_DROP_IO, 1);
-		return -errno;
+	return r < 0 ? -errno : 0;
+}
+
+/* Packets from peers to the TUN, counted as the segments they were on the wire. */
+static void rx_deliver(struct worker *w, const struct udp_vnet *vh, const uint8_t *pkt, size_t len)
+{
+	uint64_t n = 1, bytes = len;
+
+	if (vh->gso_type != UDP_VNET_GSO_NONE && vh->gso_size && len > vh->hdr_len) {
+		n = (len - vh->hdr_len + vh->gso_size - 1) / vh->gso_size;
+		bytes = len + (n - 1) * vh->hdr_len;
 	}
-	return 0;
+	if (tun_write(w, vh, pkt, len) < 0) {
+		drop(w, UDP_DROP_IO, n);
+		return;
+	}
+	cnt_add(&w->c.rx_packets, n);
+	cnt_add(&w->c.rx_bytes, bytes);
 }
 
 static void send_unreachable(struct worker *w, const uint8_t *pkt, size_t len)
@@ -157,8 +179,8 @@ static void send_unreachable(struct worker *w, const uint8_t *pkt, size_t len)
 	if (!src)
 		return;
 	n = udp_pkt_icmp_unreach(buf, sizeof(buf), pkt, len, src);
-	if (n)
-		tun_write(w, &(struct udp_vnet){ 0 }, buf, n);
+	if (n && tun_write(w, &(struct udp_vnet){ 0 }, buf, n) < 0)
+		drop(w, UDP_DROP_IO, 1);
 }
 
 /* ------------------------------------------------------------ transmit */
@@ -174,6 +196,7 @@ static void tx_queue(struct worker *w, uint32_t peer, size_t off, size_t len, si
 					    .sin_addr.s_addr = htonl(peer) };
 	w->tiov[i] = (struct iovec){ w->arena + off, len };
 	w->tsegs[i] = (uint16_t)nseg;
+	w->tseglen[i] = (uint16_t)seg_len;
 	*h = (struct msghdr){ .msg_name = &w->taddr[i],
 			      .msg_namelen = sizeof(w->taddr[i]),
 			      .msg_iov = &w->tiov[i],
@@ -190,8 +213,68 @@ static void tx_queue(struct worker *w, uint32_t peer, size_t off, size_t len, si
 		cm->cmsg_len = CMSG_LEN(sizeof(gso));
 		memcpy(CMSG_DATA(cm), &gso, sizeof(gso));
 	}
-	cnt_add(&w->c.tx_packets, nseg);
-	cnt_add(&w->c.tx_bytes, len);
+}
+
+/*
+ * Blocking: a full send buffer slows the TUN reads down instead of dropping.
+ * SO_SNDTIMEO wakes it up to see a stop (then EAGAIN is returned).
+ */
+static int send_batch(struct worker *w, struct mmsghdr *v, unsigned n)
+{
+	for (;;) {
+		int r = sendmmsg(w->sock, v, n, 0);
+
+		if (r >= 0 || (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) ||
+		    atomic_load_explicit(&w->p->stopping, memory_order_relaxed))
+			return r;
+	}
+}
+
+static void tx_sent(struct worker *w, uint64_t segs, uint64_t bytes)
+{
+	cnt_add(&w->c.tx_packets, segs);
+	cnt_add(&w->c.tx_bytes, bytes);
+}
+
+/*
+ * GSO message i was refused: EMSGSIZE when a segment does not fit the path
+ * MTU (plain datagrams get fragmented), EIO through xfrm or without TX
+ * checksumming, EINVAL on older kernels for either. Send its segments (seg_len
+ * apart in the arena) one by one; on EIO and EINVAL this worker stops using GSO.
+ */
+static void tx_unbatch(struct worker *w, unsigned i, int err)
+{
+	uint8_t *base = w->tiov[i].iov_base;
+	size_t len = w->tiov[i].iov_len, seg = w->tseglen[i];
+	unsigned n = 0, done = 0;
+
+	if (err != EMSGSIZE && w->gso) {
+		w->gso = false;
+		atomic_store_explicit(&w->gso_err, err, memory_order_relaxed);
+	}
+	for (size_t off = 0; off < len && n < UDP_VNET_TSO_MAXSEGS; off += seg, n++) {
+		w->fiov[n] = (struct iovec){ base + off, len - off < seg ? len - off : seg };
+		w->fmsg[n].msg_hdr = (struct msghdr){ .msg_name = &w->taddr[i],
+						      .msg_namelen = sizeof(w->taddr[i]),
+						      .msg_iov = &w->fiov[n],
+						      .msg_iovlen = 1 };
+	}
+	while (done < n) {
+		int r = send_batch(w, w->fmsg + done, n - done);
+
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			drop(w, UDP_DROP_IO, n - done); /* stopping */
+			return;
+		}
+		if (r < 0) {
+			drop(w, UDP_DROP_IO, 1);
+			done++;
+			continue;
+		}
+		for (int k = 0; k < r; k++)
+			tx_sent(w, 1, w->fiov[done + (unsigned)k].iov_len);
+		done += (unsigned)r;
+	}
 }
 
 /* Send what is queued; the arena stays (queued super-packet remainders live there). */
@@ -200,17 +283,25 @@ static void tx_send(struct worker *w)
 	unsigned done = 0;
 
 	while (done < w->ntx) {
-		/* Blocking: a full send buffer slows the TUN reads down instead of dropping. */
-		int r = sendmmsg(w->sock, w->tmsg + done, w->ntx - done, 0);
+		int r = send_batch(w, w->tmsg + done, w->ntx - done);
+		int e = errno;
 
+		if (r < 0 && (e == EAGAIN || e == EWOULDBLOCK)) {
+			for (; done < w->ntx; done++) /* stopping: what is left goes */
+				drop(w, UDP_DROP_IO, w->tsegs[done]);
+			break;
+		}
 		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			/* This message is refused (EMSGSIZE, no route...): skip it. */
-			drop(w, UDP_DROP_IO, w->tsegs[done]);
+			if (w->tsegs[done] > 1 && (e == EMSGSIZE || e == EINVAL || e == EIO))
+				tx_unbatch(w, done, e);
+			else /* refused (no route...): skip it */
+				drop(w, UDP_DROP_IO, w->tsegs[done]);
 			done++;
 			continue;
 		}
+		for (int k = 0; k < r; k++)
+			tx_sent(w, w->tsegs[done + (unsigned)k],
+				w->tiov[done + (unsigned)k].iov_len);
 		done += (unsigned)r;
 	}
 	w->ntx = 0;
@@ -241,7 +332,7 @@ static void tx_super(struct worker *w, const struct udp_vnet *vh, uint8_t *pkt, 
 		drop(w, r, 1);
 		return;
 	}
-	per = w->p->gso ? GSO_BYTES / s.seg_len : 1;
+	per = w->gso ? GSO_BYTES / s.seg_len : 1;
 	if (per > UDP_VNET_TSO_MAXSEGS)
 		per = UDP_VNET_TSO_MAXSEGS;
 	if (per < 1)
@@ -332,7 +423,7 @@ static bool tx_round(struct worker *w, const struct udp_table *t)
 
 static void gro_emit(void *arg, const struct udp_vnet *vh, const uint8_t *p, size_t len)
 {
-	tun_write(arg, vh, p, len);
+	rx_deliver(arg, vh, p, len);
 }
 
 static void rx_datagram(struct worker *w, uint8_t *d, size_t len)
@@ -345,12 +436,10 @@ static void rx_datagram(struct worker *w, uint8_t *d, size_t len)
 		drop(w, r, 1);
 		return;
 	}
-	cnt_add(&w->c.rx_packets, 1);
-	cnt_add(&w->c.rx_bytes, len);
 	if (w->p->vnet)
 		udp_gro_add(&w->gro, d, len);
 	else
-		tun_write(w, &(struct udp_vnet){ 0 }, d, len);
+		rx_deliver(w, &(struct udp_vnet){ 0 }, d, len);
 }
 
 static void rx_reset(struct worker *w)
@@ -431,8 +520,12 @@ static void *worker_main(void *arg)
 				 { p->stop_fd, POLLIN, 0 } };
 
 	while (!atomic_load_explicit(&p->stopping, memory_order_relaxed)) {
-		if (poll(pfd, 3, -1) < 0 && errno != EINTR)
-			break;
+		if (poll(pfd, 3, -1) < 0) {
+			/* Leaving would blackhole this queue: only a stop ends the loop. */
+			if (errno != EINTR)
+				nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+			continue;
+		}
 		if (pfd[2].revents)
 			break;
 		/* A queue whose device was deleted stays in error: stop watching it. */
@@ -492,10 +585,14 @@ static int sock_open(struct udp_path *p, bool first, char *err, size_t errlen)
 				 .sin_port = htons(p->conf.port),
 				 .sin_addr.s_addr = htonl(p->conf.bind_addr) };
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), one = 1, zero = 0, r;
+	struct timeval tmo = { 0, SNDTIMEO_MS * 1000 };
 	char ip[INET_ADDRSTRLEN];
 
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot create a UDP socket: %s", strerror(-r));
+		return r;
+	}
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
 	    bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
 		r = -errno;
@@ -506,6 +603,7 @@ static int sock_open(struct udp_path *p, bool first, char *err, size_t errlen)
 		return r;
 	}
 	sock_buffers(fd);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tmo, sizeof(tmo));
 	if (first && p->vnet) {
 		/* Probes: UDP_SEGMENT 0 is valid and changes nothing. */
 		p->gso = setsockopt(fd, SOL_UDP, UDP_SEGMENT, &zero, sizeof(zero)) == 0;
@@ -519,9 +617,37 @@ static int sock_open(struct udp_path *p, bool first, char *err, size_t errlen)
 	return fd;
 }
 
+/*
+ * SO_REUSEPORT would let a second flanneld share the port and take half the
+ * flows: a bind without it fails if anyone holds the port.
+ */
+static int port_probe(struct udp_path *p, char *err, size_t errlen)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_port = htons(p->conf.port),
+				 .sin_addr.s_addr = htonl(p->conf.bind_addr) };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), r = 0;
+	char ip[INET_ADDRSTRLEN];
+
+	if (fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot create a UDP socket: %s", strerror(-r));
+		return r;
+	}
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 && errno == EADDRINUSE) {
+		r = -EADDRINUSE;
+		snprintf(err, errlen,
+			 "UDP port %u on %s is already in use (another flanneld running?)",
+			 p->conf.port, inet_ntop(AF_INET, &a.sin_addr, ip, sizeof(ip)));
+	}
+	close(fd);
+	return r;
+}
+
 static int worker_alloc(struct udp_path *p, struct worker *w)
 {
 	w->p = p;
+	w->gso = p->gso;
 	w->nrx = p->gro ? RX_GRO_MSGS : RX_MSGS;
 	w->rslot = p->gro ? 65536 : ((p->conf.mtu + 64 + 63) & ~(size_t)63);
 	w->scratch = malloc(SCRATCH);
@@ -539,13 +665,18 @@ static int worker_alloc(struct udp_path *p, struct worker *w)
 
 int udp_path_open(const struct udp_path_conf *c, struct udp_path **ret, char *err, size_t errlen)
 {
-	struct udp_path *p = calloc(1, sizeof(*p));
+	struct udp_path *p;
+	void *mem;
 	short base = IFF_TUN | IFF_NO_PI, flags;
 	unsigned off = TUN_F_CSUM | TUN_F_TSO4;
 	int r, fd;
 
-	if (!p)
+	/* The workers' counters sit on their own cache lines (_Alignas(64)). */
+	if (posix_memalign(&mem, 64, sizeof(*p)) != 0) {
+		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
+	}
+	p = memset(mem, 0, sizeof(*p));
 	for (unsigned i = 0; i < MAX_QUEUES; i++)
 		p->w[i].tun = p->w[i].sock = -1;
 	p->conf = *c;
@@ -589,6 +720,9 @@ int udp_path_open(const struct udp_path_conf *c, struct udp_path **ret, char *er
 		if (!p->tso)
 			snprintf(p->why, sizeof(p->why), "TUNSETOFFLOAD: %s", strerror(errno));
 	}
+	r = port_probe(p, err, errlen);
+	if (r < 0)
+		goto fail;
 	for (unsigned q = 0; q < p->nq; q++) {
 		fd = sock_open(p, q == 0, err, errlen);
 		if (fd < 0) {
@@ -626,7 +760,31 @@ bool udp_path_offload(const struct udp_path *p, const char **why)
 	bool on = p->vnet && p->tso && p->gso && p->gro;
 
 	*why = on ? "" : p->why[0] ? p->why : "disabled";
+	for (unsigned q = 0; q < p->nq && on; q++)
+		if (atomic_load_explicit(&p->w[q].gso_err, memory_order_relaxed)) {
+			*why = "a UDP GSO send failed";
+			on = false;
+		}
 	return on;
+}
+
+int udp_path_gso_lost(struct udp_path *p, unsigned *nworkers)
+{
+	int err = 0;
+
+	*nworkers = 0;
+	for (unsigned q = 0; q < p->nq; q++) {
+		int e = atomic_load_explicit(&p->w[q].gso_err, memory_order_relaxed);
+
+		if (e) {
+			err = e;
+			++*nworkers;
+		}
+	}
+	if (!err || p->gso_reported)
+		return 0;
+	p->gso_reported = true;
+	return err;
 }
 
 int udp_path_start(struct udp_path *p)

@@ -41,6 +41,11 @@ const char *udp_path_ifname(const struct udp_path *p);
 unsigned udp_path_queues(const struct udp_path *p);
 /* Whether the offloads are on; when not, why (for one log line). */
 bool udp_path_offload(const struct udp_path *p, const char **why);
+/*
+ * Whether some worker has turned UDP GSO off after a refused GSO send: its
+ * errno the first time this sees one (and how many workers), 0 otherwise.
+ */
+int udp_path_gso_lost(struct udp_path *p, unsigned *nworkers);
 /* Start the workers. */
 int udp_path_start(struct udp_path *p);
 /* The TUN address ICMP errors come from (host byte order; 0: send none). */

@@ -338,6 +338,9 @@ enum udp_drop udp_pkt_csum_finish(uint8_t *p, size_t len, const struct udp_vnet 
 		return UDP_DROP_OFFLOAD;
 	/* The field holds the pseudo-header sum: it is part of what is summed. */
 	c = udp_csum_fold(udp_csum_add(0, p + start, len - start));
+	/* UDP reads 0 as "no checksum"; 0xffff is the same one's complement value. */
+	if (c == 0)
+		c = 0xffff;
 	memcpy(p + off, &c, 2);
 	return UDP_DROP_NONE;
 }
@@ -403,7 +406,21 @@ enum udp_drop udp_pkt_tso(const struct udp_vnet *vh, const uint8_t *p, size_t le
 
 /* ------------------------------------------------------------ offloads: receive */
 
-/* A segment we may coalesce: plain header, DF, TCP with ACK (and PSH) only, some payload. */
+/*
+ * Both checksums verify. The super-packet goes to the kernel with a partial
+ * checksum it trusts, so a corrupt segment merged into it would be laundered.
+ */
+static bool gro_csum_ok(const uint8_t *p, size_t len)
+{
+	return udp_csum_fold(udp_csum_add(0, p, IP_HLEN)) == 0 &&
+	       udp_csum_fold(pseudo_sum(p, len - IP_HLEN) +
+			     udp_csum_add(0, p + IP_HLEN, len - IP_HLEN)) == 0;
+}
+
+/*
+ * A segment we may coalesce: plain header, DF, TCP with ACK (and PSH) only,
+ * some payload, valid checksums (a bad one goes on alone for the kernel to drop).
+ */
 static bool gro_candidate(const uint8_t *p, size_t len, size_t *thl)
 {
 	uint8_t f;
@@ -414,7 +431,7 @@ static bool gro_candidate(const uint8_t *p, size_t len, size_t *thl)
 	*thl = (size_t)(p[IP_HLEN + 12] >> 4) * 4;
 	f = p[IP_HLEN + 13];
 	return *thl >= 20 && IP_HLEN + *thl < len && (f & ~(TCP_ACK | TCP_PSH)) == 0 &&
-	       (f & TCP_ACK);
+	       (f & TCP_ACK) && gro_csum_ok(p, len);
 }
 
 /* Same addresses and ports (p may carry IP options; items never do). */
@@ -431,9 +448,14 @@ static bool can_append(const struct udp_gro_item *it, const uint8_t *p, size_t l
 	const uint8_t *b = it->buf;
 	size_t plen = len - IP_HLEN - thl;
 
+	/*
+	 * b[32]: the whole data offset/reserved byte (AE included), not just the
+	 * offset. The urgent pointer too (38): resegmenting copies the first one.
+	 */
 	return !it->closed && it->hlen == IP_HLEN + thl && b[1] == p[1] && b[8] == p[8] &&
-	       get32(p + IP_HLEN + 4) == it->next_seq && memcmp(b + 28, p + 28, 4) == 0 &&
-	       memcmp(b + 34, p + 34, 2) == 0 && memcmp(b + 40, p + 40, thl - 20) == 0 &&
+	       b[32] == p[32] && get32(p + IP_HLEN + 4) == it->next_seq &&
+	       memcmp(b + 28, p + 28, 4) == 0 && memcmp(b + 34, p + 34, 2) == 0 &&
+	       memcmp(b + 38, p + 38, 2) == 0 && memcmp(b + 40, p + 40, thl - 20) == 0 &&
 	       plen <= it->gso_size && it->len + plen <= UDP_PKT_IP_MAX;
 }
 

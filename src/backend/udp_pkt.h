@@ -101,8 +101,8 @@ bool udp_table_has_peer(const struct udp_table *t, uint32_t ip);
 
 /*
  * Complete a checksum the kernel left partial (VIRTIO_NET_HDR_F_NEEDS_CSUM
- * on a packet without GSO): UDP_DROP_NONE, or UDP_DROP_OFFLOAD when the
- * offsets do not fit.
+ * on a packet without GSO; a result of 0 is stored as 0xffff): UDP_DROP_NONE,
+ * or UDP_DROP_OFFLOAD when the offsets do not fit.
  */
 enum udp_drop udp_pkt_csum_finish(uint8_t *p, size_t len, const struct udp_vnet *vh);
 
@@ -127,10 +127,11 @@ enum udp_drop udp_pkt_tso(const struct udp_vnet *vh, const uint8_t *p, size_t le
 
 /*
  * Receive-side coalescing: consecutive in-order segments of one TCP flow
- * (same addresses, ports, ack, window, options, TOS, TTL; DF set; only
- * ACK and a final PSH) become one GSO_TCPV4 super-packet with a partial
- * checksum, which the kernel segments again or takes as is. Anything else
- * is passed on unchanged, in order within its flow.
+ * (same addresses, ports, ack, window, urgent pointer, options, TOS, TTL;
+ * DF set; only ACK and a final PSH; IP and TCP checksums verified) become
+ * one GSO_TCPV4 super-packet with a partial checksum, which the kernel
+ * segments again or takes as is. Anything else is passed on unchanged, in
+ * order within its flow.
  */
 #define UDP_GRO_ITEMS 8
 

@@ -6,7 +6,9 @@
 # flanneld restart, a removed host leaving the peer tables (its traffic
 # then gets ICMP net unreachable), malformed datagrams and datagrams from
 # non-peers dropped and counted while forwarding goes on, and flannel0
-# gone once the daemon stops.
+# gone once the daemon stops. Also: start-up refused while another socket
+# holds the port (even one with SO_REUSEPORT), and TCP still flowing when
+# the path MTU to a peer is below the outer packet size (UDP GSO refused).
 #
 #	sw: br0 10.200.0.1 + etcd
 #	 |-- h1 10.200.0.11 eth0 :8285  flannel0  cni0 -- c1 (container)
@@ -46,6 +48,23 @@ assert_eq "$(proc_rc flanneld-1)" 1 "exit code with a bad Port"
 log_has 1 "UDP backend config" "Port" || fail "no error naming Port in the log"
 host_exec 1 ip link show "$DEV" >/dev/null 2>&1 && fail "$DEV left behind after a failed start"
 pass "bad Port: exit 1, message names the field, no device"
+
+# -- the port already held by a socket with SO_REUSEPORT (a stale flanneld):
+# start-up fails rather than silently sharing the flows
+spawn port-holder "$(host_ns 1)" "$PY" -c '
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+s.bind((sys.argv[1], int(sys.argv[2])))
+time.sleep(120)
+' "$(host_ip 1)" "$PORT"
+wait_until 5 eval 'host_exec 1 ss -Hlun "sport = :$PORT" | grep -q .' || fail "the port holder did not bind :$PORT"
+flannel_start 1
+wait_until 10 proc_exited flanneld-1 || fail "flanneld started while another socket held :$PORT"
+assert_eq "$(proc_rc flanneld-1)" 1 "exit code with :$PORT taken"
+log_has 1 "UDP port $PORT" "already in use" || fail "no error naming port $PORT in the log: $(tail -n 3 "$(inst_dir 1)/flanneld.log")"
+proc_stop port-holder 5 || true
+pass "port $PORT held by another SO_REUSEPORT socket: exit 1, message names the port"
 
 # -- three hosts: device, lease, subnet.env
 for i in 1 2 3; do flannel_start "$i"; done
@@ -91,6 +110,23 @@ if command -v iperf3 >/dev/null; then
 	pass "iperf3 container 1 -> 2 over udp for 3 s: $mbps Mbit/s ($rtx retransmits)"
 else
 	info "iperf3 not installed, skipping the throughput check"
+fi
+
+# -- a locked path MTU of 1400 towards h2's PublicIP: full-size segments do
+# not fit (the kernel refuses UDP GSO with them), plain datagrams are
+# fragmented; a 20 MB TCP transfer must still finish in time
+if command -v iperf3 >/dev/null; then
+	c2=$(container_ip 2)
+	host_exec 1 ip route add "$(host_ip 2)/32" dev eth0 mtu lock 1400
+	io0=$(drops 1 io)
+	SPAWN_LOG=$TMP/iperf3-mtu-server.log spawn iperf3-mtu "$(container_ns 2)" iperf3 -s -1 -B "$c2"
+	wait_until 5 container_exec 2 sh -c "ss -ltn | grep -q ':5201 '" || fail "iperf3 server did not start"
+	container_exec 1 timeout 20 iperf3 -c "$c2" -n 20M -J >"$TMP/iperf3-mtu.json" ||
+		fail "20 MB over a path MTU of 1400 did not finish in 20 s (offload $off, io drops +$(($(drops 1 io) - io0))): $(tail -n 5 "$TMP/iperf3-mtu.json")"
+	host_exec 1 ip route del "$(host_ip 2)/32" dev eth0
+	mbps=$(jq -r '.end.sum_received.bits_per_second / 1e6 | floor' "$TMP/iperf3-mtu.json")
+	log_has 1 "UDP GSO send failed" && info "$(grep -F "UDP GSO send failed" "$(inst_dir 1)/flanneld.log")"
+	pass "path MTU 1400 to h2 (mtu lock): 20 MB TCP container 1 -> 2 at $mbps Mbit/s (offload $off, io drops +$(($(drops 1 io) - io0)))"
 fi
 
 # -- restart: flannel0 goes with the daemon and comes back; traffic within 1 s of ready

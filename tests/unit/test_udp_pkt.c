@@ -276,6 +276,12 @@ static void test_csum_finish(void **state)
 	vh.csum_start = 20;
 	vh.csum_offset = 250;
 	assert_int_equal(udp_pkt_csum_finish(p, len, &vh), UDP_DROP_OFFLOAD);
+	/* A sum that folds to 0 is stored as 0xffff (0 means "none" in UDP). */
+	len = make_udp_ip(p, 28);
+	p[20] = p[21] = 0xff;
+	vh.csum_offset = 6;
+	assert_int_equal(udp_pkt_csum_finish(p, len, &vh), UDP_DROP_NONE);
+	assert_int_equal(be16(p + 26), 0xffff);
 }
 
 static void test_tso(void **state)
@@ -471,13 +477,73 @@ static void test_gro(void **state)
 	free(arena);
 }
 
+/* A corrupt segment among three never ends up inside a super-packet (whose checksum is fresh). */
+static void test_gro_corrupt(void **state)
+{
+	uint8_t *arena = malloc((size_t)UDP_GRO_ITEMS * UDP_PKT_IP_MAX), p[2000], bad[2000];
+	struct udp_gro *g = malloc(sizeof(*g));
+	struct emitted *e = calloc(1, sizeof(*e));
+	size_t mss = 1000, len = 0;
+
+	udp_gro_init(g, arena, record, e);
+	for (int kind = 0; kind < 2; kind++) {
+		for (uint32_t pos = 0; pos < 3; pos++) {
+			size_t payload = 0;
+			bool found = false;
+
+			for (uint32_t i = 0; i < 3; i++) {
+				len = make_tcp(p, 5000 + i * (uint32_t)mss, 20, mss, 0x10);
+				if (i == pos) {
+					if (kind == 0)
+						p[40 + 7] ^= 0x40; /* a payload bit flipped */
+					else
+						p[10] ^= 0x01; /* a bad IP header checksum */
+					memcpy(bad, p, len);
+				}
+				udp_gro_add(g, p, len);
+			}
+			udp_gro_flush(g);
+			for (size_t k = 0; k < e->n; k++) {
+				uint32_t seq = be32(e->pkt[k] + 24);
+
+				payload += e->len[k] - 40;
+				if (e->vh[k].gso_type == 0 && e->len[k] == len &&
+				    memcmp(e->pkt[k], bad, len) == 0)
+					found = true;
+				if (e->vh[k].gso_type != 0)
+					/* Its run must not cover the corrupt segment's sequence
+					 * numbers. */
+					assert_true(5000 + pos * mss < seq ||
+						    5000 + pos * mss >= seq + e->len[k] - 40);
+			}
+			assert_true(found);
+			assert_int_equal(payload, 3 * mss);
+			emitted_free(e);
+		}
+	}
+	/* A different reserved/AE nibble in byte 12 of the TCP header: no merge. */
+	len = make_tcp(p, 1, 20, 500, 0x10);
+	udp_gro_add(g, p, len);
+	len = make_tcp(p, 501, 20, 500, 0x10);
+	p[32] |= 0x01;
+	fix_tcp_csum(p);
+	udp_gro_add(g, p, len);
+	udp_gro_flush(g);
+	assert_int_equal(e->n, 2);
+	assert_int_equal(e->vh[0].gso_type, 0);
+	emitted_free(e);
+	free(e);
+	free(g);
+	free(arena);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ttl),	    cmocka_unit_test(test_check),
 		cmocka_unit_test(test_icmp),	    cmocka_unit_test(test_lpm),
 		cmocka_unit_test(test_csum_finish), cmocka_unit_test(test_tso),
-		cmocka_unit_test(test_gro),
+		cmocka_unit_test(test_gro),	    cmocka_unit_test(test_gro_corrupt),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -39,7 +39,8 @@ struct nl_nexthop route_want_nexthop(const struct route_want *w)
 
 bool route_want_matches(const struct route_want *w, const struct nl_route *r)
 {
-	if (r->dst_len != w->dst.len || r->type != RTN_UNICAST || r->priority != 0)
+	if (r->family != AF_INET || r->dst_len != w->dst.len || r->type != RTN_UNICAST ||
+	    r->priority != 0)
 		return false;
 	if (w->nexthop)
 		return r->nhid == w->dst.addr;
@@ -49,8 +50,8 @@ bool route_want_matches(const struct route_want *w, const struct nl_route *r)
 
 bool route_want_nexthop_matches(const struct route_want *w, const struct nl_nexthop *nh)
 {
-	return nh->protocol == NL_RTPROT_FLANNEL && nh->gw == w->gw && nh->oif == w->oif &&
-	       !!(nh->flags & RTNH_F_ONLINK) == w->onlink;
+	return nh->family == AF_INET && nh->protocol == NL_RTPROT_FLANNEL && nh->gw == w->gw &&
+	       nh->oif == w->oif && !!(nh->flags & RTNH_F_ONLINK) == w->onlink;
 }
 
 struct nl_route route_del_route(uint32_t dst, uint8_t len, uint32_t priority)

@@ -60,6 +60,7 @@ test_fdbset_DEPS := src/backend/fdbset.c
 test_nl_msg_DEPS := src/nl_msg.c
 test_nl_DEPS := src/nl.c src/nl_msg.c src/log.c
 test_masq_rules_DEPS := src/masq_rules.c src/ip.c src/textutil.c
+test_proc_run_DEPS := src/proc_run.c src/loop.c
 test_sdnotify_DEPS := src/sdnotify.c
 test_ifset_DEPS := src/ifset.c src/ip.c src/textutil.c
 test_udp_pkt_DEPS := src/backend/udp_pkt.c

@@ -148,6 +148,16 @@ static void print_network(const struct netconf *conf)
 		       conf->subnet_len, hi, conf->subnet_len);
 }
 
+static void print_ipv6(const struct netconf *conf)
+{
+	char net[IP_STRLEN], lo[IP_STRLEN], hi[IP_STRLEN];
+
+	printf("IPv6Network:     %s\n", ip6net_format(&conf->ipv6_network, net));
+	printf("IPv6SubnetLen:   %u\n", conf->ipv6_subnet_len);
+	printf("IPv6SubnetMin:   %s\n", ip6_format(&conf->ipv6_subnet_min, lo));
+	printf("IPv6SubnetMax:   %s\n", ip6_format(&conf->ipv6_subnet_max, hi));
+}
+
 /* Everything after the config parsed: stacks, backend, interface, MTU. */
 static int check_parsed(const struct options *opts, const struct netconf *conf)
 {
@@ -162,11 +172,11 @@ static int check_parsed(const struct options *opts, const struct netconf *conf)
 	if (!conf->enable_ipv4 && !conf->enable_ipv6)
 		return problem(CHECK_INVALID, "EnableIPv4 and EnableIPv6 are both false: none "
 					      "defined stack");
+	if (conf->enable_ipv4)
+		print_network(conf);
 	if (conf->enable_ipv6)
-		return problem(CHECK_INVALID,
-			       "IPv6 networks (EnableIPv6) are not supported yet by this build");
-	print_network(conf);
-	if (conf->subnet_min > conf->subnet_max)
+		print_ipv6(conf);
+	if (conf->enable_ipv4 && conf->subnet_min > conf->subnet_max)
 		return problem(CHECK_INVALID,
 			       "SubnetMin %s is above SubnetMax %s: no subnet to lease",
 			       ip4_format(conf->subnet_min, a), ip4_format(conf->subnet_max, b));
@@ -177,6 +187,9 @@ static int check_parsed(const struct options *opts, const struct netconf *conf)
 			       backend_known_but_missing(conf->backend_type) ? "not supported yet:"
 									     : "unknown",
 			       conf->backend_type);
+	if (conf->enable_ipv6 && !bops->ipv6)
+		return problem(CHECK_INVALID,
+			       "not supported yet: IPv6 (EnableIPv6) with backend %s", bops->name);
 	r = iface_select(opts, &ext, &public_ip, msg, sizeof(msg));
 	if (r < 0)
 		return problem(CHECK_INVALID, "no interface to use: %s", msg);

@@ -45,6 +45,7 @@ struct daemon {
 	const struct backend_ops *bops;
 	struct backend *backend;
 	struct masq *masq; /* --ip-masq, --iptables-forward-rules */
+	struct log_limit outside_limit;
 
 	char *prefix;
 	char *config_key;
@@ -143,6 +144,34 @@ static bool is_own_key(const struct daemon *d, const struct lease *l)
 	return d->own && ownlease_owns_key(d->own, l->key);
 }
 
+/*
+ * A lease whose subnet lies outside our Network is none of ours to route:
+ * written by mistake (or malice) it could point the underlay's own subnet
+ * at a peer. Upstream programs it; we skip it, saying so.
+ */
+static bool in_network(struct daemon *d, const struct lease *l)
+{
+	const struct ip4net *v4 = &l->subnet.v4, *net = &d->conf.network;
+	const struct ip6net *v6 = &l->subnet.v6, *net6 = &d->conf.ipv6_network;
+	char sn[IP_STRLEN], nn[IP_STRLEN];
+
+	if (v4->len &&
+	    (!d->conf.enable_ipv4 || v4->len < net->len || !ip4net_contains(net, v4->addr))) {
+		if (log_limit_ok(&d->outside_limit, "leases outside the network"))
+			log_warnx("Ignoring lease %s: %s is outside the network %s", l->key,
+				  ip4net_format(v4, sn), ip4net_format(net, nn));
+		return false;
+	}
+	if (l->subnet.has_v6 && v6->len &&
+	    (!d->conf.enable_ipv6 || v6->len < net6->len || !ip6net_contains(net6, &v6->addr))) {
+		if (log_limit_ok(&d->outside_limit, "leases outside the network"))
+			log_warnx("Ignoring lease %s: its IPv6 subnet is outside the network",
+				  l->key);
+		return false;
+	}
+	return true;
+}
+
 /* Every remote lease with a usable value: what the backend converges to. */
 static void backend_resync(struct daemon *d)
 {
@@ -156,7 +185,7 @@ static void backend_resync(struct daemon *d)
 		return;
 	}
 	while ((l = leasecache_next(c, &pos)))
-		if (l->has_attrs && !is_own_key(d, l))
+		if (l->has_attrs && !is_own_key(d, l) && in_network(d, l))
 			all[k++] = l;
 	d->bops->resync(d->backend, all, k);
 	free(all);
@@ -171,7 +200,7 @@ static void lease_added(void *arg, const struct lease *l)
 		return;
 	log_debug(1, "Lease added: %s PublicIP %s", ip4net_format(&l->subnet.v4, buf),
 		  ip4_format(l->attrs.public_ip, pub));
-	if (d->backend_live)
+	if (d->backend_live && in_network(d, l))
 		d->bops->lease_added(d->backend, l);
 }
 
@@ -210,10 +239,12 @@ static int write_subnet_env(struct daemon *d, const struct lease *own)
 	struct subnetenv env = { 0 };
 	int r;
 
-	env.has_network = true;
+	env.has_network = env.has_subnet = d->conf.enable_ipv4;
 	env.network = d->conf.network;
-	env.has_subnet = true;
 	env.subnet = own->subnet.v4;
+	env.has_ipv6_network = env.has_ipv6_subnet = d->conf.enable_ipv6 && own->subnet.has_v6;
+	env.ipv6_network = d->conf.ipv6_network;
+	env.ipv6_subnet = own->subnet.v6;
 	env.has_mtu = true;
 	env.mtu = d->mtu;
 	env.has_ipmasq = true;
@@ -243,6 +274,7 @@ static int setup_rules(struct daemon *d, const struct lease *own)
 		.etcd_prefix = d->prefix,
 		.default_prefix = strcmp(d->prefix, "/coreos.com/network") == 0,
 	};
+	struct masq_nets nets;
 	char err[256];
 	int r;
 
@@ -253,7 +285,15 @@ static int setup_rules(struct daemon *d, const struct lease *own)
 		if (r < 0)
 			return mc.masq ? r : 0;
 	}
-	r = masq_apply(d->masq, &d->conf.network, &own->subnet.v4, err, sizeof(err));
+	nets = (struct masq_nets){
+		.v4 = d->conf.enable_ipv4,
+		.network = d->conf.network,
+		.subnet = own->subnet.v4,
+		.v6 = d->conf.enable_ipv6 && own->subnet.has_v6,
+		.network6 = d->conf.ipv6_network,
+		.subnet6 = own->subnet.v6,
+	};
+	r = masq_apply(d->masq, &nets, err, sizeof(err));
 	if (r == 0)
 		return 0;
 	if (mc.masq) {
@@ -350,6 +390,42 @@ static void lease_attrs_changed(void *arg)
 		log_error("Out of memory publishing our lease attributes");
 }
 
+/*
+ * IPv6 networks: the external interface's IPv6 address, and the PublicIPv6
+ * we publish (--public-ipv6, else that address).
+ */
+static int choose_ipv6(struct daemon *d, char *msg, size_t msglen)
+{
+	const char *flag = d->opts->public_ipv6;
+	char a[IP_STRLEN];
+	int r;
+
+	r = iface_ipv6_addr(d->ext.name, &d->ext.addr6);
+	d->ext.has_addr6 = r == 0;
+	if (flag && *flag) {
+		if (ip6_parse(flag, &d->attrs.public_ipv6) < 0) {
+			snprintf(msg, msglen, "--public-ipv6: invalid public IPv6 address: %s",
+				 flag);
+			return -EINVAL;
+		}
+		log_info("Using %s as external IPv6 address", flag);
+	} else if (d->ext.has_addr6) {
+		d->attrs.public_ipv6 = d->ext.addr6;
+		log_info("Defaulting external v6 address to interface address (%s)",
+			 ip6_format(&d->ext.addr6, a));
+	} else {
+		snprintf(msg, msglen,
+			 "EnableIPv6: %s has no global IPv6 address and --public-ipv6 is not set",
+			 d->ext.name);
+		return r < 0 ? r : -EADDRNOTAVAIL;
+	}
+	if (d->ext.has_addr6)
+		log_info("Using interface with name %s and v6 address %s", d->ext.name,
+			 ip6_format(&d->ext.addr6, a));
+	d->attrs.has_public_ipv6 = true;
+	return 0;
+}
+
 static int start_backend(struct daemon *d)
 {
 	struct backend_env env = {
@@ -370,16 +446,32 @@ static int start_backend(struct daemon *d)
 		fatal_stop(d, "none defined stack");
 		return -EINVAL;
 	}
-	if (d->conf.enable_ipv6) {
-		fatal_stop(d, "IPv6 networks (EnableIPv6) are not supported yet");
-		return -ENOTSUP;
-	}
 	d->bops = backend_find(type);
 	if (!d->bops) {
 		snprintf(msg, sizeof(msg), "%s backend type: %s",
 			 backend_known_but_missing(type) ? "not supported yet:" : "unknown", type);
 		fatal_stop(d, msg);
 		return -ENOTSUP;
+	}
+	if (d->conf.enable_ipv6 && !d->bops->ipv6) {
+		snprintf(msg, sizeof(msg), "not supported yet: IPv6 (EnableIPv6) with backend %s",
+			 d->bops->name);
+		fatal_stop(d, msg);
+		return -ENOTSUP;
+	}
+	if (d->conf.enable_ipv6) {
+		r = choose_ipv6(d, msg, sizeof(msg));
+		if (r < 0) {
+			fatal_stop(d, msg);
+			return r;
+		}
+		env.has_public_ipv6 = true;
+		env.public_ipv6 = d->attrs.public_ipv6;
+	}
+	if (!d->conf.enable_ipv4) {
+		/* IPv6-only: our lease says 0.0.0.0, as upstream's does. */
+		d->attrs.public_ip = 0;
+		env.public_ip = 0;
 	}
 	r = d->bops->init(&env, &d->attrs, &d->mtu, &d->backend);
 	if (r < 0) {
@@ -397,6 +489,8 @@ static int start_backend(struct daemon *d)
 		.attrs = &d->attrs,
 		.has_prev_subnet = d->has_prev_subnet,
 		.prev_subnet = d->prev.subnet,
+		.has_prev_ipv6_subnet = d->prev.has_ipv6_subnet,
+		.prev_ipv6_subnet = d->prev.ipv6_subnet,
 		.ttl_s = d->opts->subnet_lease_ttl,
 		.renew_margin_s = (int64_t)d->opts->subnet_lease_renew_margin * 60,
 	};
@@ -564,6 +658,7 @@ int daemon_start(struct loop *loop, const struct options *opts, const struct ifa
 	d->loop = loop;
 	d->ext = *ext;
 	d->attrs.public_ip = public_ip;
+	d->outside_limit = LOG_LIMIT(20, 10000);
 	loop_timer_init(&d->config_timer, fetch_config, d);
 	d->prefix = daemon_clean_prefix(opts->etcd_prefix);
 	if (!d->prefix || asprintf(&d->config_key, "%s/config", d->prefix) < 0) {

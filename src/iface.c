@@ -3,6 +3,8 @@
 #include "iface.h"
 
 #include <errno.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <linux/rtnetlink.h>
 #include <regex.h>
 #include <stdio.h>
@@ -417,5 +419,40 @@ int iface_select(const struct options *o, struct iface *ret, uint32_t *ret_publi
 out:
 	ifset_free(&s);
 	nl_close(nl);
+	return r;
+}
+
+static bool is_global6(const struct ip6 *a)
+{
+	static const struct ip6 loopback = { .b = { [15] = 1 } };
+
+	if (ip6_is_zero(a) || ip6_equal(a, &loopback) || a->b[0] == 0xff)
+		return false;
+	return !(a->b[0] == 0xfe && (a->b[1] & 0xc0) == 0x80); /* fe80::/10 */
+}
+
+int iface_ipv6_addr(const char *name, struct ip6 *ret)
+{
+	struct ifaddrs *ifas, *ifa;
+	int r = -EADDRNOTAVAIL;
+
+	if (getifaddrs(&ifas) < 0)
+		return -errno;
+	for (ifa = ifas; ifa; ifa = ifa->ifa_next) {
+		const struct sockaddr_in6 *sin6;
+		struct ip6 a;
+
+		if (!ifa->ifa_addr || ifa->ifa_addr->sa_family != AF_INET6 ||
+		    strcmp(ifa->ifa_name, name) != 0)
+			continue;
+		sin6 = (const struct sockaddr_in6 *)(const void *)ifa->ifa_addr;
+		memcpy(a.b, &sin6->sin6_addr, 16);
+		if (is_global6(&a)) {
+			*ret = a;
+			r = 0;
+			break;
+		}
+	}
+	freeifaddrs(ifas);
 	return r;
 }

@@ -141,16 +141,22 @@ void loop_timer_arm(struct loop *loop, struct loop_timer *t, uint64_t delay_ms)
 	t->armed = true;
 }
 
-/* Fire every due timer; return the delay until the next one (-1: none). */
+/*
+ * Fire every timer that was due when this pass began; return the delay
+ * until the next one (-1: none). A timer re-armed by a slow callback is
+ * due again at once, so only the ones due at the start run now: I/O gets
+ * its turn between passes whatever the timers do.
+ */
 static int run_timers(struct loop *loop)
 {
+	uint64_t start = loop_now_ms();
+
 	for (;;) {
-		uint64_t now = loop_now_ms();
 		struct loop_timer *due = NULL, *t;
-		uint64_t next = UINT64_MAX;
+		uint64_t next = UINT64_MAX, now;
 
 		for (t = loop->timers; t; t = t->next) {
-			if (t->due_ms <= now) {
+			if (t->due_ms <= start) {
 				due = t;
 				break;
 			}
@@ -160,6 +166,9 @@ static int run_timers(struct loop *loop)
 		if (!due) {
 			if (next == UINT64_MAX)
 				return -1;
+			now = loop_now_ms();
+			if (next <= now)
+				return 0;
 			return next - now > 60000 ? 60000 : (int)(next - now);
 		}
 		/* A callback may re-arm or cancel any timer, so rescan after each. */

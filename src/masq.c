@@ -40,6 +40,7 @@ struct masq {
 	struct masq_spec spec;
 	bool have_spec;
 	struct loop_timer resync;
+	bool ipt_wait; /* iptables-restore takes --wait (1.6.2 and later) */
 	struct nft_ctx *nft;
 	char *nft_listing; /* our table as nft listed it right after we wrote it */
 	char last_err[256];
@@ -89,28 +90,32 @@ static int tool_error(int r, const char *tool, const char *text, char *err, size
 	return r < 0 ? r : -EIO;
 }
 
-/* Make table t hold our chain and jump; *changed says whether it had to be written. */
-static int ipt_table(struct masq *m, enum masq_table t, bool *changed, char *err, size_t errlen)
+/* One save, check and (if needed) restore of table t; *changed says whether it wrote. */
+static int ipt_table_once(struct masq *m, enum masq_table t, bool v6, bool *changed, char *err,
+			  size_t errlen)
 {
-	char table[8];
-	char *save_argv[] = { "iptables-save", "-t", table, NULL };
-	char *restore_argv[] = { "iptables-restore", "--noflush", "-w", "5", NULL };
+	char table[8], save[16], restore[20];
+	char *save_argv[] = { save, "-t", table, NULL };
+	/* Without a time limit, as upstream: proc_run's deadline bounds it. */
+	char *restore_argv[] = { restore, "--noflush", m->ipt_wait ? "--wait" : NULL, NULL };
 	char text[256], *dump = NULL, *input, **jumps = NULL;
 	size_t njumps = 0;
 	int r;
 
 	*changed = false;
 	snprintf(table, sizeof(table), "%s", table_name(t));
+	snprintf(save, sizeof(save), "%s", v6 ? "ip6tables-save" : "iptables-save");
+	snprintf(restore, sizeof(restore), "%s", v6 ? "ip6tables-restore" : "iptables-restore");
 	r = proc_run(save_argv, NULL, TOOL_TIMEOUT_MS, &dump, text, sizeof(text));
 	if (r != 0)
-		return tool_error(r, "iptables-save", text, err, errlen);
-	if (masq_check_dump(&m->spec, t, dump, &jumps, &njumps)) {
+		return tool_error(r, save, text, err, errlen);
+	if (masq_check_dump(&m->spec, t, v6, dump, &jumps, &njumps)) {
 		free(dump);
 		masq_lines_free(jumps, njumps);
 		return 0;
 	}
 	free(dump);
-	input = masq_restore_input(&m->spec, t, jumps, njumps);
+	input = masq_restore_input(&m->spec, t, v6, jumps, njumps);
 	masq_lines_free(jumps, njumps);
 	if (!input) {
 		snprintf(err, errlen, "out of memory");
@@ -119,9 +124,24 @@ static int ipt_table(struct masq *m, enum masq_table t, bool *changed, char *err
 	r = proc_run(restore_argv, input, TOOL_TIMEOUT_MS, NULL, text, sizeof(text));
 	free(input);
 	if (r != 0)
-		return tool_error(r, "iptables-restore", text, err, errlen);
+		return tool_error(r, restore, text, err, errlen);
 	*changed = true;
 	return 0;
+}
+
+/*
+ * Make table t hold our chain and jump. A restore can fail when someone
+ * changes the table between our save and our restore (a jump we delete is
+ * gone): look again once.
+ */
+static int ipt_table(struct masq *m, enum masq_table t, bool v6, bool *changed, char *err,
+		     size_t errlen)
+{
+	int r = ipt_table_once(m, t, v6, changed, err, errlen);
+
+	if (r == -EIO)
+		r = ipt_table_once(m, t, v6, changed, err, errlen);
+	return r;
 }
 
 static int ipt_apply(struct masq *m, bool *changed, char *err, size_t errlen)
@@ -130,19 +150,92 @@ static int ipt_apply(struct masq *m, bool *changed, char *err, size_t errlen)
 	int r = 0;
 
 	*changed = false;
-	if (m->cfg.masq) {
-		r = ipt_table(m, MASQ_NAT, &c, err, errlen);
-		*changed |= c;
-	}
-	if (r == 0 && m->cfg.forward) {
-		r = ipt_table(m, MASQ_FILTER, &c, err, errlen);
-		*changed |= c;
+	for (int v6 = 0; v6 < 2 && r == 0; v6++) {
+		if (!(v6 ? m->spec.v6 : m->spec.v4))
+			continue;
+		if (m->cfg.masq) {
+			r = ipt_table(m, MASQ_NAT, v6, &c, err, errlen);
+			*changed |= c;
+		}
+		if (r == 0 && m->cfg.forward) {
+			r = ipt_table(m, MASQ_FILTER, v6, &c, err, errlen);
+			*changed |= c;
+		}
 	}
 	return r;
 }
 
-/* --random-fully needs iptables 1.6.2 or later. */
-static bool ipt_has_random_fully(void)
+/*
+ * nftables mode takes over from iptables (a config switched to
+ * EnableNFTables, or a Go flanneld before us): our iptables chains and
+ * jumps go, so that rules of an older network do not stay live. Where
+ * iptables is not installed there is nothing to remove.
+ */
+static void ipt_remove(struct masq *m)
+{
+	char *restore_argv[] = { "iptables-restore", "--noflush", NULL, NULL };
+	char table[8], save[16], restore[20], text[256], *dump, *input;
+	char *save_argv[] = { save, "-t", table, NULL };
+	bool none;
+
+	restore_argv[0] = restore;
+	for (int v6 = 0; v6 < 2; v6++) {
+		if (!(v6 ? m->spec.v6 : m->spec.v4))
+			continue;
+		snprintf(save, sizeof(save), "%s", v6 ? "ip6tables-save" : "iptables-save");
+		snprintf(restore, sizeof(restore), "%s",
+			 v6 ? "ip6tables-restore" : "iptables-restore");
+		for (int t = MASQ_NAT; t <= MASQ_FILTER; t++) {
+			snprintf(table, sizeof(table), "%s", table_name((enum masq_table)t));
+			dump = NULL;
+			if (proc_run(save_argv, NULL, TOOL_TIMEOUT_MS, &dump, text, sizeof(text)) !=
+			    0) {
+				free(dump);
+				return; /* no iptables: nothing of ours there */
+			}
+			input = masq_remove_input(&m->spec, (enum masq_table)t, v6, dump, &none);
+			free(dump);
+			if (none || !input)
+				continue;
+			if (proc_run(restore_argv, input, TOOL_TIMEOUT_MS, NULL, text,
+				     sizeof(text)) == 0)
+				log_info("Removed our %s %s chain (nftables mode now)", save,
+					 table_name((enum masq_table)t));
+			else
+				log_warnx("Cannot remove our old %s chain in %s: %s", table,
+					  restore, text);
+			free(input);
+		}
+	}
+}
+
+/*
+ * iptables mode takes over from nftables: our tables go. Through the nft
+ * tool, so that iptables mode never loads libnftables; without the tool
+ * there is nothing to remove.
+ */
+static void nft_remove(struct masq *m)
+{
+	char *argv[] = { "nft", "-f", "-", NULL };
+	char script[256], text[256];
+	size_t len = 0;
+
+	for (int v6 = 0; v6 < 2; v6++) {
+		const char *fam = v6 ? "ip6" : "ip",
+			   *tb = v6 ? m->spec.nft_table6 : m->spec.nft_table;
+
+		if (!(v6 ? m->spec.v6 : m->spec.v4))
+			continue;
+		/* "add" first, so that the delete cannot fail for a missing table. */
+		len += (size_t)snprintf(script + len, sizeof(script) - len,
+					"add table %s %s\ndelete table %s %s\n", fam, tb, fam, tb);
+	}
+	if (len && proc_run(argv, script, TOOL_TIMEOUT_MS, NULL, text, sizeof(text)) > 0)
+		log_warnx("Cannot remove our old nftables tables: %s", text);
+}
+
+/* --random-fully and iptables-restore --wait need iptables 1.6.2 or later. */
+static bool ipt_is_1_6_2(void)
 {
 	char *argv[] = { "iptables", "--version", NULL };
 	char text[128], *out = NULL;
@@ -184,12 +277,24 @@ static int nft_run(struct masq *m, const char *cmd, char **listing, char *err, s
 	return 0;
 }
 
+/* Our tables as nft lists them (both families, one after the other). */
 static int nft_list(struct masq *m, char **listing, char *err, size_t errlen)
 {
-	char cmd[64];
+	char cmd[64], *part[2] = { NULL, NULL };
+	int r = 0;
 
-	snprintf(cmd, sizeof(cmd), "list table ip %s", m->spec.nft_table);
-	return nft_run(m, cmd, listing, err, errlen);
+	for (int v6 = 0; v6 < 2 && r == 0; v6++) {
+		if (!(v6 ? m->spec.v6 : m->spec.v4))
+			continue;
+		snprintf(cmd, sizeof(cmd), "list table %s %s", v6 ? "ip6" : "ip",
+			 v6 ? m->spec.nft_table6 : m->spec.nft_table);
+		r = nft_run(m, cmd, &part[v6], err, errlen);
+	}
+	if (r == 0 && asprintf(listing, "%s%s", part[0] ? part[0] : "", part[1] ? part[1] : "") < 0)
+		r = -ENOMEM;
+	free(part[0]);
+	free(part[1]);
+	return r;
 }
 
 static int nft_apply(struct masq *m, bool *changed, char *err, size_t errlen)
@@ -242,8 +347,9 @@ static void on_resync(void *arg)
 	bool changed;
 	int r;
 
-	loop_timer_arm(m->loop, &m->resync, (uint64_t)m->cfg.resync_s * 1000);
 	r = apply(m, &changed, err, sizeof(err));
+	/* From the end of this pass: a slow iptables never makes passes back to back. */
+	loop_timer_arm(m->loop, &m->resync, (uint64_t)m->cfg.resync_s * 1000);
 	if (r < 0) {
 		/* The same failure every few seconds is said once. */
 		if (strcmp(err, m->last_err) != 0)
@@ -260,34 +366,61 @@ static void on_resync(void *arg)
 	m->last_err[0] = '\0';
 }
 
-int masq_apply(struct masq *m, const struct ip4net *network, const struct ip4net *subnet, char *err,
-	       size_t errlen)
+int masq_apply(struct masq *m, const struct masq_nets *n, char *err, size_t errlen)
 {
 	char net[IP_STRLEN], pod[IP_STRLEN];
 	bool changed;
 	int r;
 
-	m->spec.network = *network;
-	m->spec.subnet = *subnet;
+	m->spec.v4 = n->v4;
+	m->spec.network = n->network;
+	m->spec.subnet = n->subnet;
+	m->spec.v6 = n->v6;
+	m->spec.network6 = n->network6;
+	m->spec.subnet6 = n->subnet6;
+	if (!m->have_spec) {
+		if (m->cfg.nftables)
+			ipt_remove(m);
+		else
+			nft_remove(m);
+	}
 	m->have_spec = true;
 	/* A new subnet: our chains are rewritten whatever they hold. */
 	free(m->nft_listing);
 	m->nft_listing = NULL;
-	loop_timer_arm(m->loop, &m->resync, (uint64_t)m->cfg.resync_s * 1000);
 	r = apply(m, &changed, err, errlen);
+	loop_timer_arm(m->loop, &m->resync, (uint64_t)m->cfg.resync_s * 1000);
 	if (r < 0) {
 		snprintf(m->last_err, sizeof(m->last_err), "%s", err);
 		return r;
 	}
-	if (m->cfg.masq)
-		log_info("Masquerade rules for network %s, subnet %s in place (%s %s), checked "
-			 "every %us",
-			 ip4net_format(network, net), ip4net_format(subnet, pod), mode(m),
-			 m->cfg.nftables ? m->spec.nft_table : m->spec.nat_chain, m->cfg.resync_s);
-	if (m->cfg.forward)
-		log_info("Forward rules for network %s in place (%s %s), checked every %us",
-			 ip4net_format(network, net), mode(m),
-			 m->cfg.nftables ? m->spec.nft_table : m->spec.fwd_chain, m->cfg.resync_s);
+	for (int v6 = 0; v6 < 2; v6++) {
+		const char *fam = v6 ? "IPv6 " : "";
+
+		if (!(v6 ? n->v6 : n->v4))
+			continue;
+		if (v6) {
+			ip6net_format(&n->network6, net);
+			ip6net_format(&n->subnet6, pod);
+		} else {
+			ip4net_format(&n->network, net);
+			ip4net_format(&n->subnet, pod);
+		}
+		if (m->cfg.masq)
+			log_info("%sMasquerade rules for network %s, subnet %s in place (%s %s), "
+				 "checked every %us",
+				 fam, net, pod, mode(m),
+				 m->cfg.nftables ? (v6 ? m->spec.nft_table6 : m->spec.nft_table)
+						 : m->spec.nat_chain,
+				 m->cfg.resync_s);
+		if (m->cfg.forward)
+			log_info("%sForward rules for network %s in place (%s %s), checked every "
+				 "%us",
+				 fam, net, mode(m),
+				 m->cfg.nftables ? (v6 ? m->spec.nft_table6 : m->spec.nft_table)
+						 : m->spec.fwd_chain,
+				 m->cfg.resync_s);
+	}
 	return 0;
 }
 
@@ -321,7 +454,8 @@ int masq_new(struct loop *loop, const struct masq_config *c, struct masq **ret)
 		nft.nft_ctx_buffer_error(m->nft);
 		m->spec.random_fully = c->random_fully;
 	} else {
-		m->spec.random_fully = c->random_fully && ipt_has_random_fully();
+		m->ipt_wait = ipt_is_1_6_2();
+		m->spec.random_fully = c->random_fully && m->ipt_wait;
 	}
 	*ret = m;
 	return 0;

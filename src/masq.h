@@ -28,13 +28,20 @@ struct masq_config {
 };
 
 int masq_new(struct loop *loop, const struct masq_config *c, struct masq **ret);
+/* The network and our subnet in each family the network has. */
+struct masq_nets {
+	bool v4;
+	struct ip4net network, subnet;
+	bool v6;
+	struct ip6net network6, subnet6;
+};
+
 /*
- * Put the rules for network and our subnet in place now (again after a
- * new subnet), then keep them there. A negative errno with err filled
+ * Put the rules for the networks and our subnets in place now (again after
+ * a new subnet), then keep them there. A negative errno with err filled
  * when that failed; the resync keeps trying anyway.
  */
-int masq_apply(struct masq *m, const struct ip4net *network, const struct ip4net *subnet, char *err,
-	       size_t errlen);
+int masq_apply(struct masq *m, const struct masq_nets *n, char *err, size_t errlen);
 void masq_free(struct masq *m);
 
 #endif

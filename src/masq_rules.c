@@ -18,6 +18,7 @@ void masq_names(struct masq_spec *s, const char *etcd_prefix, bool default_prefi
 		snprintf(s->nat_chain, sizeof(s->nat_chain), "FLANNEL-POSTRTG");
 		snprintf(s->fwd_chain, sizeof(s->fwd_chain), "FLANNEL-FWD");
 		snprintf(s->nft_table, sizeof(s->nft_table), "flannel-ipv4");
+		snprintf(s->nft_table6, sizeof(s->nft_table6), "flannel-ipv6");
 		return;
 	}
 	for (const char *p = etcd_prefix; *p; p++)
@@ -25,6 +26,7 @@ void masq_names(struct masq_spec *s, const char *etcd_prefix, bool default_prefi
 	snprintf(s->nat_chain, sizeof(s->nat_chain), "FLANNEL-POSTRTG-%08x", h);
 	snprintf(s->fwd_chain, sizeof(s->fwd_chain), "FLANNEL-FWD-%08x", h);
 	snprintf(s->nft_table, sizeof(s->nft_table), "flannel-ipv4-%08x", h);
+	snprintf(s->nft_table6, sizeof(s->nft_table6), "flannel-ipv6-%08x", h);
 }
 
 static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
@@ -48,17 +50,29 @@ void masq_lines_free(char **v, size_t n)
 	free(v);
 }
 
-char **masq_chain_rules(const struct masq_spec *s, enum masq_table t, size_t *n)
+/* The network and our subnet of one family as text, and its multicast range. */
+static const char *texts(const struct masq_spec *s, bool v6, char *net, char *pod)
+{
+	if (v6) {
+		ip6net_format(&s->network6, net);
+		ip6net_format(&s->subnet6, pod);
+		return "ff00::/8";
+	}
+	ip4net_format(&s->network, net);
+	ip4net_format(&s->subnet, pod);
+	return "224.0.0.0/4";
+}
+
+char **masq_chain_rules(const struct masq_spec *s, enum masq_table t, bool v6, size_t *n)
 {
 	char net[IP_STRLEN], pod[IP_STRLEN];
-	const char *rf = s->random_fully ? " --random-fully" : "";
+	const char *rf = s->random_fully ? " --random-fully" : "", *mc;
 	char **v = calloc(6, sizeof(*v));
 	size_t k = 0;
 
 	if (!v)
 		return NULL;
-	ip4net_format(&s->network, net);
-	ip4net_format(&s->subnet, pod);
+	mc = texts(s, v6, net, pod);
 	if (t == MASQ_NAT) {
 		const char *c = s->nat_chain;
 
@@ -67,8 +81,8 @@ char **masq_chain_rules(const struct masq_spec *s, enum masq_table t, size_t *n)
 		v[k++] = fmt("-A %s -s %s -d %s " MASQ_COMMENT " -j RETURN", c, pod, net);
 		v[k++] = fmt("-A %s -s %s -d %s " MASQ_COMMENT " -j RETURN", c, net, pod);
 		v[k++] = fmt("-A %s ! -s %s -d %s " MASQ_COMMENT " -j RETURN", c, net, pod);
-		v[k++] = fmt("-A %s -s %s ! -d 224.0.0.0/4 " MASQ_COMMENT " -j MASQUERADE%s", c,
-			     net, rf);
+		v[k++] =
+			fmt("-A %s -s %s ! -d %s " MASQ_COMMENT " -j MASQUERADE%s", c, net, mc, rf);
 		v[k++] = fmt("-A %s ! -s %s -d %s " MASQ_COMMENT " -j MASQUERADE%s", c, net, net,
 			     rf);
 	} else {
@@ -134,8 +148,8 @@ static int push(char ***v, size_t *n, const char *line, size_t len)
 	return 0;
 }
 
-bool masq_check_dump(const struct masq_spec *s, enum masq_table t, const char *dump, char ***jumps,
-		     size_t *njumps)
+bool masq_check_dump(const struct masq_spec *s, enum masq_table t, bool v6, const char *dump,
+		     char ***jumps, size_t *njumps)
 {
 	const char *chain = chain_of(s, t), *builtin = builtin_of(t);
 	char **want = NULL, *jump = NULL;
@@ -145,7 +159,7 @@ bool masq_check_dump(const struct masq_spec *s, enum masq_table t, const char *d
 
 	*jumps = NULL;
 	*njumps = 0;
-	want = masq_chain_rules(s, t, &nwant);
+	want = masq_chain_rules(s, t, v6, &nwant);
 	jump = masq_jump_rule(s, t);
 	if (!want || !jump) {
 		ok = false;
@@ -201,14 +215,14 @@ static bool cat(char **buf, size_t *len, const char *s)
 	return true;
 }
 
-char *masq_restore_input(const struct masq_spec *s, enum masq_table t, char *const *old_jumps,
-			 size_t nold)
+char *masq_restore_input(const struct masq_spec *s, enum masq_table t, bool v6,
+			 char *const *old_jumps, size_t nold)
 {
 	char line[64], **rules = NULL, *jump = masq_jump_rule(s, t), *buf = NULL;
 	size_t n = 0, len = 0;
 	bool ok;
 
-	rules = masq_chain_rules(s, t, &n);
+	rules = masq_chain_rules(s, t, v6, &n);
 	ok = rules && jump && cat(&buf, &len, t == MASQ_NAT ? "*nat" : "*filter");
 	/* With --noflush, declaring a user chain creates it or flushes it. */
 	snprintf(line, sizeof(line), ":%s - [0:0]", chain_of(s, t));
@@ -237,57 +251,121 @@ char *masq_restore_input(const struct masq_spec *s, enum masq_table t, char *con
 	return buf;
 }
 
-char *masq_nft_script(const struct masq_spec *s)
+char *masq_remove_input(const struct masq_spec *s, enum masq_table t, bool v6, const char *dump,
+			bool *ret_none)
+{
+	const char *chain = chain_of(s, t);
+	char decl[MASQ_CHAIN_MAX + 2], line[64], **jumps = NULL, *buf = NULL;
+	size_t njumps = 0, len = 0;
+	bool exists = false, ok;
+
+	*ret_none = false;
+	snprintf(decl, sizeof(decl), ":%s ", chain);
+	for (const char *p = dump; *p;) {
+		const char *e = strchrnul(p, '\n');
+
+		if ((size_t)(e - p) > strlen(decl) && memcmp(p, decl, strlen(decl)) == 0)
+			exists = true;
+		p = *e ? e + 1 : e;
+	}
+	masq_check_dump(s, t, v6, dump, &jumps, &njumps);
+	if (!exists && !njumps) {
+		masq_lines_free(jumps, njumps);
+		*ret_none = true;
+		return NULL;
+	}
+	ok = cat(&buf, &len, t == MASQ_NAT ? "*nat" : "*filter");
+	for (size_t i = 0; ok && i < njumps; i++) {
+		jumps[i][1] = 'D'; /* "-A X spec" becomes "-D X spec" */
+		ok = cat(&buf, &len, jumps[i]);
+	}
+	if (ok && exists) {
+		snprintf(line, sizeof(line), "-F %s", chain);
+		ok = cat(&buf, &len, line);
+		snprintf(line, sizeof(line), "-X %s", chain);
+		ok = ok && cat(&buf, &len, line);
+	}
+	ok = ok && cat(&buf, &len, "COMMIT");
+	masq_lines_free(jumps, njumps);
+	if (!ok) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* Append to *r (freed and NULL on ENOMEM, or if it already was NULL). */
+static void append(char **r, const char *f, ...) __attribute__((format(printf, 2, 3)));
+
+static void append(char **r, const char *f, ...)
+{
+	char *add = NULL, *out = NULL;
+	va_list ap;
+	int n;
+
+	va_start(ap, f);
+	n = vasprintf(&add, f, ap);
+	va_end(ap);
+	if (*r && n >= 0 && asprintf(&out, "%s%s", *r, add) < 0)
+		out = NULL;
+	if (n >= 0)
+		free(add);
+	free(*r);
+	*r = out;
+}
+
+/*
+ * One family's table, replaced whole in the transaction ("add" makes the
+ * "delete" safe when it does not exist yet), so a chain someone changed
+ * (another hook or priority) cannot make it fail; chains only for what was
+ * asked, so forward rules alone hook no NAT.
+ */
+static void nft_family(char **r, const struct masq_spec *s, bool v6)
 {
 	char net[IP_STRLEN], pod[IP_STRLEN];
-	const char *tb = s->nft_table, *rf = s->random_fully ? " fully-random" : "";
-	char *r;
+	const char *fam = v6 ? "ip6" : "ip", *tb = v6 ? s->nft_table6 : s->nft_table;
+	const char *rf = s->random_fully ? " fully-random" : "";
+	const char *a = v6 ? "ip6 saddr" : "ip saddr", *d = v6 ? "ip6 daddr" : "ip daddr";
+	const char *mc = texts(s, v6, net, pod);
 
-	ip4net_format(&s->network, net);
-	ip4net_format(&s->subnet, pod);
-	/*
-	 * Upstream's rule 4 is "ip saddr != <pod> ip daddr <net> return",
-	 * which returns before rule 6 can ever match; ours is its iptables
-	 * rule 4, so traffic from outside into the network is masqueraded as
-	 * with iptables.
-	 */
-	if (asprintf(&r,
-		     "add table ip %s\n"
-		     "add chain ip %s postrtg { type nat hook postrouting priority srcnat ; }\n"
-		     "add chain ip %s forward { type filter hook forward priority filter ; }\n"
-		     "flush chain ip %s postrtg\n"
-		     "flush chain ip %s forward\n",
-		     tb, tb, tb, tb, tb) < 0)
-		return NULL;
+	append(r, "add table %s %s\ndelete table %s %s\nadd table %s %s\n", fam, tb, fam, tb, fam,
+	       tb);
 	if (s->masq) {
-		char *m;
-
-		if (asprintf(&m,
-			     "%s"
-			     "add rule ip %s postrtg meta mark 0x4000 return\n"
-			     "add rule ip %s postrtg ip saddr %s ip daddr %s return\n"
-			     "add rule ip %s postrtg ip saddr %s ip daddr %s return\n"
-			     "add rule ip %s postrtg ip saddr != %s ip daddr %s return\n"
-			     "add rule ip %s postrtg ip saddr %s ip daddr != 224.0.0.0/4 "
-			     "masquerade%s\n"
-			     "add rule ip %s postrtg ip saddr != %s ip daddr %s masquerade%s\n",
-			     r, tb, tb, pod, net, tb, net, pod, tb, net, pod, tb, net, rf, tb, net,
-			     net, rf) < 0)
-			m = NULL;
-		free(r);
-		r = m;
+		append(r,
+		       "add chain %s %s postrtg { type nat hook postrouting priority srcnat ; }\n",
+		       fam, tb);
+		append(r, "add rule %s %s postrtg meta mark 0x4000 return\n", fam, tb);
+		append(r, "add rule %s %s postrtg %s %s %s %s return\n", fam, tb, a, pod, d, net);
+		append(r, "add rule %s %s postrtg %s %s %s %s return\n", fam, tb, a, net, d, pod);
+		/*
+		 * Upstream's rule 4 is "saddr != <pod> daddr <net> return",
+		 * which returns before rule 6 can ever match; ours is its
+		 * iptables rule 4, so traffic from outside into the network is
+		 * masqueraded as with iptables.
+		 */
+		append(r, "add rule %s %s postrtg %s != %s %s %s return\n", fam, tb, a, net, d,
+		       pod);
+		append(r, "add rule %s %s postrtg %s %s %s != %s masquerade%s\n", fam, tb, a, net,
+		       d, mc, rf);
+		append(r, "add rule %s %s postrtg %s != %s %s %s masquerade%s\n", fam, tb, a, net,
+		       d, net, rf);
 	}
-	if (r && s->forward) {
-		char *f;
-
-		if (asprintf(&f,
-			     "%s"
-			     "add rule ip %s forward ip saddr %s accept\n"
-			     "add rule ip %s forward ip daddr %s accept\n",
-			     r, tb, net, tb, net) < 0)
-			f = NULL;
-		free(r);
-		r = f;
+	if (s->forward) {
+		append(r,
+		       "add chain %s %s forward { type filter hook forward priority filter ; }\n",
+		       fam, tb);
+		append(r, "add rule %s %s forward %s %s accept\n", fam, tb, a, net);
+		append(r, "add rule %s %s forward %s %s accept\n", fam, tb, d, net);
 	}
+}
+
+char *masq_nft_script(const struct masq_spec *s)
+{
+	char *r = strdup("");
+
+	if (s->v4)
+		nft_family(&r, s, false);
+	if (s->v6)
+		nft_family(&r, s, true);
 	return r;
 }

@@ -40,6 +40,8 @@ struct ownlease {
 	char *prefix;
 	const struct netconf *conf;
 	uint32_t public_ip;
+	bool has_public_ipv6;
+	struct ip6 public_ipv6;
 	const struct lease_attrs *attrs;
 	char *value; /* our lease value as JSON */
 	size_t value_len;
@@ -49,6 +51,8 @@ struct ownlease {
 	unsigned attempts;
 	bool has_pref;
 	struct ip4net pref;
+	bool has_pref6; /* the previous subnet.env's FLANNEL_IPV6_SUBNET */
+	struct ip6net pref6;
 	int64_t granted; /* granted for a create, not yet attached; 0: none */
 	bool granting;	 /* a grant is in flight */
 	bool create_waits_grant;
@@ -76,20 +80,53 @@ struct ownlease {
 static void choose(struct ownlease *o);
 static void publish(struct ownlease *o);
 
+/* Upstream's test, per family: in range with the right length, or absent when disabled. */
 static bool compatible(const struct ownlease *o, const struct subnet_key *k)
 {
 	const struct netconf *c = o->conf;
+	bool v6 = k->has_v6 && k->v6.len != 0;
 
-	return !k->has_v6 && k->v4.len == c->subnet_len && k->v4.addr >= c->subnet_min &&
-	       k->v4.addr <= c->subnet_max;
+	if (c->enable_ipv4 && (k->v4.len != c->subnet_len || k->v4.addr < c->subnet_min ||
+			       k->v4.addr > c->subnet_max))
+		return false;
+	if (!c->enable_ipv4 && (k->v4.addr != 0 || k->v4.len != 0))
+		return false;
+	if (!c->enable_ipv6)
+		return !v6;
+	return v6 && k->v6.len == c->ipv6_subnet_len &&
+	       ip6_to_u128(&k->v6.addr) >= ip6_to_u128(&c->ipv6_subnet_min) &&
+	       ip6_to_u128(&k->v6.addr) <= ip6_to_u128(&c->ipv6_subnet_max);
 }
 
 static char *describe(const struct subnet_key *k, char *buf, size_t size)
 {
-	char a[IP_STRLEN];
+	struct ip6net none = { .len = 0 };
+	char a[IP_STRLEN], b[IP_STRLEN];
 
-	snprintf(buf, size, "ip: %s ipv6: ::/0", ip4net_format(&k->v4, a));
+	snprintf(buf, size, "ip: %s ipv6: %s", ip4net_format(&k->v4, a),
+		 ip6net_format(k->has_v6 ? &k->v6 : &none, b));
 	return buf;
+}
+
+/*
+ * The address leases are matched on: PublicIP, or PublicIPv6 without IPv4
+ * (upstream's IPv6-only mode compares 0.0.0.0 with 0.0.0.0, so it takes
+ * over any lease).
+ */
+static bool is_ours(const struct ownlease *o, const struct lease_attrs *a)
+{
+	if (o->conf->enable_ipv4)
+		return a->public_ip == o->public_ip;
+	return o->has_public_ipv6 && a->has_public_ipv6 &&
+	       ip6_equal(&a->public_ipv6, &o->public_ipv6);
+}
+
+/* Our address as the log names it (buf: IP_STRLEN bytes). */
+static const char *our_ip(const struct ownlease *o, char *buf)
+{
+	if (o->conf->enable_ipv4 || !o->has_public_ipv6)
+		return ip4_format(o->public_ip, buf);
+	return ip6_format(&o->public_ipv6, buf);
 }
 
 static void retry_later(struct ownlease *o, const char *what, const struct etcd_reply *r)
@@ -124,7 +161,7 @@ static void schedule_renewal(struct ownlease *o, int64_t ttl_s)
 static void held(struct ownlease *o, int64_t etcd_lease, int64_t create_rev, int64_t ttl_s,
 		 uint64_t ttl_at)
 {
-	char buf[96], pub[16];
+	char buf[96], pub[IP_STRLEN];
 	int64_t elapsed_s = (int64_t)((loop_now_ms() - ttl_at) / 1000u);
 
 	/* A grant kept across retries has been counting down since it was made. */
@@ -150,8 +187,7 @@ static void held(struct ownlease *o, int64_t etcd_lease, int64_t create_rev, int
 	else
 		o->expiry_wall = 0;
 	log_info("%s (%s) to current node (%s)%s", o->how, describe(&o->target, buf, sizeof(buf)),
-		 ip4_format(o->public_ip, pub),
-		 etcd_lease ? "" : ", kept as a reservation without etcd lease");
+		 our_ip(o, pub), etcd_lease ? "" : ", kept as a reservation without etcd lease");
 	/* Attributes that changed while we were acquiring may not be in the key. */
 	if (o->publish_pending)
 		publish(o);
@@ -200,7 +236,7 @@ static void create_reply(void *arg, const struct etcd_reply *r)
 	/* Lost a race for the key: someone else has it now. Pick again. */
 	log_info("Subnet %s was taken by another host meanwhile, picking another", o->target_key);
 	learn_kvs(o, r);
-	o->has_pref = false;
+	o->has_pref = o->has_pref6 = false;
 	choose(o);
 }
 
@@ -335,7 +371,7 @@ static void reuse_keepalive_reply(void *arg, const struct etcd_reply *r)
 
 static void reuse(struct ownlease *o, const struct lease *l)
 {
-	char buf[96], pub[16];
+	char buf[96], pub[IP_STRLEN];
 
 	set_target(o, &l->subnet);
 	/* Keep the key exactly as found (it may be spelt differently). */
@@ -345,7 +381,7 @@ static void reuse(struct ownlease *o, const struct lease *l)
 	o->how = "Reusing lease";
 	o->state = ST_BUSY;
 	log_info("Found lease (%s) for current IP (%s), reusing",
-		 describe(&l->subnet, buf, sizeof(buf)), ip4_format(o->public_ip, pub));
+		 describe(&l->subnet, buf, sizeof(buf)), our_ip(o, pub));
 	if (!l->etcd_lease) {
 		o->target_ttl = 0;
 		if (same_value(o, l))
@@ -375,7 +411,7 @@ static void delete_reply(void *arg, const struct etcd_reply *r)
 
 static void delete_incompatible(struct ownlease *o, const struct lease *l)
 {
-	char buf[96], pub[16];
+	char buf[96], pub[IP_STRLEN];
 	size_t kl = strlen(l->key);
 	struct etcd_cmp cmp = { l->key, kl, ETCD_CMP_CREATE, ETCD_CMP_EQUAL, l->create_revision };
 	struct etcd_op del = { ETCD_OP_DELETE, l->key, kl, NULL, 0, 0 };
@@ -383,7 +419,7 @@ static void delete_incompatible(struct ownlease *o, const struct lease *l)
 
 	log_info("Found lease (%s) for current IP (%s) but not compatible with current config, "
 		 "deleting",
-		 describe(&l->subnet, buf, sizeof(buf)), ip4_format(o->public_ip, pub));
+		 describe(&l->subnet, buf, sizeof(buf)), our_ip(o, pub));
 	snprintf(o->target_key, sizeof(o->target_key), "%s", l->key);
 	o->state = ST_BUSY;
 	if (etcd_txn(o->etcd, &cmp, 1, &del, 1, &get, 1, delete_reply, o) < 0)
@@ -398,7 +434,7 @@ static struct lease *find_ours(struct ownlease *o)
 	size_t pos = 0;
 
 	while ((l = leasecache_next(c, &pos))) {
-		if (!l->has_attrs || l->attrs.public_ip != o->public_ip)
+		if (!l->has_attrs || !is_ours(o, &l->attrs))
 			continue;
 		/* An incompatible reservation is the administrator's: leave it. */
 		if (!l->etcd_lease && !compatible(o, &l->subnet))
@@ -409,15 +445,24 @@ static struct lease *find_ours(struct ownlease *o)
 	return best;
 }
 
-static bool subnet_free(struct ownlease *o, const struct ip4net *n)
+/*
+ * No lease overlaps k in an enabled family. An IPv6-only lease's 0.0.0.0/0
+ * is no IPv4 subnet (upstream lets it block every IPv4 one).
+ */
+static bool subnet_free(struct ownlease *o, const struct subnet_key *k)
 {
 	struct leasecache *c = leasewatch_cache(o->watch);
 	struct lease *l;
 	size_t pos = 0;
 
-	while ((l = leasecache_next(c, &pos)))
-		if (ip4net_overlaps(&l->subnet.v4, n))
+	while ((l = leasecache_next(c, &pos))) {
+		if (o->conf->enable_ipv4 && l->subnet.v4.len &&
+		    ip4net_overlaps(&l->subnet.v4, &k->v4))
 			return false;
+		if (o->conf->enable_ipv6 && l->subnet.has_v6 && l->subnet.v6.len &&
+		    ip6net_overlaps(&l->subnet.v6, &k->v6))
+			return false;
+	}
 	return true;
 }
 
@@ -430,7 +475,16 @@ static bool subnet_free(struct ownlease *o, const struct ip4net *n)
  */
 #define PICK_CANDIDATES 4096
 
-static int pick_random(struct ownlease *o, struct subnet_key *ret)
+static uint64_t random64(void)
+{
+	uint64_t rnd = 0;
+
+	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
+		rnd = loop_now_ms() * 6364136223846793005ull;
+	return rnd;
+}
+
+static int pick_random4(struct ownlease *o, struct ip4net *ret)
 {
 	struct leasecache *c = leasewatch_cache(o->watch);
 	size_t n = leasecache_count(c), k = 0, pos = 0, n_free;
@@ -438,7 +492,6 @@ static int pick_random(struct ownlease *o, struct subnet_key *ret)
 	struct ip4net *cand = malloc(PICK_CANDIDATES * sizeof(*cand));
 	char lo[16], hi[16];
 	struct lease *l;
-	uint64_t rnd = 0;
 
 	if (!taken || !cand) {
 		free(taken);
@@ -446,7 +499,8 @@ static int pick_random(struct ownlease *o, struct subnet_key *ret)
 		return -ENOMEM;
 	}
 	while ((l = leasecache_next(c, &pos)))
-		taken[k++] = l->subnet.v4;
+		if (l->subnet.v4.len)
+			taken[k++] = l->subnet.v4;
 	log_info("Picking subnet in range %s ... %s", ip4_format(o->conf->subnet_min, lo),
 		 ip4_format(o->conf->subnet_max, hi));
 	errno = 0;
@@ -456,12 +510,73 @@ static int pick_random(struct ownlease *o, struct subnet_key *ret)
 		free(cand);
 		return errno == ENOMEM ? -ENOMEM : -ENOSPC;
 	}
-	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
-		rnd = loop_now_ms() * 6364136223846793005ull;
-	memset(ret, 0, sizeof(*ret));
-	ret->v4 = cand[alloc_pick(n_free, rnd)];
+	*ret = cand[alloc_pick(n_free, random64())];
 	free(cand);
 	return 0;
+}
+
+static int pick_random6(struct ownlease *o, struct ip6net *ret)
+{
+	struct leasecache *c = leasewatch_cache(o->watch);
+	size_t n = leasecache_count(c), k = 0, pos = 0, n_free;
+	struct ip6net *taken = malloc((n ? n : 1) * sizeof(*taken));
+	struct ip6net *cand = malloc(PICK_CANDIDATES * sizeof(*cand));
+	char lo[IP_STRLEN], hi[IP_STRLEN];
+	struct lease *l;
+
+	if (!taken || !cand) {
+		free(taken);
+		free(cand);
+		return -ENOMEM;
+	}
+	while ((l = leasecache_next(c, &pos)))
+		if (l->subnet.has_v6 && l->subnet.v6.len)
+			taken[k++] = l->subnet.v6;
+	log_info("Picking ipv6 subnet in range %s ... %s",
+		 ip6_format(&o->conf->ipv6_subnet_min, lo),
+		 ip6_format(&o->conf->ipv6_subnet_max, hi));
+	errno = 0;
+	n_free = alloc_free_ip6(o->conf, taken, k, cand, PICK_CANDIDATES);
+	free(taken);
+	if (n_free == 0) {
+		free(cand);
+		return errno == ENOMEM ? -ENOMEM : -ENOSPC;
+	}
+	*ret = cand[alloc_pick(n_free, random64())];
+	free(cand);
+	return 0;
+}
+
+/* A free subnet in each enabled family. */
+static int pick_random(struct ownlease *o, struct subnet_key *ret)
+{
+	struct subnet_key k = { 0 };
+	int r = 0;
+
+	if (o->conf->enable_ipv4)
+		r = pick_random4(o, &k.v4);
+	if (r == 0 && o->conf->enable_ipv6) {
+		r = pick_random6(o, &k.v6);
+		k.has_v6 = r == 0;
+	}
+	if (r == 0)
+		*ret = k;
+	return r;
+}
+
+/* The previous subnets (subnet.env, or the lease we lost) as a key, when there are any. */
+static bool prev_key(const struct ownlease *o, struct subnet_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	if ((o->conf->enable_ipv4 && !o->has_pref) || (o->conf->enable_ipv6 && !o->has_pref6))
+		return false;
+	if (o->conf->enable_ipv4)
+		k->v4 = o->pref;
+	if (o->conf->enable_ipv6) {
+		k->has_v6 = true;
+		k->v6 = o->pref6;
+	}
+	return o->conf->enable_ipv4 || o->conf->enable_ipv6;
 }
 
 static void choose(struct ownlease *o)
@@ -485,21 +600,20 @@ static void choose(struct ownlease *o)
 			delete_incompatible(o, l);
 		return;
 	}
-	if (o->has_pref) {
-		char buf[IP_STRLEN];
+	if (prev_key(o, &k)) {
+		char buf[96];
 
-		k.v4 = o->pref;
-		if (compatible(o, &k) && subnet_free(o, &o->pref)) {
+		if (compatible(o, &k) && subnet_free(o, &k)) {
 			log_info("Found previously leased subnet (%s), reusing",
-				 ip4net_format(&o->pref, buf));
+				 describe(&k, buf, sizeof(buf)));
 			create(o, &k, "Allocated previously leased subnet");
 			return;
 		}
 		if (!compatible(o, &k))
 			log_info("Found previously leased subnet (%s) that is not compatible with "
 				 "the Etcd network config, ignoring",
-				 ip4net_format(&o->pref, buf));
-		o->has_pref = false;
+				 describe(&k, buf, sizeof(buf)));
+		o->has_pref = o->has_pref6 = false;
 	}
 	r = pick_random(o, &k);
 	if (r == -ENOSPC) {
@@ -540,6 +654,8 @@ static void lost(struct ownlease *o, const char *why, bool prefer_same)
 		etcd_lease_revoke(o->etcd, o->own.etcd_lease, ignore_reply, o);
 	o->has_pref = prefer_same;
 	o->pref = o->own.subnet.v4;
+	o->has_pref6 = prefer_same && o->own.subnet.has_v6;
+	o->pref6 = o->own.subnet.v6;
 	o->state = ST_IDLE;
 	o->attempts = 0;
 	/* From the loop: the cache still holds the old key while events are delivered. */
@@ -647,15 +763,17 @@ static bool is_held(const struct ownlease *o, const struct lease *l)
 
 bool ownlease_key_changed(struct ownlease *o, const struct lease *l)
 {
-	char pub[16];
+	char pub[IP_STRLEN];
 
 	if (!ownlease_owns_key(o, l->key))
 		return false;
 	if (!l->has_attrs || o->state != ST_HELD)
 		return true;
-	if (l->attrs.public_ip != o->public_ip) {
+	if (!is_ours(o, &l->attrs)) {
 		log_error("Our lease %s was taken over by %s", l->key,
-			  ip4_format(l->attrs.public_ip, pub));
+			  o->conf->enable_ipv4 || !l->attrs.has_public_ipv6
+				  ? ip4_format(l->attrs.public_ip, pub)
+				  : ip6_format(&l->attrs.public_ipv6, pub));
 		/* Its key may still ride on our etcd lease: revoking it would delete it. */
 		if (l->etcd_lease == o->own.etcd_lease)
 			o->own.etcd_lease = 0;
@@ -697,10 +815,14 @@ int ownlease_new(struct loop *loop, struct etcd *etcd, struct leasewatch *watch,
 	o->conf = p->conf;
 	o->attrs = p->attrs;
 	o->public_ip = p->attrs->public_ip;
+	o->has_public_ipv6 = p->attrs->has_public_ipv6;
+	o->public_ipv6 = p->attrs->public_ipv6;
 	o->ttl_s = p->ttl_s;
 	o->renew_margin_s = p->renew_margin_s;
 	o->has_pref = p->has_prev_subnet;
 	o->pref = p->prev_subnet;
+	o->has_pref6 = p->has_prev_ipv6_subnet;
+	o->pref6 = p->prev_ipv6_subnet;
 	o->prefix = strdup(p->prefix);
 	o->value = lease_attrs_format(p->attrs);
 	if (!o->prefix || !o->value) {

@@ -29,6 +29,8 @@ struct ownlease_params {
 	const struct lease_attrs *attrs; /* what we publish */
 	bool has_prev_subnet;		 /* from the previous subnet.env */
 	struct ip4net prev_subnet;
+	bool has_prev_ipv6_subnet; /* FLANNEL_IPV6_SUBNET */
+	struct ip6net prev_ipv6_subnet;
 	int64_t ttl_s;
 	int64_t renew_margin_s;
 };

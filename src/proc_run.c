@@ -25,6 +25,7 @@ extern char **environ;
 struct sink {
 	char *buf;
 	size_t len, cap, max;
+	bool overflow; /* something did not fit: the text has a hole */
 };
 
 /* Read what is there; false at EOF or error. */
@@ -49,10 +50,12 @@ static bool drain(int fd, struct sink *s)
 			s->cap = cap;
 		}
 	}
-	if (s->len + (size_t)n + 1 <= s->cap) {
+	if (s->len + (size_t)n + 1 <= s->cap && !s->overflow) {
 		memcpy(s->buf + s->len, tmp, (size_t)n);
 		s->len += (size_t)n;
 		s->buf[s->len] = '\0';
+	} else {
+		s->overflow = true;
 	}
 	return true;
 }
@@ -67,7 +70,7 @@ int proc_run(char *const argv[], const char *input, int timeout_ms, char **out, 
 	sigset_t none, pipe_only;
 	uint64_t deadline = loop_now_ms() + (uint64_t)timeout_ms;
 	size_t inlen = input ? strlen(input) : 0, inoff = 0;
-	bool open_o = true, open_e = true;
+	bool open_o = true, open_e = true, exited = false;
 	int r, status = 0;
 	pid_t pid;
 
@@ -89,7 +92,10 @@ int proc_run(char *const argv[], const char *input, int timeout_ms, char **out, 
 	posix_spawnattr_init(&attr);
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setsigdefault(&attr, &pipe_only);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	/* A group of its own: a timeout kills what it started too. */
+	posix_spawnattr_setpgroup(&attr, 0);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+						POSIX_SPAWN_SETPGROUP);
 	r = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
 	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
@@ -106,49 +112,66 @@ int proc_run(char *const argv[], const char *input, int timeout_ms, char **out, 
 		close(in[1]);
 		in[1] = -1;
 	}
-	while (open_o || open_e || in[1] >= 0) {
+	while (!exited || open_o || open_e) {
 		struct pollfd p[3] = { { .fd = open_o ? o[0] : -1, .events = POLLIN },
 				       { .fd = open_e ? e[0] : -1, .events = POLLIN },
 				       { .fd = in[1], .events = POLLOUT } };
 		uint64_t now = loop_now_ms();
+		int wait_ms;
 
+		if (!exited) {
+			pid_t w = waitpid(pid, &status, WNOHANG);
+
+			exited = w == pid || (w < 0 && errno != EINTR);
+		}
 		if (now >= deadline) {
-			kill(pid, SIGKILL);
-			waitpid(pid, NULL, 0);
+			kill(-pid, SIGKILL);
+			if (!exited)
+				waitpid(pid, NULL, 0);
 			snprintf(err, errlen, "%s did not finish in %d ms", argv[0], timeout_ms);
 			r = -ETIMEDOUT;
 			goto close;
 		}
-		if (poll(p, 3, (int)(deadline - now)) < 0 && errno != EINTR)
+		/* Exited: read what is left, but a child of its own may hold the pipes. */
+		wait_ms = exited ? 0 : (int)(deadline - now < 50 ? deadline - now : 50);
+		if (poll(p, 3, wait_ms) < 0 && errno != EINTR) {
+			kill(-pid, SIGKILL);
+			if (!exited)
+				waitpid(pid, &status, 0);
+			exited = true;
 			break;
+		}
 		if (p[0].revents && !drain(o[0], &so))
 			open_o = false;
 		if (p[1].revents && !drain(e[0], &se))
 			open_e = false;
 		if (p[2].revents) {
-			ssize_t n = (p[2].revents & POLLOUT)
-					    ? write(in[1], input + inoff, inlen - inoff)
-					    : -1;
+			ssize_t n = -1;
 
+			if (p[2].revents & POLLOUT)
+				n = write(in[1], input + inoff, inlen - inoff);
 			if (n > 0)
 				inoff += (size_t)n;
-			if ((n < 0 && errno != EAGAIN && errno != EINTR) || inoff == inlen) {
+			/* Closed by the child (POLLERR/POLLHUP), failed, or all written. */
+			if (!(p[2].revents & POLLOUT) ||
+			    (n < 0 && errno != EAGAIN && errno != EINTR) || inoff == inlen) {
 				close(in[1]);
 				in[1] = -1;
 			}
 		}
+		if (exited && !p[0].revents && !p[1].revents)
+			break;
 	}
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
 	if (se.buf)
 		snprintf(err, errlen, "%.*s", (int)strcspn(se.buf, "\n"), se.buf);
 	if (WIFEXITED(status))
 		r = WEXITSTATUS(status);
 	else
 		r = 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-	/* posix_spawnp reports a missing program as exit 127 from the child. */
-	if (r == 127 && !*err)
-		r = -ENOENT;
+	if (so.overflow && out) {
+		snprintf(err, errlen, "%s printed more than %u MiB", argv[0], OUT_MAX >> 20);
+		r = -E2BIG;
+	}
 	if (out && r >= 0) {
 		*out = so.buf ? so.buf : strdup("");
 		so.buf = NULL;

@@ -60,6 +60,7 @@ static void alloc_close(struct backend *b)
 const struct backend_ops backend_alloc_ops = {
 	.name = "alloc",
 	.init = alloc_init,
+	.ipv6 = true,
 	.check = alloc_check,
 	.own_lease = alloc_own_lease,
 	.lease_added = alloc_lease_added,

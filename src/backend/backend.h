@@ -33,6 +33,7 @@ struct backend_env {
 
 struct backend_ops {
 	const char *name; /* as in Backend.Type, lower case */
+	bool ipv6;	  /* handles IPv6 subnets (EnableIPv6) */
 	/*
 	 * Create devices; fill our lease's BackendType/BackendData; report the
 	 * MTU. attrs stays valid while the backend lives (it may update it).

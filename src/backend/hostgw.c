@@ -553,6 +553,25 @@ static void hostgw_lease_added(struct backend *b, const struct lease *l)
 	batch_end(b);
 }
 
+/*
+ * Upstream logs "Subnet added" for every lease of its first list too; a
+ * list of thousands gets a count instead of a line each.
+ */
+static void log_new_peers(struct backend *b, const struct peer *v, size_t n)
+{
+	char sn[IP_STRLEN], ip[16];
+	size_t added = 0;
+
+	for (size_t i = 0; i < n; i++)
+		added += !v[i].skipped && !peer_find(b, v[i].subnet.addr);
+	for (size_t i = 0; i < n && added <= 100; i++)
+		if (!v[i].skipped && !peer_find(b, v[i].subnet.addr))
+			log_info("Subnet added: %s via %s", ip4net_format(&v[i].subnet, sn),
+				 ip4_format(v[i].public_ip, ip));
+	if (added > 100)
+		log_info("Subnets added: %zu", added);
+}
+
 static void hostgw_resync(struct backend *b, const struct lease *const *all, size_t n)
 {
 	struct peer *peers;
@@ -581,6 +600,7 @@ static void hostgw_resync(struct backend *b, const struct lease *const *all, siz
 		}
 		k++;
 	}
+	log_new_peers(b, peers, k);
 	qsort(peers, k, sizeof(*peers), peer_cmp);
 	for (size_t i = 1; i < k; i++) {
 		if (peers[i].subnet.addr == peers[i - 1].subnet.addr) {
@@ -655,9 +675,13 @@ static void route_event(struct backend *b, const struct nlmsghdr *nlh)
 	if (!b->v4 || nl_parse_route(nlh, &r) < 0 || r.family != AF_INET ||
 	    r.table != RT_TABLE_MAIN)
 		return;
-	/* A network on our interface came or went: skipped peers may be reachable now. */
-	if (r.protocol != NL_RTPROT_FLANNEL && r.oif == b->ext.index && r.gw == 0 && b->nskipped) {
-		log_debug(1, "The routes on %s changed: checking skipped peers again", b->ext.name);
+	/*
+	 * A network on our interface came or went: skipped peers may be
+	 * reachable now, and the kernel drops routes via a gateway that is no
+	 * longer on-link without telling anyone.
+	 */
+	if (r.protocol != NL_RTPROT_FLANNEL && r.oif == b->ext.index && r.gw == 0 && b->npeers) {
+		log_debug(1, "The routes on %s changed: converging", b->ext.name);
 		repair_soon(&b->heal);
 		return;
 	}
@@ -700,6 +724,18 @@ static void nexthop_event(struct backend *b, const struct nlmsghdr *nlh)
 				ip4net_format(&p->subnet, sn));
 }
 
+/* An address of our interface changed: routes via gateways on it may have gone. */
+static void addr_event(struct backend *b, const struct nlmsghdr *nlh)
+{
+	struct nl_addr a;
+
+	if (nl_parse_addr(nlh, &a) < 0 || a.ifindex != b->ext.index ||
+	    (!b->npeers && !b->six.npeers))
+		return;
+	log_debug(1, "An address of %s changed: converging", b->ext.name);
+	repair_soon(&b->heal);
+}
+
 static void kernel_event(void *arg, const struct nlmsghdr *nlh)
 {
 	struct backend *b = arg;
@@ -712,6 +748,10 @@ static void kernel_event(void *arg, const struct nlmsghdr *nlh)
 	case RTM_NEWROUTE:
 	case RTM_DELROUTE:
 		route_event(b, nlh);
+		break;
+	case RTM_NEWADDR:
+	case RTM_DELADDR:
+		addr_event(b, nlh);
 		break;
 	case RTM_NEWNEXTHOP:
 	case RTM_DELNEXTHOP:
@@ -784,7 +824,7 @@ static int hostgw_init(const struct backend_env *env, struct lease_attrs *attrs,
 		       struct backend **ret)
 {
 	struct backend *b = calloc(1, sizeof(*b));
-	unsigned groups[4], ngroups = 0;
+	unsigned groups[6], ngroups = 0;
 	char msg[256];
 	unsigned m;
 	int r;
@@ -822,10 +862,14 @@ static int hostgw_init(const struct backend_env *env, struct lease_attrs *attrs,
 	b->nexthops = env->nexthop_objects && b->kernel_nexthops;
 	/* The nexthop group last: kernels without nexthop objects lack it. */
 	groups[ngroups++] = RTNLGRP_LINK;
-	if (b->v4)
+	if (b->v4) {
+		groups[ngroups++] = RTNLGRP_IPV4_IFADDR;
 		groups[ngroups++] = RTNLGRP_IPV4_ROUTE;
-	if (b->v6)
+	}
+	if (b->v6) {
+		groups[ngroups++] = RTNLGRP_IPV6_IFADDR;
 		groups[ngroups++] = RTNLGRP_IPV6_ROUTE;
+	}
 	if (b->v4 && b->kernel_nexthops)
 		groups[ngroups++] = RTNLGRP_NEXTHOP;
 	r = nlmon_open(b->loop, groups, ngroups, &monitor_ops, b, &b->mon);
@@ -852,6 +896,7 @@ fail:
 const struct backend_ops backend_hostgw_ops = {
 	.name = TYPE,
 	.init = hostgw_init,
+	.ipv6 = true,
 	.check = hostgw_check,
 	.own_lease = hostgw_own_lease,
 	.lease_added = hostgw_lease_added,

@@ -358,6 +358,22 @@ void hgw6_lease_added(struct hgw6 *h, const struct lease *l)
 	batch_end(h);
 }
 
+/* As hostgw.c: a line per new subnet of a (re)list, a count past 100. */
+static void log_new_peers(struct hgw6 *h, const struct hgw6_peer *v, size_t n)
+{
+	char sn[IP_STRLEN], ip[IP_STRLEN];
+	size_t added = 0;
+
+	for (size_t i = 0; i < n; i++)
+		added += !v[i].skipped && !peer_find(h, &v[i].subnet.addr);
+	for (size_t i = 0; i < n && added <= 100; i++)
+		if (!v[i].skipped && !peer_find(h, &v[i].subnet.addr))
+			log_info("Subnet added: %s via %s", ip6net_format(&v[i].subnet, sn),
+				 ip6_format(&v[i].public_ip, ip));
+	if (added > 100)
+		log_info("Subnets added: %zu", added);
+}
+
 void hgw6_resync(struct hgw6 *h, const struct lease *const *all, size_t n)
 {
 	struct hgw6_peer *peers = malloc((n ? n : 1) * sizeof(*peers));
@@ -380,6 +396,7 @@ void hgw6_resync(struct hgw6 *h, const struct lease *const *all, size_t n)
 			check_reach(h, &peers[k], false);
 		k++;
 	}
+	log_new_peers(h, peers, k);
 	qsort(peers, k, sizeof(*peers), peer_cmp);
 	for (size_t i = 1; i < k; i++) {
 		if (peer_cmp(&peers[i], &peers[i - 1]) == 0) {
@@ -430,11 +447,13 @@ void hgw6_route_event(struct hgw6 *h, const struct nlmsghdr *nlh)
 
 	if (nl_parse_route(nlh, &r) < 0 || r.family != AF_INET6 || r.table != RT_TABLE_MAIN)
 		return;
-	/* A network on our interface came or went: skipped peers may be reachable now. */
+	/*
+	 * A network on our interface came or went: skipped peers may be
+	 * reachable now, and routes via a gateway no longer on-link may be gone.
+	 */
 	if (r.protocol != NL_RTPROT_FLANNEL && r.oif == h->ext->index && ip6_is_zero(&r.gw6) &&
-	    h->nskipped) {
-		log_debug(1, "The IPv6 routes on %s changed: checking skipped peers again",
-			  h->ext->name);
+	    h->npeers) {
+		log_debug(1, "The IPv6 routes on %s changed: converging", h->ext->name);
 		repair_soon(h->heal);
 		return;
 	}

@@ -1634,6 +1634,7 @@ fail:
 const struct backend_ops backend_vxlan_ops = {
 	.name = "vxlan",
 	.init = vxlan_init,
+	.ipv6 = true,
 	.check = vxlan_check,
 	.own_lease = vxlan_own_lease,
 	.lease_added = vxlan_lease_added,

@@ -66,8 +66,13 @@ for h in 1 2 3; do
 	done
 	assert_eq "$(count_routes "$h")" 2 "routes with proto $PROTO on h$h"
 done
-# h1 learnt both peers from watch events (the others from their first list)
-log_has 1 "Subnet added: $(net_of 2)/$(len_of 2) via $(host_ip 2)" || fail "flanneld 1 did not log upstream's 'Subnet added'"
+for h in 1 2 3; do
+	for p in 1 2 3; do
+		[ "$h" = "$p" ] && continue
+		log_has "$h" "Subnet added: $(net_of "$p")/$(len_of "$p") via $(host_ip "$p")" ||
+			fail "flanneld $h did not log upstream's 'Subnet added' for host $p"
+	done
+done
 nh=$(host_exec 1 ip nexthop show id "$(ip_int "$(net_of 2)")")
 grep -q "via $(host_ip 2) dev eth0" <<<"$nh" || fail "nexthop for host 2 on h1: $nh"
 pass "every host routes both peers' subnets via their PublicIP on eth0 (nexthop objects, proto $PROTO)"
@@ -145,6 +150,19 @@ wait_until 10 no_route 1 "$fnet" || fail "h1 kept the route of the deleted fake 
 host_exec 1 ip addr del 10.201.0.1/24 dev eth0
 pass "unreachable peer skipped with a warning naming it, routed once reachable; a vxlan lease ignored"
 
+# -- a lease outside the network (here: the underlay's own subnet) is never routed
+bad=$ETCD_PREFIX/subnets/10.200.0.0-24
+etcdctl_sw put -- "$bad" '{"PublicIP":"10.200.0.13","PublicIPv6":null,"BackendType":"host-gw"}' >/dev/null
+for h in 1 2; do
+	wait_until 10 log_has "$h" "Ignoring lease $bad: 10.200.0.0/24 is outside the network 10.244.0.0/16" ||
+		fail "flanneld $h did not refuse the lease outside the network"
+	host_exec "$h" ip route show 10.200.0.0/24 | grep -q "proto kernel scope link" ||
+		fail "h$h lost its connected route: $(host_exec "$h" ip route show 10.200.0.0/24)"
+done
+etcdctl_sw del -- "$bad" >/dev/null
+container_ping 1 2 || fail "container 1 cannot ping container 2 after the lease outside the network"
+pass "a lease for the underlay's own subnet is ignored with a warning; the connected route stays"
+
 # -- a host removed from etcd disappears from its peers
 net3=$(net_of 3)
 flannel_stop 3
@@ -189,6 +207,14 @@ wait_until 10 eval "routes 1 | grep -qx '$net3/$(len_of 3) via $(host_ip 3) dev 
 wait_until 10 eval '! host_exec 1 ip nexthop show id "$(ip_int "$net3")" >/dev/null 2>&1' ||
 	fail "the nexthop object stayed"
 container_ping 1 3 || fail "container 1 cannot ping container 3 over plain routes"
+# The kernel drops plain routes via a gateway when the address that made it
+# on-link goes, without a notification: the address coming back repairs them.
+host_exec 1 ip addr del "$(host_ip 1)/24" dev eth0
+host_exec 1 ip addr add "$(host_ip 1)/24" dev eth0
+host_exec 1 ip route replace default via "$SW_IP"
+wait_until 10 eval "routes 1 | grep -qx '$net3/$(len_of 3) via $(host_ip 3) dev eth0'" ||
+	fail "the plain route to host 3 did not come back with the address: $(routes 1)"
+container_ping 1 3 || fail "container 1 cannot ping container 3 after the address came back"
 flannel_stop_all 1 3
 has_peer 3 1 || fail "h3 lost its route to host 1 after SIGTERM"
-pass "--nexthop-objects=false gives upstream's plain route; SIGTERM leaves routes in place"
+pass "--nexthop-objects=false gives upstream's plain route, restored after the address went and came back; SIGTERM leaves routes in place"

@@ -144,12 +144,17 @@ nat_ok 1 || fail "rules removed on SIGTERM (upstream leaves them)"
 
 # -- nftables mode
 etcd_put_config "{\"Network\":\"$NET\",\"EnableNFTables\":true,\"Backend\":{\"Type\":\"host-gw\"}}"
-for i in 1 2; do host_exec "$i" iptables -t nat -F FLANNEL-POSTRTG; done
 nft_rules() { host_exec "$1" nft list chain ip flannel-ipv4 "$2" 2>/dev/null | grep -cE '(return|masquerade( fully-random)?|accept)$'; }
 nft_ok() { [ "$(nft_rules "$1" postrtg)" = 6 ] && [ "$(nft_rules "$1" forward)" = 2 ]; }
 for i in 1 2; do flannel_start "$i" --ip-masq --iptables-resync=1; done
 for i in 1 2; do wait_ready "$i"; done
 for i in 1 2; do nft_ok "$i" || fail "nft rules on h$i: $(host_exec "$i" nft list table ip flannel-ipv4)"; done
+# nftables took over: the iptables chains of the same network are gone
+for i in 1 2; do
+	host_exec "$i" iptables-save | grep -qE -- '^:FLANNEL-POSTRTG |-j FLANNEL-POSTRTG$' && fail "h$i kept the iptables masquerade chain"
+	host_exec "$i" iptables-save | grep -qE -- '^:FLANNEL-FWD |-j FLANNEL-FWD$' && fail "h$i kept the iptables forward chain"
+done
+assert_eq "$(others)" 2 "rules of others on h1 in nftables mode"
 t=$(host_exec 1 nft list table ip flannel-ipv4)
 for w in "type nat hook postrouting priority srcnat" "type filter hook forward priority filter" \
 	"ip saddr $NET ip daddr != 224.0.0.0/4 masquerade fully-random" \

@@ -17,10 +17,12 @@
 
 static struct masq_spec spec(bool default_prefix)
 {
-	struct masq_spec s = { .masq = true, .forward = true, .random_fully = true };
+	struct masq_spec s = { .v4 = true, .masq = true, .forward = true, .random_fully = true };
 
 	assert_int_equal(ip4net_parse("10.5.0.0/16", &s.network), 0);
 	assert_int_equal(ip4net_parse("10.5.71.0/24", &s.subnet), 0);
+	assert_int_equal(ip6net_parse("fc00::/48", &s.network6), 0);
+	assert_int_equal(ip6net_parse("fc00:0:0:29::/64", &s.subnet6), 0);
 	masq_names(&s, "/other/network", default_prefix);
 	return s;
 }
@@ -59,7 +61,7 @@ static void test_rules(void **state)
 {
 	struct masq_spec s = spec(true);
 	size_t n;
-	char **v = masq_chain_rules(&s, MASQ_FILTER, &n), *j;
+	char **v = masq_chain_rules(&s, MASQ_FILTER, false, &n), *j;
 
 	assert_non_null(v);
 	assert_int_equal(n, 2);
@@ -70,10 +72,24 @@ static void test_rules(void **state)
 	assert_string_equal(j, "-A FORWARD " F " -j FLANNEL-FWD");
 	free(j);
 	s.random_fully = false;
-	v = masq_chain_rules(&s, MASQ_NAT, &n);
+	v = masq_chain_rules(&s, MASQ_NAT, false, &n);
 	assert_int_equal(n, 6);
 	assert_string_equal(v[5], "-A FLANNEL-POSTRTG ! -s 10.5.0.0/16 -d 10.5.0.0/16 " M
 				  " -j MASQUERADE");
+	masq_lines_free(v, n);
+}
+
+static void test_rules_v6(void **state)
+{
+	struct masq_spec s = spec(true);
+	size_t n;
+	char **v = masq_chain_rules(&s, MASQ_NAT, true, &n);
+
+	assert_int_equal(n, 6);
+	assert_string_equal(v[1],
+			    "-A FLANNEL-POSTRTG -s fc00:0:0:29::/64 -d fc00::/48 " M " -j RETURN");
+	assert_string_equal(v[4], "-A FLANNEL-POSTRTG -s fc00::/48 ! -d ff00::/8 " M
+				  " -j MASQUERADE --random-fully");
 	masq_lines_free(v, n);
 }
 
@@ -81,7 +97,7 @@ static bool check(const char *dump, size_t *njumps)
 {
 	struct masq_spec s = spec(true);
 	char **jumps;
-	bool ok = masq_check_dump(&s, MASQ_NAT, dump, &jumps, njumps);
+	bool ok = masq_check_dump(&s, MASQ_NAT, false, dump, &jumps, njumps);
 
 	masq_lines_free(jumps, *njumps);
 	return ok;
@@ -148,7 +164,7 @@ static void test_restore_input(void **state)
 {
 	struct masq_spec s = spec(true);
 	char *old[] = { "-A POSTROUTING -j FLANNEL-POSTRTG" };
-	char *in = masq_restore_input(&s, MASQ_NAT, old, 1);
+	char *in = masq_restore_input(&s, MASQ_NAT, false, old, 1);
 	const char *want = "*nat\n"
 			   ":FLANNEL-POSTRTG - [0:0]\n"
 			   "-D POSTROUTING -j FLANNEL-POSTRTG\n"
@@ -169,19 +185,26 @@ static void test_nft(void **state)
 	s.forward = false;
 	t = masq_nft_script(&s);
 	assert_non_null(t);
+	/* Replaced whole, in one transaction. */
 	assert_non_null(strstr(t, "add table ip flannel-ipv4-"));
+	assert_non_null(strstr(t, "delete table ip flannel-ipv4-"));
 	assert_non_null(strstr(t, "postrtg { type nat hook postrouting priority srcnat ; }"));
 	assert_non_null(strstr(t, "ip saddr 10.5.0.0/16 ip daddr != 224.0.0.0/4 masquerade "
 				  "fully-random\n"));
 	/* iptables' rule 4, not upstream's nft one that shadows rule 6. */
 	assert_non_null(strstr(t, "ip saddr != 10.5.0.0/16 ip daddr 10.5.71.0/24 return\n"));
-	assert_null(strstr(t, "accept"));
+	assert_null(strstr(t, "forward"));
+	assert_null(strstr(t, "ip6"));
 	free(t);
 	s.masq = false;
 	s.forward = true;
+	s.v6 = true;
 	t = masq_nft_script(&s);
 	assert_null(strstr(t, "masquerade"));
+	assert_null(strstr(t, "postrtg")); /* forward rules alone hook no NAT */
 	assert_non_null(strstr(t, "forward ip daddr 10.5.0.0/16 accept\n"));
+	assert_non_null(strstr(t, "add table ip6 flannel-ipv6-"));
+	assert_non_null(strstr(t, "forward ip6 saddr fc00::/48 accept\n"));
 	free(t);
 }
 
@@ -190,7 +213,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names), cmocka_unit_test(test_rules),
 		cmocka_unit_test(test_check), cmocka_unit_test(test_restore_input),
-		cmocka_unit_test(test_nft),
+		cmocka_unit_test(test_nft),   cmocka_unit_test(test_rules_v6),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -397,12 +397,10 @@ static void route_data(void *arg, uintptr_t cookie, const struct nlmsghdr *nlh)
 		c->found = 1;
 }
 
-int nl_route_lookup(struct nl *nl, uint32_t dst, struct nl_route *ret)
+static int route_lookup(struct nl *nl, const struct nlmsghdr *req, struct nl_route *ret)
 {
-	NL_MSG_BUF(buf);
 	struct nl_route rt;
 	struct get_ctx c = { 0, &rt };
-	const struct nlmsghdr *req = nl_msg_route_get(buf, dst);
 	int r;
 
 	if (!req)
@@ -414,4 +412,18 @@ int nl_route_lookup(struct nl *nl, uint32_t dst, struct nl_route *ret)
 		return -ENETUNREACH;
 	*ret = rt;
 	return 0;
+}
+
+int nl_route_lookup(struct nl *nl, uint32_t dst, struct nl_route *ret)
+{
+	NL_MSG_BUF(buf);
+
+	return route_lookup(nl, nl_msg_route_get(buf, dst), ret);
+}
+
+int nl_route_lookup6(struct nl *nl, const struct ip6 *dst, struct nl_route *ret)
+{
+	NL_MSG_BUF(buf);
+
+	return route_lookup(nl, nl_msg_route_get6(buf, dst), ret);
 }

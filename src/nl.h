@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ip.h"
+
 struct nl;
 struct nlmsghdr;
 
@@ -36,10 +38,12 @@ struct nlmsghdr;
 struct nl_vxlan {
 	char name[IF_NAMESIZE];
 	uint32_t vni;
-	int link;	/* underlay ifindex; 0: none */
-	uint32_t local; /* host byte order; 0: none */
-	uint32_t group; /* host byte order; 0: none */
-	uint16_t port;	/* destination port, host byte order; 0: kernel default (8472) */
+	int link;	 /* underlay ifindex; 0: none */
+	uint32_t local;	 /* host byte order; 0: none */
+	uint32_t group;	 /* host byte order; 0: none */
+	bool has_local6; /* IFLA_VXLAN_LOCAL6: an IPv6 underlay (the flannel-v6 device) */
+	struct ip6 local6;
+	uint16_t port; /* destination port, host byte order; 0: kernel default (8472) */
 	uint8_t ttl, tos;
 	bool learning, proxy, rsc, l2miss, l3miss, gbp;
 	unsigned mtu; /* 0: kernel default */
@@ -59,24 +63,35 @@ struct nl_link {
 	struct nl_vxlan vx; /* when is_vxlan; has_* of absent attributes read as 0 */
 };
 
+/*
+ * IPv6: the objects below carry a family (0 builds as AF_INET, so IPv4
+ * callers set nothing new) and IPv6 fields next to the IPv4 ones. The
+ * parsers set the family and fill the fields of that family only.
+ */
 struct nl_addr {
+	uint8_t family; /* AF_INET (0) or AF_INET6 */
 	int ifindex;
 	uint8_t prefixlen;
-	uint32_t addr;	/* IFA_LOCAL (else IFA_ADDRESS), host byte order */
+	uint32_t addr; /* IFA_LOCAL (else IFA_ADDRESS), host byte order */
+	struct ip6 addr6;
 	uint32_t flags; /* IFA_F_* (IFA_FLAGS, else ifa_flags); parsed only */
 };
 
 struct nl_route {
-	uint32_t dst; /* host byte order */
+	uint8_t family; /* AF_INET (0) or AF_INET6 */
+	uint32_t dst;	/* host byte order */
+	struct ip6 dst6;
 	uint8_t dst_len;
-	uint32_t gw; /* 0: none */
-	int oif;     /* 0: none */
+	uint32_t gw;	/* 0: none */
+	struct ip6 gw6; /* :: : none */
+	int oif;	/* 0: none */
 	uint32_t table;
 	uint32_t priority; /* metric; 0: none */
 	uint8_t protocol, scope, type;
 	unsigned flags;	  /* rtm_flags (RTNH_F_ONLINK) */
 	uint32_t nhid;	  /* RTA_NH_ID: the route uses this nexthop object; 0: none */
 	uint32_t prefsrc; /* RTA_PREFSRC, host byte order; 0: none; parsed only */
+	struct ip6 prefsrc6;
 };
 
 /*
@@ -87,21 +102,26 @@ struct nl_route {
  * and 0.2 s with nexthop objects.
  */
 struct nl_nexthop {
+	uint8_t family; /* AF_INET (0) or AF_INET6 */
 	uint32_t id;
 	uint32_t gw; /* host byte order */
+	struct ip6 gw6;
 	int oif;
 	uint8_t protocol;
 	unsigned flags; /* nh_flags (RTNH_F_ONLINK) */
 };
 
 struct nl_neigh {
-	uint8_t family; /* AF_INET (ARP) or AF_BRIDGE (FDB) */
+	uint8_t family; /* AF_INET (ARP), AF_INET6 (ND) or AF_BRIDGE (FDB) */
 	int ifindex;
 	uint16_t state; /* NUD_* */
 	uint8_t flags;	/* NTF_* */
 	uint8_t type;	/* RTN_* */
 	bool has_dst;
+	/* NDA_DST is IPv6 (dst6): always for AF_INET6, for an FDB entry an IPv6 underlay. */
+	bool dst_is6;
 	uint32_t dst; /* host byte order */
+	struct ip6 dst6;
 	bool has_lladdr;
 	uint8_t lladdr[6];
 };
@@ -122,6 +142,7 @@ struct nlmsghdr *nl_msg_link_set(void *buf, int ifindex, unsigned mtu, bool set_
 struct nlmsghdr *nl_msg_addr(void *buf, uint16_t type, uint16_t flags, const struct nl_addr *a);
 struct nlmsghdr *nl_msg_route(void *buf, uint16_t type, uint16_t flags, const struct nl_route *r);
 struct nlmsghdr *nl_msg_route_get(void *buf, uint32_t dst);
+struct nlmsghdr *nl_msg_route_get6(void *buf, const struct ip6 *dst);
 struct nlmsghdr *nl_msg_neigh(void *buf, uint16_t type, uint16_t flags, const struct nl_neigh *n);
 /* RTM_NEWNEXTHOP with everything; RTM_DELNEXTHOP with the id only. */
 struct nlmsghdr *nl_msg_nexthop(void *buf, uint16_t type, uint16_t flags,
@@ -136,7 +157,7 @@ int nl_parse_link(const struct nlmsghdr *nlh, struct nl_link *ret);
 int nl_parse_addr(const struct nlmsghdr *nlh, struct nl_addr *ret);
 int nl_parse_route(const struct nlmsghdr *nlh, struct nl_route *ret);
 int nl_parse_neigh(const struct nlmsghdr *nlh, struct nl_neigh *ret);
-/* IPv4 nexthops with one gateway; groups, blackholes and IPv6 are -EINVAL. */
+/* Nexthops with one gateway (or none); groups and blackholes are -EINVAL. */
 int nl_parse_nexthop(const struct nlmsghdr *nlh, struct nl_nexthop *ret);
 /* The kernel's extended-ack text from an NLMSG_ERROR/NLMSG_DONE message, or NULL. */
 const char *nl_parse_extack(const struct nlmsghdr *nlh);
@@ -194,5 +215,6 @@ int nl_dump(struct nl *nl, const struct nlmsghdr *req, nl_dump_cb cb, void (*res
 int nl_link_get(struct nl *nl, const char *name, int ifindex, struct nl_link *ret);
 /* The route the kernel would use to reach dst (RTM_GETROUTE). */
 int nl_route_lookup(struct nl *nl, uint32_t dst, struct nl_route *ret);
+int nl_route_lookup6(struct nl *nl, const struct ip6 *dst, struct nl_route *ret);
 
 #endif

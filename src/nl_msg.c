@@ -47,6 +47,25 @@ static bool put_in4(struct nlmsghdr *nlh, uint16_t type, uint32_t host_order)
 	return mnl_attr_put_check(nlh, NL_MSG_MAX, type, sizeof(be), &be);
 }
 
+/* An IPv6 address attribute: 16 bytes, already in network order. */
+static bool put_in6(struct nlmsghdr *nlh, uint16_t type, const struct ip6 *a)
+{
+	return mnl_attr_put_check(nlh, NL_MSG_MAX, type, sizeof(a->b), a->b);
+}
+
+/* Local, so the unit tests and the fuzzer link this file alone. */
+static bool in6_zero(const struct ip6 *a)
+{
+	static const struct ip6 zero;
+
+	return memcmp(a->b, zero.b, sizeof(a->b)) == 0;
+}
+
+static uint8_t family_or_inet(uint8_t family)
+{
+	return family ? family : AF_INET;
+}
+
 struct nlmsghdr *nl_msg_link_vxlan(void *buf, uint16_t flags, const struct nl_vxlan *v)
 {
 	struct nlmsghdr *nlh = put_header(buf, RTM_NEWLINK, flags);
@@ -75,6 +94,8 @@ struct nlmsghdr *nl_msg_link_vxlan(void *buf, uint16_t flags, const struct nl_vx
 		ok &= put_in4(nlh, IFLA_VXLAN_LOCAL, v->local);
 	if (v->group)
 		ok &= put_in4(nlh, IFLA_VXLAN_GROUP, v->group);
+	if (v->has_local6)
+		ok &= put_in6(nlh, IFLA_VXLAN_LOCAL6, &v->local6);
 	ok &= put_u8(nlh, IFLA_VXLAN_TTL, v->ttl);
 	ok &= put_u8(nlh, IFLA_VXLAN_TOS, v->tos);
 	ok &= put_u8(nlh, IFLA_VXLAN_LEARNING, v->learning);
@@ -141,13 +162,17 @@ struct nlmsghdr *nl_msg_addr(void *buf, uint16_t type, uint16_t flags, const str
 	struct nlmsghdr *nlh = put_header(buf, type, flags);
 	struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
 
-	ifa->ifa_family = AF_INET;
+	ifa->ifa_family = family_or_inet(a->family);
 	ifa->ifa_prefixlen = a->prefixlen;
 	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
 	ifa->ifa_index = (uint32_t)a->ifindex;
-	/* As iproute2 does for IPv4: local and address are the same on a non-p2p link. */
-	if (!put_in4(nlh, IFA_LOCAL, a->addr) || !put_in4(nlh, IFA_ADDRESS, a->addr))
+	/* As iproute2 does: local and address are the same on a non-p2p link. */
+	if (ifa->ifa_family == AF_INET6) {
+		if (!put_in6(nlh, IFA_LOCAL, &a->addr6) || !put_in6(nlh, IFA_ADDRESS, &a->addr6))
+			return NULL;
+	} else if (!put_in4(nlh, IFA_LOCAL, a->addr) || !put_in4(nlh, IFA_ADDRESS, a->addr)) {
 		return NULL;
+	}
 	return nlh;
 }
 
@@ -155,9 +180,10 @@ struct nlmsghdr *nl_msg_route(void *buf, uint16_t type, uint16_t flags, const st
 {
 	struct nlmsghdr *nlh = put_header(buf, type, flags);
 	struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	bool v6 = r->family == AF_INET6;
 	bool ok = true;
 
-	rtm->rtm_family = AF_INET;
+	rtm->rtm_family = family_or_inet(r->family);
 	rtm->rtm_dst_len = r->dst_len;
 	rtm->rtm_table = r->table < 256 ? (uint8_t)r->table : RT_TABLE_UNSPEC;
 	rtm->rtm_protocol = r->protocol;
@@ -165,10 +191,12 @@ struct nlmsghdr *nl_msg_route(void *buf, uint16_t type, uint16_t flags, const st
 	rtm->rtm_type = r->type;
 	rtm->rtm_flags = r->flags;
 	if (r->dst_len)
-		ok &= put_in4(nlh, RTA_DST, r->dst);
+		ok &= v6 ? put_in6(nlh, RTA_DST, &r->dst6) : put_in4(nlh, RTA_DST, r->dst);
 	if (r->table)
 		ok &= put_u32(nlh, RTA_TABLE, r->table);
-	if (r->gw)
+	if (v6 && !in6_zero(&r->gw6))
+		ok &= put_in6(nlh, RTA_GATEWAY, &r->gw6);
+	else if (!v6 && r->gw)
 		ok &= put_in4(nlh, RTA_GATEWAY, r->gw);
 	if (r->oif)
 		ok &= put_u32(nlh, RTA_OIF, (uint32_t)r->oif);
@@ -189,6 +217,16 @@ struct nlmsghdr *nl_msg_route_get(void *buf, uint32_t dst)
 	return put_in4(nlh, RTA_DST, dst) ? nlh : NULL;
 }
 
+struct nlmsghdr *nl_msg_route_get6(void *buf, const struct ip6 *dst)
+{
+	struct nlmsghdr *nlh = put_header(buf, RTM_GETROUTE, 0);
+	struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+
+	rtm->rtm_family = AF_INET6;
+	rtm->rtm_dst_len = 128;
+	return put_in6(nlh, RTA_DST, dst) ? nlh : NULL;
+}
+
 struct nlmsghdr *nl_msg_neigh(void *buf, uint16_t type, uint16_t flags, const struct nl_neigh *n)
 {
 	struct nlmsghdr *nlh = put_header(buf, type, flags);
@@ -200,7 +238,9 @@ struct nlmsghdr *nl_msg_neigh(void *buf, uint16_t type, uint16_t flags, const st
 	ndm->ndm_state = n->state;
 	ndm->ndm_flags = n->flags;
 	ndm->ndm_type = n->type;
-	if (n->has_dst)
+	if (n->has_dst && (n->dst_is6 || n->family == AF_INET6))
+		ok &= put_in6(nlh, NDA_DST, &n->dst6);
+	else if (n->has_dst)
 		ok &= put_in4(nlh, NDA_DST, n->dst);
 	if (n->has_lladdr)
 		ok &= mnl_attr_put_check(nlh, NL_MSG_MAX, NDA_LLADDR, 6, n->lladdr);
@@ -216,12 +256,14 @@ struct nlmsghdr *nl_msg_nexthop(void *buf, uint16_t type, uint16_t flags,
 
 	if (type != RTM_NEWNEXTHOP)
 		return ok ? nlh : NULL;
-	nhm->nh_family = AF_INET;
+	nhm->nh_family = family_or_inet(nh->family);
 	nhm->nh_protocol = nh->protocol;
 	nhm->nh_flags = nh->flags;
 	if (nh->oif)
 		ok &= put_u32(nlh, NHA_OIF, (uint32_t)nh->oif);
-	if (nh->gw)
+	if (nhm->nh_family == AF_INET6 && !in6_zero(&nh->gw6))
+		ok &= put_in6(nlh, NHA_GATEWAY, &nh->gw6);
+	else if (nhm->nh_family != AF_INET6 && nh->gw)
 		ok &= put_in4(nlh, NHA_GATEWAY, nh->gw);
 	return ok ? nlh : NULL;
 }
@@ -346,6 +388,14 @@ static bool get_in4(const struct nlattr *a, uint32_t *ret)
 	return true;
 }
 
+static bool get_in6(const struct nlattr *a, struct ip6 *ret)
+{
+	if (!a || mnl_attr_get_payload_len(a) != sizeof(ret->b))
+		return false;
+	memcpy(ret->b, mnl_attr_get_payload(a), sizeof(ret->b));
+	return true;
+}
+
 static bool get_mac(const struct nlattr *a, uint8_t *ret)
 {
 	if (!a || mnl_attr_get_payload_len(a) != 6)
@@ -382,6 +432,7 @@ static void parse_vxlan(const struct nlattr *data, struct nl_vxlan *v)
 		v->link = (int)u;
 	get_in4(tb[IFLA_VXLAN_LOCAL], &v->local);
 	get_in4(tb[IFLA_VXLAN_GROUP], &v->group);
+	v->has_local6 = get_in6(tb[IFLA_VXLAN_LOCAL6], &v->local6);
 	if (tb[IFLA_VXLAN_PORT] && mnl_attr_get_payload_len(tb[IFLA_VXLAN_PORT]) == 2)
 		v->port = ntohs(mnl_attr_get_u16(tb[IFLA_VXLAN_PORT]));
 	get_u8(tb[IFLA_VXLAN_TTL], &v->ttl);
@@ -439,15 +490,20 @@ int nl_parse_addr(const struct nlmsghdr *nlh, struct nl_addr *ret)
 	    parse_attrs(nlh, sizeof(*ifa), tb, IFA_MAX) < 0)
 		return -EINVAL;
 	ifa = mnl_nlmsg_get_payload(nlh);
-	if (ifa->ifa_family != AF_INET)
+	if (ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6)
 		return -EINVAL;
+	a.family = ifa->ifa_family;
 	a.ifindex = (int)ifa->ifa_index;
 	a.prefixlen = ifa->ifa_prefixlen;
 	/* IFA_FLAGS carries the flags that do not fit in the u8 (Linux 3.14+). */
 	if (!get_u32(tb[IFA_FLAGS], &a.flags))
 		a.flags = ifa->ifa_flags;
-	if (!get_in4(tb[IFA_LOCAL], &a.addr) && !get_in4(tb[IFA_ADDRESS], &a.addr))
+	if (a.family == AF_INET6) {
+		if (!get_in6(tb[IFA_LOCAL], &a.addr6) && !get_in6(tb[IFA_ADDRESS], &a.addr6))
+			return -EINVAL;
+	} else if (!get_in4(tb[IFA_LOCAL], &a.addr) && !get_in4(tb[IFA_ADDRESS], &a.addr)) {
 		return -EINVAL;
+	}
 	*ret = a;
 	return 0;
 }
@@ -463,22 +519,29 @@ int nl_parse_route(const struct nlmsghdr *nlh, struct nl_route *ret)
 	    parse_attrs(nlh, sizeof(*rtm), tb, RTA_MAX) < 0)
 		return -EINVAL;
 	rtm = mnl_nlmsg_get_payload(nlh);
-	if (rtm->rtm_family != AF_INET)
+	if (rtm->rtm_family != AF_INET && rtm->rtm_family != AF_INET6)
 		return -EINVAL;
+	r.family = rtm->rtm_family;
 	r.dst_len = rtm->rtm_dst_len;
 	r.table = rtm->rtm_table;
 	r.protocol = rtm->rtm_protocol;
 	r.scope = rtm->rtm_scope;
 	r.type = rtm->rtm_type;
 	r.flags = rtm->rtm_flags;
-	get_in4(tb[RTA_DST], &r.dst);
-	get_in4(tb[RTA_GATEWAY], &r.gw);
+	if (r.family == AF_INET6) {
+		get_in6(tb[RTA_DST], &r.dst6);
+		get_in6(tb[RTA_GATEWAY], &r.gw6);
+		get_in6(tb[RTA_PREFSRC], &r.prefsrc6);
+	} else {
+		get_in4(tb[RTA_DST], &r.dst);
+		get_in4(tb[RTA_GATEWAY], &r.gw);
+		get_in4(tb[RTA_PREFSRC], &r.prefsrc);
+	}
 	if (get_u32(tb[RTA_OIF], &u))
 		r.oif = (int)u;
 	get_u32(tb[RTA_TABLE], &r.table);
 	get_u32(tb[RTA_PRIORITY], &r.priority);
 	get_u32(tb[RTA_NH_ID], &r.nhid);
-	get_in4(tb[RTA_PREFSRC], &r.prefsrc);
 	*ret = r;
 	return 0;
 }
@@ -499,6 +562,8 @@ int nl_parse_neigh(const struct nlmsghdr *nlh, struct nl_neigh *ret)
 	n.flags = ndm->ndm_flags;
 	n.type = ndm->ndm_type;
 	n.has_dst = get_in4(tb[NDA_DST], &n.dst);
+	if (!n.has_dst)
+		n.has_dst = n.dst_is6 = get_in6(tb[NDA_DST], &n.dst6);
 	n.has_lladdr = get_mac(tb[NDA_LLADDR], n.lladdr);
 	*ret = n;
 	return 0;
@@ -515,12 +580,16 @@ int nl_parse_nexthop(const struct nlmsghdr *nlh, struct nl_nexthop *ret)
 	    parse_attrs(nlh, sizeof(*nhm), tb, NHA_MAX) < 0)
 		return -EINVAL;
 	nhm = mnl_nlmsg_get_payload(nlh);
-	if (nhm->nh_family != AF_INET || tb[NHA_GROUP] || tb[NHA_BLACKHOLE] ||
-	    !get_u32(tb[NHA_ID], &nh.id))
+	if ((nhm->nh_family != AF_INET && nhm->nh_family != AF_INET6) || tb[NHA_GROUP] ||
+	    tb[NHA_BLACKHOLE] || !get_u32(tb[NHA_ID], &nh.id))
 		return -EINVAL;
+	nh.family = nhm->nh_family;
 	nh.protocol = nhm->nh_protocol;
 	nh.flags = nhm->nh_flags;
-	get_in4(tb[NHA_GATEWAY], &nh.gw);
+	if (nh.family == AF_INET6)
+		get_in6(tb[NHA_GATEWAY], &nh.gw6);
+	else
+		get_in4(tb[NHA_GATEWAY], &nh.gw);
 	if (get_u32(tb[NHA_OIF], &u))
 		nh.oif = (int)u;
 	*ret = nh;

@@ -9,19 +9,24 @@
 
 enum { KEY_PAIR = 1, KEY_MAC = 2 }; /* 0 marks an empty slot */
 
+/* Destinations are 16 bytes: IPv6, or IPv4 as ::ffff:a.b.c.d. */
 struct fdbset_slot {
 	uint8_t mac[6];
 	uint8_t kind;
-	uint32_t dst;
+	uint8_t dst[16];
 	uint32_t count;
 };
 
-static uint64_t hash(const uint8_t mac[6], uint8_t kind, uint32_t dst)
+static const uint8_t no_dst[16];
+
+static uint64_t hash(const uint8_t mac[6], uint8_t kind, const uint8_t dst[16])
 {
-	uint64_t x = 0;
+	uint64_t x = 0, lo, hi;
 
 	memcpy(&x, mac, 6);
-	x ^= (uint64_t)kind << 48 ^ (uint64_t)dst << 16;
+	memcpy(&hi, dst, 8);
+	memcpy(&lo, dst + 8, 8);
+	x ^= (uint64_t)kind << 48 ^ lo << 16 ^ (lo >> 48) ^ hi * 0x9e3779b97f4a7c15ull;
 	/* splitmix64's finaliser: every input bit reaches the low bits we index with */
 	x ^= x >> 30;
 	x *= 0xbf58476d1ce4e5b9ull;
@@ -30,13 +35,15 @@ static uint64_t hash(const uint8_t mac[6], uint8_t kind, uint32_t dst)
 	return x ^ (x >> 31);
 }
 
-static bool is(const struct fdbset_slot *e, const uint8_t mac[6], uint8_t kind, uint32_t dst)
+static bool is(const struct fdbset_slot *e, const uint8_t mac[6], uint8_t kind,
+	       const uint8_t dst[16])
 {
-	return e->kind == kind && e->dst == dst && memcmp(e->mac, mac, 6) == 0;
+	return e->kind == kind && memcmp(e->dst, dst, 16) == 0 && memcmp(e->mac, mac, 6) == 0;
 }
 
 /* The slot holding the key, or the empty one where it would go. */
-static size_t find(const struct fdbset *s, const uint8_t mac[6], uint8_t kind, uint32_t dst)
+static size_t find(const struct fdbset *s, const uint8_t mac[6], uint8_t kind,
+		   const uint8_t dst[16])
 {
 	size_t mask = s->cap - 1, i = hash(mac, kind, dst) & mask;
 
@@ -62,7 +69,7 @@ static int grow(struct fdbset *s)
 	return 0;
 }
 
-static int inc(struct fdbset *s, const uint8_t mac[6], uint8_t kind, uint32_t dst)
+static int inc(struct fdbset *s, const uint8_t mac[6], uint8_t kind, const uint8_t dst[16])
 {
 	struct fdbset_slot *e;
 
@@ -73,7 +80,7 @@ static int inc(struct fdbset *s, const uint8_t mac[6], uint8_t kind, uint32_t ds
 	if (!e->kind) {
 		memcpy(e->mac, mac, 6);
 		e->kind = kind;
-		e->dst = dst;
+		memcpy(e->dst, dst, 16);
 		e->count = 0;
 		s->used++;
 	}
@@ -102,7 +109,7 @@ static void erase(struct fdbset *s, size_t i)
 	}
 }
 
-static void dec(struct fdbset *s, const uint8_t mac[6], uint8_t kind, uint32_t dst)
+static void dec(struct fdbset *s, const uint8_t mac[6], uint8_t kind, const uint8_t dst[16])
 {
 	size_t i;
 
@@ -117,18 +124,18 @@ static void dec(struct fdbset *s, const uint8_t mac[6], uint8_t kind, uint32_t d
 	}
 }
 
-int fdbset_add(struct fdbset *s, const uint8_t mac[6], uint32_t dst)
+static int add(struct fdbset *s, const uint8_t mac[6], const uint8_t dst[16])
 {
 	if (inc(s, mac, KEY_PAIR, dst) < 0)
 		return -ENOMEM;
-	if (inc(s, mac, KEY_MAC, 0) < 0) {
+	if (inc(s, mac, KEY_MAC, no_dst) < 0) {
 		dec(s, mac, KEY_PAIR, dst);
 		return -ENOMEM;
 	}
 	return 0;
 }
 
-void fdbset_del(struct fdbset *s, const uint8_t mac[6], uint32_t dst)
+static void del(struct fdbset *s, const uint8_t mac[6], const uint8_t dst[16])
 {
 	size_t i;
 
@@ -138,10 +145,11 @@ void fdbset_del(struct fdbset *s, const uint8_t mac[6], uint32_t dst)
 	if (!s->slots[i].kind)
 		return; /* nobody wanted it: the MAC's count is not ours to lower */
 	dec(s, mac, KEY_PAIR, dst);
-	dec(s, mac, KEY_MAC, 0);
+	dec(s, mac, KEY_MAC, no_dst);
 }
 
-static unsigned count(const struct fdbset *s, const uint8_t mac[6], uint8_t kind, uint32_t dst)
+static unsigned count(const struct fdbset *s, const uint8_t mac[6], uint8_t kind,
+		      const uint8_t dst[16])
 {
 	const struct fdbset_slot *e;
 
@@ -151,14 +159,59 @@ static unsigned count(const struct fdbset *s, const uint8_t mac[6], uint8_t kind
 	return e->kind ? e->count : 0;
 }
 
+/* IPv4 as IPv4-mapped, so the two families never share a key. */
+static void mapped(uint32_t v4, uint8_t out[16])
+{
+	memset(out, 0, 10);
+	out[10] = out[11] = 0xff;
+	out[12] = (uint8_t)(v4 >> 24);
+	out[13] = (uint8_t)(v4 >> 16);
+	out[14] = (uint8_t)(v4 >> 8);
+	out[15] = (uint8_t)v4;
+}
+
+int fdbset_add(struct fdbset *s, const uint8_t mac[6], uint32_t dst)
+{
+	uint8_t d[16];
+
+	mapped(dst, d);
+	return add(s, mac, d);
+}
+
+void fdbset_del(struct fdbset *s, const uint8_t mac[6], uint32_t dst)
+{
+	uint8_t d[16];
+
+	mapped(dst, d);
+	del(s, mac, d);
+}
+
 unsigned fdbset_count(const struct fdbset *s, const uint8_t mac[6], uint32_t dst)
 {
-	return count(s, mac, KEY_PAIR, dst);
+	uint8_t d[16];
+
+	mapped(dst, d);
+	return count(s, mac, KEY_PAIR, d);
+}
+
+int fdbset_add6(struct fdbset *s, const uint8_t mac[6], const struct ip6 *dst)
+{
+	return add(s, mac, dst->b);
+}
+
+void fdbset_del6(struct fdbset *s, const uint8_t mac[6], const struct ip6 *dst)
+{
+	del(s, mac, dst->b);
+}
+
+unsigned fdbset_count6(const struct fdbset *s, const uint8_t mac[6], const struct ip6 *dst)
+{
+	return count(s, mac, KEY_PAIR, dst->b);
 }
 
 unsigned fdbset_count_mac(const struct fdbset *s, const uint8_t mac[6])
 {
-	return count(s, mac, KEY_MAC, 0);
+	return count(s, mac, KEY_MAC, no_dst);
 }
 
 void fdbset_free(struct fdbset *s)

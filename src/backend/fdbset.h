@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ip.h"
+
 struct fdbset_slot;
 
 struct fdbset {
@@ -25,6 +27,10 @@ int fdbset_add(struct fdbset *s, const uint8_t mac[6], uint32_t dst);
 void fdbset_del(struct fdbset *s, const uint8_t mac[6], uint32_t dst);
 /* Peers that want (mac, dst). */
 unsigned fdbset_count(const struct fdbset *s, const uint8_t mac[6], uint32_t dst);
+/* The same with an IPv6 destination (the flannel-v6 device's entries). */
+int fdbset_add6(struct fdbset *s, const uint8_t mac[6], const struct ip6 *dst);
+void fdbset_del6(struct fdbset *s, const uint8_t mac[6], const struct ip6 *dst);
+unsigned fdbset_count6(const struct fdbset *s, const uint8_t mac[6], const struct ip6 *dst);
 /* Peers whose MAC is mac, whatever their destination. */
 unsigned fdbset_count_mac(const struct fdbset *s, const uint8_t mac[6]);
 

@@ -11,6 +11,9 @@
  * external interface cannot be reached this way: it is skipped with a
  * warning naming it (upstream's route add just fails), and looked at
  * again whenever the routes on that interface change.
+ *
+ * IPv6 (EnableIPv6) is hostgw6.c: the same per lease with its v6 subnet
+ * and PublicIPv6. With EnableIPv4 false only that half runs.
  */
 #include <errno.h>
 #include <linux/rtnetlink.h>
@@ -19,6 +22,7 @@
 #include <string.h>
 
 #include "backend/backend.h"
+#include "backend/hostgw6.h"
 #include "backend/repair.h"
 #include "backend/routes.h"
 #include "config.h"
@@ -69,6 +73,8 @@ struct backend {
 	struct log_limit warn_limit; /* for warnings about other hosts' leases */
 	struct repair heal;
 	bool failed; /* a write of the current batch failed */
+	bool v4, v6; /* EnableIPv4, EnableIPv6 */
+	struct hgw6 six;
 };
 
 static uintptr_t cookie(enum op op, uint32_t addr)
@@ -440,7 +446,12 @@ out:
 
 static void heal_cb(void *arg)
 {
-	converge(arg);
+	struct backend *b = arg;
+
+	if (b->v4)
+		converge(b);
+	if (b->v6)
+		hgw6_converge(&b->six);
 }
 
 /* ------------------------------------------------------------ leases */
@@ -476,9 +487,12 @@ static int peer_from_lease(struct backend *b, const struct lease *l, struct peer
 
 static void hostgw_lease_removed(struct backend *b, const struct lease *l)
 {
-	struct peer *p = peer_find(b, l->subnet.v4.addr);
+	struct peer *p;
 	char sn[IP_STRLEN];
 
+	if (b->v6)
+		hgw6_lease_removed(&b->six, l);
+	p = b->v4 ? peer_find(b, l->subnet.v4.addr) : NULL;
 	if (!p || p->subnet.len != l->subnet.v4.len)
 		return;
 	log_info("Subnet removed: %s", ip4net_format(&p->subnet, sn));
@@ -494,11 +508,21 @@ static void hostgw_lease_added(struct backend *b, const struct lease *l)
 	char sn[IP_STRLEN], ip[16];
 	struct peer np, *old;
 
+	if (b->v6)
+		hgw6_lease_added(&b->six, l);
+	if (!b->v4)
+		return;
 	if (peer_from_lease(b, l, &np) <= 0) {
-		/* Type changed away from host-gw: what we had for it goes. */
-		if (peer_find(b, l->subnet.v4.addr) && l->has_attrs &&
-		    strcmp(l->attrs.backend_type, TYPE) != 0)
-			hostgw_lease_removed(b, l);
+		/* Type changed away from host-gw: what we had for it goes (v6 done above). */
+		old = peer_find(b, l->subnet.v4.addr);
+		if (old && l->has_attrs && strcmp(l->attrs.backend_type, TYPE) != 0) {
+			log_info("Subnet removed: %s", ip4net_format(&old->subnet, sn));
+			batch_begin(b);
+			if (!old->skipped)
+				q_peer_del(b, old);
+			peer_remove(b, old);
+			batch_end(b);
+		}
 		return;
 	}
 	old = peer_find(b, np.subnet.addr);
@@ -550,9 +574,14 @@ static void log_new_peers(struct backend *b, const struct peer *v, size_t n)
 
 static void hostgw_resync(struct backend *b, const struct lease *const *all, size_t n)
 {
-	struct peer *peers = malloc((n ? n : 1) * sizeof(*peers));
+	struct peer *peers;
 	size_t k = 0;
 
+	if (b->v6)
+		hgw6_resync(&b->six, all, n);
+	if (!b->v4)
+		return;
+	peers = malloc((n ? n : 1) * sizeof(*peers));
 	if (!peers) {
 		log_warnx("Out of memory resyncing host-gw routes, keeping the current ones");
 		return;
@@ -598,6 +627,10 @@ static int hostgw_own_lease(struct backend *b, const struct lease *own)
 {
 	struct peer *p;
 
+	if (b->v6 && own->subnet.has_v6)
+		hgw6_own_lease(&b->six, &own->subnet.v6);
+	if (!b->v4)
+		return 0;
 	b->own = own->subnet.v4;
 	b->have_own = true;
 	/* A subnet that was a peer's and is now ours stops being routed away. */
@@ -637,7 +670,10 @@ static void route_event(struct backend *b, const struct nlmsghdr *nlh)
 	struct nl_route r;
 	struct peer *p;
 
-	if (nl_parse_route(nlh, &r) < 0 || r.table != RT_TABLE_MAIN)
+	if (b->v6)
+		hgw6_route_event(&b->six, nlh);
+	if (!b->v4 || nl_parse_route(nlh, &r) < 0 || r.family != AF_INET ||
+	    r.table != RT_TABLE_MAIN)
 		return;
 	/*
 	 * A network on our interface came or went: skipped peers may be
@@ -673,7 +709,7 @@ static void nexthop_event(struct backend *b, const struct nlmsghdr *nlh)
 	struct nl_nexthop nh;
 	struct peer *p;
 
-	if (nl_parse_nexthop(nlh, &nh) < 0 || !ip4net_contains(&b->network, nh.id))
+	if (!b->v4 || nl_parse_nexthop(nlh, &nh) < 0 || !ip4net_contains(&b->network, nh.id))
 		return;
 	p = peer_find(b, nh.id);
 	if (!p || p->skipped || !peer_route(b, p).nexthop)
@@ -693,7 +729,8 @@ static void addr_event(struct backend *b, const struct nlmsghdr *nlh)
 {
 	struct nl_addr a;
 
-	if (nl_parse_addr(nlh, &a) < 0 || a.ifindex != b->ext.index || !b->npeers)
+	if (nl_parse_addr(nlh, &a) < 0 || a.ifindex != b->ext.index ||
+	    (!b->npeers && !b->six.npeers))
 		return;
 	log_debug(1, "An address of %s changed: converging", b->ext.name);
 	repair_soon(&b->heal);
@@ -748,6 +785,7 @@ static void hostgw_close(struct backend *b)
 	nlmon_close(b->mon);
 	nl_close(b->nl);
 	free(b->peers);
+	hgw6_free(&b->six);
 	free(b);
 }
 
@@ -756,6 +794,13 @@ static int hostgw_check(const struct backend_env *env, unsigned *mtu, char *msg,
 {
 	char pub[16], addr[16];
 
+	if (env->conf->enable_ipv6 && !env->has_public_ipv6) {
+		snprintf(msg, msglen, "The external interface %s has no IPv6 address for host-gw",
+			 env->ext->name);
+		return -EADDRNOTAVAIL;
+	}
+	if (!env->conf->enable_ipv4)
+		goto mtu;
 	if (env->ext->addr == 0) {
 		snprintf(msg, msglen, "The external interface %s has no IPv4 address for host-gw",
 			 env->ext->name);
@@ -769,6 +814,7 @@ static int hostgw_check(const struct backend_env *env, unsigned *mtu, char *msg,
 			 env->ext->name);
 		return -EINVAL;
 	}
+mtu:
 	*mtu = env->ext->mtu;
 	snprintf(msg, msglen, "the MTU of %s", env->ext->name);
 	return 0;
@@ -777,9 +823,8 @@ static int hostgw_check(const struct backend_env *env, unsigned *mtu, char *msg,
 static int hostgw_init(const struct backend_env *env, struct lease_attrs *attrs, unsigned *mtu,
 		       struct backend **ret)
 {
-	static const unsigned groups[] = { RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE,
-					   RTNLGRP_NEXTHOP };
 	struct backend *b = calloc(1, sizeof(*b));
+	unsigned groups[6], ngroups = 0;
 	char msg[256];
 	unsigned m;
 	int r;
@@ -791,6 +836,12 @@ static int hostgw_init(const struct backend_env *env, struct lease_attrs *attrs,
 	b->ext = *env->ext;
 	b->ext_up = true;
 	b->warn_limit = LOG_LIMIT(20, 10000);
+	b->v4 = env->conf->enable_ipv4;
+	b->v6 = env->conf->enable_ipv6;
+	b->six = (struct hgw6){ .ext = &b->ext,
+				.heal = &b->heal,
+				.warn_limit = &b->warn_limit,
+				.network = env->conf->ipv6_network };
 	repair_init(&b->heal, b->loop, heal_cb, b, "the host-gw routes");
 	r = hostgw_check(env, &m, msg, sizeof(msg));
 	if (r < 0) {
@@ -802,6 +853,7 @@ static int hostgw_init(const struct backend_env *env, struct lease_attrs *attrs,
 		log_error("Failed to open a netlink socket: %s", strerror(-r));
 		goto fail;
 	}
+	b->six.nl = b->nl;
 	r = route_probe_nexthops(b->nl);
 	b->kernel_nexthops = r == 0;
 	if (r < 0)
@@ -809,13 +861,27 @@ static int hostgw_init(const struct backend_env *env, struct lease_attrs *attrs,
 			 strerror(-r));
 	b->nexthops = env->nexthop_objects && b->kernel_nexthops;
 	/* The nexthop group last: kernels without nexthop objects lack it. */
-	r = nlmon_open(b->loop, groups, b->kernel_nexthops ? 4 : 3, &monitor_ops, b, &b->mon);
+	groups[ngroups++] = RTNLGRP_LINK;
+	if (b->v4) {
+		groups[ngroups++] = RTNLGRP_IPV4_IFADDR;
+		groups[ngroups++] = RTNLGRP_IPV4_ROUTE;
+	}
+	if (b->v6) {
+		groups[ngroups++] = RTNLGRP_IPV6_IFADDR;
+		groups[ngroups++] = RTNLGRP_IPV6_ROUTE;
+	}
+	if (b->v4 && b->kernel_nexthops)
+		groups[ngroups++] = RTNLGRP_NEXTHOP;
+	r = nlmon_open(b->loop, groups, ngroups, &monitor_ops, b, &b->mon);
 	if (r < 0) {
 		log_error("Failed to listen for rtnetlink notifications: %s", strerror(-r));
 		goto fail;
 	}
-	log_info("host-gw: routes to other subnets via their PublicIP on %s%s", b->ext.name,
-		 b->nexthops ? " (through nexthop objects)" : "");
+	log_info("host-gw: routes to other subnets via their %s on %s%s",
+		 !b->v6	 ? "PublicIP"
+		 : b->v4 ? "PublicIP and PublicIPv6"
+			 : "PublicIPv6",
+		 b->ext.name, b->v4 && b->nexthops ? " (through nexthop objects)" : "");
 	free(attrs->backend_data);
 	attrs->backend_data = NULL;
 	snprintf(attrs->backend_type, sizeof(attrs->backend_type), TYPE);
@@ -830,6 +896,7 @@ fail:
 const struct backend_ops backend_hostgw_ops = {
 	.name = TYPE,
 	.init = hostgw_init,
+	.ipv6 = true,
 	.check = hostgw_check,
 	.own_lease = hostgw_own_lease,
 	.lease_added = hostgw_lease_added,

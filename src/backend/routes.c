@@ -39,7 +39,8 @@ struct nl_nexthop route_want_nexthop(const struct route_want *w)
 
 bool route_want_matches(const struct route_want *w, const struct nl_route *r)
 {
-	if (r->dst_len != w->dst.len || r->type != RTN_UNICAST || r->priority != 0)
+	if (r->family != AF_INET || r->dst_len != w->dst.len || r->type != RTN_UNICAST ||
+	    r->priority != 0)
 		return false;
 	if (w->nexthop)
 		return r->nhid == w->dst.addr;
@@ -49,14 +50,51 @@ bool route_want_matches(const struct route_want *w, const struct nl_route *r)
 
 bool route_want_nexthop_matches(const struct route_want *w, const struct nl_nexthop *nh)
 {
-	return nh->protocol == NL_RTPROT_FLANNEL && nh->gw == w->gw && nh->oif == w->oif &&
-	       !!(nh->flags & RTNH_F_ONLINK) == w->onlink;
+	return nh->family == AF_INET && nh->protocol == NL_RTPROT_FLANNEL && nh->gw == w->gw &&
+	       nh->oif == w->oif && !!(nh->flags & RTNH_F_ONLINK) == w->onlink;
 }
 
 struct nl_route route_del_route(uint32_t dst, uint8_t len, uint32_t priority)
 {
 	return (struct nl_route){
 		.dst = dst,
+		.dst_len = len,
+		.table = RT_TABLE_MAIN,
+		.protocol = NL_RTPROT_FLANNEL,
+		.scope = RT_SCOPE_NOWHERE,
+		.priority = priority,
+	};
+}
+
+struct nl_route route_want6_route(const struct route_want6 *w)
+{
+	return (struct nl_route){
+		.family = AF_INET6,
+		.dst6 = w->dst.addr,
+		.dst_len = w->dst.len,
+		.gw6 = w->gw,
+		.oif = w->oif,
+		.table = RT_TABLE_MAIN,
+		.priority = ROUTE6_METRIC,
+		.protocol = NL_RTPROT_FLANNEL,
+		.scope = RT_SCOPE_UNIVERSE,
+		.type = RTN_UNICAST,
+		.flags = w->onlink ? RTNH_F_ONLINK : 0,
+	};
+}
+
+bool route_want6_matches(const struct route_want6 *w, const struct nl_route *r)
+{
+	return r->family == AF_INET6 && r->dst_len == w->dst.len && r->type == RTN_UNICAST &&
+	       r->priority == ROUTE6_METRIC && !r->nhid && ip6_equal(&r->gw6, &w->gw) &&
+	       r->oif == w->oif && !!(r->flags & RTNH_F_ONLINK) == w->onlink;
+}
+
+struct nl_route route_del_route6(const struct ip6 *dst, uint8_t len, uint32_t priority)
+{
+	return (struct nl_route){
+		.family = AF_INET6,
+		.dst6 = *dst,
 		.dst_len = len,
 		.table = RT_TABLE_MAIN,
 		.protocol = NL_RTPROT_FLANNEL,

@@ -10,6 +10,10 @@
  * the device gone or down, the underlay back up, lost notifications)
  * schedule a heal: device, address and a converge. Failed writes are
  * retried the same way, backing off.
+ *
+ * With EnableIPv6 the flannel-v6.<VNI> device comes along (vxlan6.c),
+ * sharing the socket, the notifications and the repair timer; with
+ * EnableIPv4 false it is the only device.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -27,6 +31,7 @@
 #include "backend/fdbset.h"
 #include "backend/repair.h"
 #include "backend/routes.h"
+#include "backend/vxlan6.h"
 #include "backend/vxlan_conf.h"
 #include "config.h"
 #include "iface.h"
@@ -113,6 +118,8 @@ struct backend {
 
 	struct repair heal;
 	bool failed; /* a write of the current batch failed */
+	bool v4, v6; /* EnableIPv4, EnableIPv6 */
+	struct vx6 six;
 };
 
 static uintptr_t cookie(enum op op, uint32_t addr)
@@ -579,7 +586,7 @@ static int dump_neigh_cb(void *arg, const struct nlmsghdr *nlh)
 	bool wanted = false;
 	size_t j, end;
 
-	if (nl_parse_neigh(nlh, &n) < 0 || n.ifindex != b->ifindex || !n.has_dst)
+	if (nl_parse_neigh(nlh, &n) < 0 || n.ifindex != b->ifindex || !n.has_dst || n.dst_is6)
 		return 0;
 	if (n.family == AF_INET) {
 		struct peer *p = peer_find(b, n.dst);
@@ -809,8 +816,11 @@ static void log_subnet(const char *what, const struct peer *p)
 
 static void vxlan_lease_removed(struct backend *b, const struct lease *l)
 {
-	struct peer *p = peer_find(b, l->subnet.v4.addr);
+	struct peer *p;
 
+	if (b->v6)
+		vx6_lease_removed(&b->six, l);
+	p = b->v4 ? peer_find(b, l->subnet.v4.addr) : NULL;
 	if (!p || p->subnet.len != l->subnet.v4.len)
 		return;
 	log_subnet("removing", p);
@@ -825,11 +835,20 @@ static void vxlan_lease_added(struct backend *b, const struct lease *l)
 	struct peer np, *old;
 	char sn[IP_STRLEN];
 
+	if (b->v6)
+		vx6_lease_added(&b->six, l);
+	if (!b->v4)
+		return;
 	if (peer_from_lease(b, l, &np) <= 0) {
-		/* Type changed away from vxlan, or unusable: what we had for it goes. */
+		/* Type changed away from vxlan, or unusable: what we had for it goes (v6 done). */
 		old = peer_find(b, l->subnet.v4.addr);
-		if (old && l->has_attrs && strcmp(l->attrs.backend_type, "vxlan") != 0)
-			vxlan_lease_removed(b, l);
+		if (old && l->has_attrs && strcmp(l->attrs.backend_type, "vxlan") != 0) {
+			log_subnet("removing", old);
+			batch_begin(b);
+			q_peer_del(b, old);
+			peer_remove(b, old);
+			batch_end(b);
+		}
 		return;
 	}
 	old = peer_find(b, np.subnet.addr);
@@ -872,9 +891,14 @@ static void vxlan_lease_added(struct backend *b, const struct lease *l)
 
 static void vxlan_resync(struct backend *b, const struct lease *const *all, size_t n)
 {
-	struct peer *peers = malloc((n ? n : 1) * sizeof(*peers));
+	struct peer *peers;
 	size_t k = 0;
 
+	if (b->v6)
+		vx6_resync(&b->six, all, n);
+	if (!b->v4)
+		return;
+	peers = malloc((n ? n : 1) * sizeof(*peers));
 	if (!peers) {
 		log_warnx("Out of memory resyncing %s, keeping the current entries", b->dev);
 		return;
@@ -1172,7 +1196,15 @@ out:
 static int vxlan_own_lease(struct backend *b, const struct lease *own)
 {
 	struct peer *p;
+	int r;
 
+	if (b->v6 && own->subnet.has_v6) {
+		r = vx6_own_lease(&b->six, &own->subnet.v6);
+		if (r < 0 || !b->v4)
+			return r;
+	}
+	if (!b->v4)
+		return 0;
 	b->own = own->subnet.v4;
 	b->have_own = true;
 	/* A subnet that was a peer's and is now ours stops being programmed as remote. */
@@ -1192,12 +1224,19 @@ static int vxlan_own_lease(struct backend *b, const struct lease *own)
 static void heal_cb(void *arg)
 {
 	struct backend *b = arg;
+	bool ok4 = true, ok6 = true;
 
-	if (ensure_device(b, false) < 0 || (b->have_own && configure_device(b) < 0)) {
-		repair_later(&b->heal);
-		return;
+	if (b->v4) {
+		ok4 = ensure_device(b, false) == 0 && (!b->have_own || configure_device(b) == 0);
 	}
-	converge(b);
+	if (b->v6)
+		ok6 = vx6_ensure_device(&b->six, false) == 0 && vx6_configure(&b->six) == 0;
+	if (ok4 && b->v4)
+		converge(b);
+	if (ok6 && b->v6)
+		vx6_converge(&b->six);
+	if (!ok4 || !ok6)
+		repair_later(&b->heal);
 }
 
 /* What is wrong with our device as l shows it, or NULL. */
@@ -1218,11 +1257,20 @@ static const char *device_wrong(const struct backend *b, const struct nl_link *l
 	return buf;
 }
 
+static void ext_changed(struct backend *b, const struct nlmsghdr *nlh, const struct nl_link *l);
+
+static void ext_link_event(struct backend *b, const struct nlmsghdr *nlh)
+{
+	struct nl_link l;
+
+	if (nl_parse_link(nlh, &l) == 0 && l.index == b->ext.index)
+		ext_changed(b, nlh, &l);
+}
+
 static void link_event(struct backend *b, const struct nlmsghdr *nlh)
 {
 	struct nl_link l, now;
 	char why[160];
-	bool up;
 
 	if (nl_parse_link(nlh, &l) < 0)
 		return;
@@ -1243,9 +1291,16 @@ static void link_event(struct backend *b, const struct nlmsghdr *nlh)
 			repair_soon_why(&b->heal, "%s", why);
 		return;
 	}
-	if (l.index != b->ext.index)
-		return;
-	/* Routes through a link that went down are gone without a notification. */
+	if (l.index == b->ext.index)
+		ext_changed(b, nlh, &l);
+}
+
+/* Our external interface: routes through a link that went down are gone without a notification. */
+static void ext_changed(struct backend *b, const struct nlmsghdr *nlh, const struct nl_link *lp)
+{
+	const struct nl_link l = *lp;
+	bool up;
+
 	up = nlh->nlmsg_type == RTM_NEWLINK && (l.flags & IFF_UP) && (l.flags & IFF_LOWER_UP);
 	if (up && !b->ext_up)
 		repair_soon_why(&b->heal, "%s is up again", b->ext.name);
@@ -1259,7 +1314,8 @@ static void addr_event(struct backend *b, const struct nlmsghdr *nlh)
 	char a[IP_STRLEN];
 	struct nl_addr x;
 
-	if (nlh->nlmsg_type != RTM_DELADDR || !b->have_own || nl_parse_addr(nlh, &x) < 0)
+	if (nlh->nlmsg_type != RTM_DELADDR || !b->have_own || nl_parse_addr(nlh, &x) < 0 ||
+	    x.family != AF_INET)
 		return;
 	if (x.ifindex == b->ifindex && x.addr == b->own.addr && x.prefixlen == 32)
 		repair_soon_why(&b->heal, "Address %s/32 was removed from %s",
@@ -1272,7 +1328,8 @@ static void route_event(struct backend *b, const struct nlmsghdr *nlh)
 	struct nl_route r;
 	struct peer *p;
 
-	if (nl_parse_route(nlh, &r) < 0 || r.table != RT_TABLE_MAIN || r.priority != 0)
+	if (nl_parse_route(nlh, &r) < 0 || r.family != AF_INET || r.table != RT_TABLE_MAIN ||
+	    r.priority != 0)
 		return;
 	/* A peer we dropped is gone from the table before its deletions come back to us. */
 	p = peer_find(b, r.dst);
@@ -1294,7 +1351,7 @@ static void neigh_event(struct backend *b, const struct nlmsghdr *nlh)
 	bool del = nlh->nlmsg_type == RTM_DELNEIGH;
 	struct nl_neigh n;
 
-	if (nl_parse_neigh(nlh, &n) < 0 || n.ifindex != b->ifindex || !n.has_dst)
+	if (nl_parse_neigh(nlh, &n) < 0 || n.ifindex != b->ifindex || !n.has_dst || n.dst_is6)
 		return;
 	if (n.family == AF_INET) {
 		const struct peer *p = peer_find(b, n.dst);
@@ -1349,6 +1406,13 @@ static void kernel_event(void *arg, const struct nlmsghdr *nlh)
 {
 	struct backend *b = arg;
 
+	if (b->v6)
+		vx6_event(&b->six, nlh);
+	if (!b->v4) {
+		if (nlh->nlmsg_type == RTM_NEWLINK || nlh->nlmsg_type == RTM_DELLINK)
+			ext_link_event(b, nlh);
+		return;
+	}
 	switch (nlh->nlmsg_type) {
 	case RTM_NEWLINK:
 	case RTM_DELLINK:
@@ -1389,12 +1453,22 @@ static const struct nlmon_ops monitor_ops = {
 static int start_monitor(struct backend *b)
 {
 	/* The nexthop group last: kernels without nexthop objects lack it. */
-	static const unsigned groups[] = { RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE,
-					   RTNLGRP_NEIGH, RTNLGRP_NEXTHOP };
-	size_t n = sizeof(groups) / sizeof(groups[0]);
+	unsigned groups[7];
+	size_t n = 0;
 
-	return nlmon_open(b->loop, groups, b->kernel_nexthops ? n : n - 1, &monitor_ops, b,
-			  &b->mon);
+	groups[n++] = RTNLGRP_LINK;
+	groups[n++] = RTNLGRP_NEIGH;
+	if (b->v4) {
+		groups[n++] = RTNLGRP_IPV4_IFADDR;
+		groups[n++] = RTNLGRP_IPV4_ROUTE;
+	}
+	if (b->v6) {
+		groups[n++] = RTNLGRP_IPV6_IFADDR;
+		groups[n++] = RTNLGRP_IPV6_ROUTE;
+	}
+	if (b->v4 && b->kernel_nexthops)
+		groups[n++] = RTNLGRP_NEXTHOP;
+	return nlmon_open(b->loop, groups, n, &monitor_ops, b, &b->mon);
 }
 
 /* ------------------------------------------------------------ lifecycle */
@@ -1421,6 +1495,7 @@ static void vxlan_close(struct backend *b)
 	free(b->peers);
 	free(b->bymac);
 	fdbset_free(&b->fdbs);
+	vx6_free(&b->six);
 	free(b);
 }
 
@@ -1435,13 +1510,20 @@ static int vxlan_prepare(const struct backend_env *env, struct vxlan_conf *cfg, 
 	r = vxlan_conf_parse(json, strlen(json), cfg, msg, msglen);
 	if (r < 0)
 		return r;
-	if (env->ext->addr == 0) {
+	if (env->conf->enable_ipv6 && !env->ext->has_addr6) {
+		snprintf(msg, msglen, "the external interface %s has no IPv6 address for VXLAN",
+			 env->ext->name);
+		return -EADDRNOTAVAIL;
+	}
+	if (env->conf->enable_ipv4 && env->ext->addr == 0) {
 		snprintf(msg, msglen, "the external interface %s has no IPv4 address for VXLAN",
 			 env->ext->name);
 		return -EADDRNOTAVAIL;
 	}
 	base = cfg->mtu ? cfg->mtu : env->ext->mtu;
-	if (base < 68 + VXLAN_OVERHEAD) {
+	/* 1280: the least an IPv6 device may have. */
+	if (base < 68 + VXLAN_OVERHEAD ||
+	    (env->conf->enable_ipv6 && base < 1280 + VXLAN6_OVERHEAD)) {
 		snprintf(msg, msglen, "the external interface MTU %u is too small for VXLAN", base);
 		return -EINVAL;
 	}
@@ -1480,6 +1562,8 @@ static int vxlan_init(const struct backend_env *env, struct lease_attrs *attrs, 
 	b->attrs_changed = env->lease_attrs_changed;
 	b->attrs_arg = env->arg;
 	b->warn_limit = LOG_LIMIT(20, 10000);
+	b->v4 = env->conf->enable_ipv4;
+	b->v6 = env->conf->enable_ipv6;
 	repair_init(&b->heal, b->loop, heal_cb, b, b->dev);
 	r = vxlan_prepare(env, &b->cfg, &b->mtu, err, sizeof(err));
 	if (r < 0) {
@@ -1490,11 +1574,24 @@ static int vxlan_init(const struct backend_env *env, struct lease_attrs *attrs, 
 		 b->cfg.port, b->cfg.gbp ? "true" : "false", b->cfg.learning ? "true" : "false",
 		 b->cfg.direct_routing ? "true" : "false");
 	snprintf(b->dev, sizeof(b->dev), "flannel.%u", b->cfg.vni);
+	b->six = (struct vx6){
+		.ext = &b->ext,
+		.heal = &b->heal,
+		.warn_limit = &b->warn_limit,
+		.cfg = &b->cfg,
+		.attrs = attrs,
+		.attrs_changed = env->lease_attrs_changed,
+		.attrs_arg = env->arg,
+		.network = env->conf->ipv6_network,
+		.mtu = b->mtu + VXLAN_OVERHEAD - VXLAN6_OVERHEAD,
+	};
+	snprintf(b->six.dev, sizeof(b->six.dev), "flannel-v6.%u", b->cfg.vni);
 	r = nl_open(&b->nl);
 	if (r < 0) {
 		log_error("Failed to open a netlink socket: %s", strerror(-r));
 		goto fail;
 	}
+	b->six.nl = b->nl;
 	b->kernel_nexthops = kernel_has_nexthops(b);
 	b->nexthops = env->nexthop_objects && b->kernel_nexthops;
 	log_debug(1, "Routes to peers %s",
@@ -1505,16 +1602,26 @@ static int vxlan_init(const struct backend_env *env, struct lease_attrs *attrs, 
 		log_error("Failed to listen for rtnetlink notifications: %s", strerror(-r));
 		goto fail;
 	}
-	r = ensure_device(b, true);
-	if (r < 0)
-		goto fail;
-	data = vxlan_lease_data_format(b->cfg.vni, b->mac);
-	if (!data) {
-		r = -ENOMEM;
-		goto fail;
-	}
 	free(attrs->backend_data);
-	attrs->backend_data = data;
+	attrs->backend_data = NULL;
+	free(attrs->backend_v6_data);
+	attrs->backend_v6_data = NULL;
+	if (b->v4) {
+		r = ensure_device(b, true);
+		if (r < 0)
+			goto fail;
+		data = vxlan_lease_data_format(b->cfg.vni, b->mac);
+		if (!data) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		attrs->backend_data = data;
+	}
+	if (b->v6) {
+		r = vx6_ensure_device(&b->six, true); /* fills BackendV6Data */
+		if (r < 0)
+			goto fail;
+	}
 	snprintf(attrs->backend_type, sizeof(attrs->backend_type), "vxlan");
 	*mtu = b->mtu;
 	*ret = b;
@@ -1527,6 +1634,7 @@ fail:
 const struct backend_ops backend_vxlan_ops = {
 	.name = "vxlan",
 	.init = vxlan_init,
+	.ipv6 = true,
 	.check = vxlan_check,
 	.own_lease = vxlan_own_lease,
 	.lease_added = vxlan_lease_added,

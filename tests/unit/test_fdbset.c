@@ -42,6 +42,30 @@ static void test_counts(void **state)
 }
 
 /* Random adds and deletes against a plain array model, through several growths. */
+/* IPv6 destinations count apart from IPv4 ones, and from ::ffff:0.0.0.1's cousins. */
+static void test_v6(void **state)
+{
+	static const uint8_t a[6] = { 2, 0, 0, 0, 0, 1 };
+	struct ip6 d6 = { { 0xfd, 0, 2, [15] = 2 } }, mapped1 = { { [10] = 0xff, 0xff, [15] = 1 } };
+	struct fdbset s = { 0 };
+
+	assert_int_equal(fdbset_add6(&s, a, &d6), 0);
+	assert_int_equal(fdbset_add6(&s, a, &d6), 0);
+	assert_int_equal(fdbset_add(&s, a, 1), 0);
+	assert_int_equal(fdbset_count6(&s, a, &d6), 2);
+	assert_int_equal(fdbset_count(&s, a, 1), 1);
+	/* An IPv4 destination is kept IPv4-mapped: the same key, by design. */
+	assert_int_equal(fdbset_count6(&s, a, &mapped1), 1);
+	assert_int_equal(fdbset_count_mac(&s, a), 3);
+	fdbset_del6(&s, a, &d6);
+	assert_int_equal(fdbset_count6(&s, a, &d6), 1);
+	fdbset_del6(&s, a, &d6);
+	fdbset_del6(&s, a, &d6); /* nobody wants it any more: no-op */
+	assert_int_equal(fdbset_count6(&s, a, &d6), 0);
+	assert_int_equal(fdbset_count_mac(&s, a), 1);
+	fdbset_free(&s);
+}
+
 static void test_model(void **state)
 {
 	enum { KEYS = 3000, OPS = 60000 };
@@ -89,6 +113,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_counts),
 		cmocka_unit_test(test_model),
+		cmocka_unit_test(test_v6),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

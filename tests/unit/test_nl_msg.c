@@ -281,7 +281,7 @@ static void test_nexthop_parse_rejects(void **state)
 	assert_true(mnl_attr_put_check(nlh, NL_MSG_MAX, NHA_BLACKHOLE, 0, NULL));
 	assert_int_equal(nl_parse_nexthop(nlh, &got), -EINVAL);
 	nlh = nl_msg_nexthop(buf, RTM_NEWNEXTHOP, 0, &nh);
-	((struct nhmsg *)mnl_nlmsg_get_payload(nlh))->nh_family = AF_INET6;
+	((struct nhmsg *)mnl_nlmsg_get_payload(nlh))->nh_family = AF_UNSPEC;
 	assert_int_equal(nl_parse_nexthop(nlh, &got), -EINVAL);
 }
 
@@ -692,6 +692,369 @@ static void test_overflow(void **state)
 	assert_string_equal(nl_type_name(0xffff), "RTM_?");
 }
 
+/* ------------------------------------------------------------ IPv6 */
+
+/* fc00:0:0:29:: and fd00:200::2 */
+static const struct ip6 SUB6 = { { 0xfc, 0, 0, 0, 0, 0, 0, 0x29 } };
+static const struct ip6 PUB6 = { { 0xfd, 0, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2 } };
+
+/* The v6 form of upstream's vxlan route: fc00:0:0:29::/64 via fc00:0:0:29:: dev 5 onlink. */
+static void test_route6_bytes(void **state)
+{
+	NL_MSG_BUF(buf);
+	struct nl_route r = {
+		.family = AF_INET6,
+		.dst6 = SUB6,
+		.dst_len = 64,
+		.gw6 = SUB6,
+		.oif = 5,
+		.table = RT_TABLE_MAIN,
+		.protocol = NL_RTPROT_FLANNEL,
+		.scope = RT_SCOPE_UNIVERSE,
+		.type = RTN_UNICAST,
+		.flags = RTNH_F_ONLINK,
+	},
+		       got;
+	struct blob w = { 0 };
+	const struct nlmsghdr *nlh;
+	uint32_t u;
+
+	hdr(&w, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE);
+	b8(&w, AF_INET6);
+	b8(&w, 64);
+	b8(&w, 0);
+	b8(&w, 0);
+	b8(&w, RT_TABLE_MAIN);
+	b8(&w, 158);
+	b8(&w, RT_SCOPE_UNIVERSE);
+	b8(&w, RTN_UNICAST);
+	b32(&w, RTNH_F_ONLINK);
+	attr(&w, RTA_DST, SUB6.b, 16);
+	u = RT_TABLE_MAIN;
+	attr(&w, RTA_TABLE, &u, 4);
+	attr(&w, RTA_GATEWAY, SUB6.b, 16);
+	u = 5;
+	attr(&w, RTA_OIF, &u, 4);
+	finish(&w);
+	assert_int_equal(w.n, 84);
+	nlh = nl_msg_route(buf, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, &r);
+	assert_blob(nlh, &w);
+	assert_int_equal(nl_parse_route(nlh, &got), 0);
+	assert_int_equal(got.family, AF_INET6);
+	assert_memory_equal(got.dst6.b, SUB6.b, 16);
+	assert_memory_equal(got.gw6.b, SUB6.b, 16);
+	assert_int_equal(got.dst, 0);
+	assert_int_equal(got.gw, 0);
+	assert_int_equal(got.dst_len, 64);
+	assert_int_equal(got.oif, 5);
+	assert_int_equal(got.flags, RTNH_F_ONLINK);
+
+	/* A deletion without a gateway, and a default route (no RTA_DST). */
+	memset(&r.gw6, 0, sizeof(r.gw6));
+	r.oif = 0;
+	nlh = nl_msg_route(buf, RTM_DELROUTE, 0, &r);
+	assert_int_equal(nlh->nlmsg_len, 16 + 12 + 20 + 8);
+	assert_int_equal(nl_parse_route(nlh, &got), 0);
+	assert_true(got.gw6.b[0] == 0 && got.gw6.b[15] == 0);
+	r.dst_len = 0;
+	nlh = nl_msg_route(buf, RTM_DELROUTE, 0, &r);
+	assert_int_equal(nlh->nlmsg_len, 16 + 12 + 8);
+
+	/* A 4-byte address in an IPv6 route is not read as one. */
+	{
+		struct blob x = { 0 };
+		struct rtmsg rtm = { .rtm_family = AF_INET6, .rtm_dst_len = 64 };
+		uint32_t four = htonl(0x0a000001);
+
+		hdr(&x, RTM_NEWROUTE, 0);
+		bytes(&x, &rtm, sizeof(rtm));
+		attr(&x, RTA_DST, &four, 4);
+		finish(&x);
+		assert_int_equal(nl_parse_route((const void *)x.b, &got), 0);
+		assert_int_equal(got.dst, 0);
+		assert_true(got.dst6.b[0] == 0);
+	}
+}
+
+/* ip -6 route get: the request, and the answer's device, gateway and source. */
+static void test_route6_get(void **state)
+{
+	NL_MSG_BUF(buf);
+	const struct nlmsghdr *nlh = nl_msg_route_get6(buf, &PUB6);
+	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+	struct blob x = { 0 };
+	struct rtmsg reply = { .rtm_family = AF_INET6,
+			       .rtm_dst_len = 128,
+			       .rtm_table = RT_TABLE_MAIN,
+			       .rtm_type = RTN_UNICAST };
+	uint32_t oif = 3;
+	struct nl_route got;
+
+	assert_int_equal(nlh->nlmsg_type, RTM_GETROUTE);
+	assert_int_equal(rtm->rtm_family, AF_INET6);
+	assert_int_equal(rtm->rtm_dst_len, 128);
+	assert_int_equal(nlh->nlmsg_len, 16 + 12 + 20);
+	assert_int_equal(nl_parse_route(nlh, &got), -EINVAL); /* a GET is no route */
+
+	hdr(&x, RTM_NEWROUTE, 0);
+	bytes(&x, &reply, sizeof(reply));
+	attr(&x, RTA_DST, PUB6.b, 16);
+	attr(&x, RTA_OIF, &oif, 4);
+	attr(&x, RTA_GATEWAY, SUB6.b, 16);
+	attr(&x, RTA_PREFSRC, PUB6.b, 16);
+	finish(&x);
+	assert_int_equal(nl_parse_route((const void *)x.b, &got), 0);
+	assert_int_equal(got.family, AF_INET6);
+	assert_memory_equal(got.dst6.b, PUB6.b, 16);
+	assert_memory_equal(got.gw6.b, SUB6.b, 16);
+	assert_memory_equal(got.prefsrc6.b, PUB6.b, 16);
+	assert_int_equal(got.prefsrc, 0);
+	assert_int_equal(got.oif, 3);
+}
+
+static void test_nexthop6(void **state)
+{
+	NL_MSG_BUF(buf);
+	struct nl_nexthop nh = {
+		.family = AF_INET6,
+		.id = 0x80000029,
+		.gw6 = PUB6,
+		.oif = 4,
+		.protocol = NL_RTPROT_FLANNEL,
+	},
+			  got;
+	struct blob w = { 0 };
+	const struct nlmsghdr *nlh;
+	uint32_t u;
+
+	hdr(&w, RTM_NEWNEXTHOP, NLM_F_CREATE | NLM_F_REPLACE);
+	b8(&w, AF_INET6);
+	b8(&w, 0);
+	b8(&w, 158);
+	b8(&w, 0);
+	b32(&w, 0);
+	u = 0x80000029;
+	attr(&w, NHA_ID, &u, 4);
+	u = 4;
+	attr(&w, NHA_OIF, &u, 4);
+	attr(&w, NHA_GATEWAY, PUB6.b, 16);
+	finish(&w);
+	nlh = nl_msg_nexthop(buf, RTM_NEWNEXTHOP, NLM_F_CREATE | NLM_F_REPLACE, &nh);
+	assert_blob(nlh, &w);
+	assert_int_equal(nl_parse_nexthop(nlh, &got), 0);
+	assert_int_equal(got.family, AF_INET6);
+	assert_int_equal(got.id, 0x80000029);
+	assert_memory_equal(got.gw6.b, PUB6.b, 16);
+	assert_int_equal(got.gw, 0);
+	assert_int_equal(got.oif, 4);
+
+	/* A device-only IPv6 nexthop: no gateway attribute at all. */
+	memset(&nh.gw6, 0, sizeof(nh.gw6));
+	nlh = nl_msg_nexthop(buf, RTM_NEWNEXTHOP, 0, &nh);
+	assert_int_equal(nlh->nlmsg_len, 16 + 8 + 8 + 8);
+	assert_int_equal(nl_parse_nexthop(nlh, &got), 0);
+	assert_true(got.gw6.b[0] == 0 && got.gw6.b[15] == 0);
+}
+
+/* The v6 device's neighbour: fc00:0:0:29:: lladdr MAC PERMANENT. */
+static void test_neigh6(void **state)
+{
+	NL_MSG_BUF(buf);
+	struct nl_neigh n = {
+		.family = AF_INET6,
+		.ifindex = 6,
+		.state = NUD_PERMANENT,
+		.type = RTN_UNICAST,
+		.has_dst = true,
+		.dst6 = SUB6,
+		.has_lladdr = true,
+	},
+			got;
+	struct blob w = { 0 };
+	const struct nlmsghdr *nlh;
+
+	memcpy(n.lladdr, MAC, 6);
+	hdr(&w, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE);
+	b8(&w, AF_INET6);
+	b8(&w, 0);
+	b16(&w, 0);
+	b32(&w, 6);
+	b16(&w, NUD_PERMANENT);
+	b8(&w, 0);
+	b8(&w, RTN_UNICAST);
+	attr(&w, NDA_DST, SUB6.b, 16);
+	attr(&w, NDA_LLADDR, MAC, 6);
+	finish(&w);
+	assert_int_equal(w.n, 60);
+	nlh = nl_msg_neigh(buf, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, &n);
+	assert_blob(nlh, &w);
+	assert_int_equal(nl_parse_neigh(nlh, &got), 0);
+	assert_int_equal(got.family, AF_INET6);
+	assert_true(got.has_dst);
+	assert_true(got.dst_is6);
+	assert_memory_equal(got.dst6.b, SUB6.b, 16);
+	assert_int_equal(got.dst, 0);
+	assert_true(got.has_lladdr);
+	assert_memory_equal(got.lladdr, MAC, 6);
+}
+
+/* An FDB entry whose destination is an IPv6 underlay address. */
+static void test_fdb6(void **state)
+{
+	NL_MSG_BUF(buf);
+	struct nl_neigh n = {
+		.family = AF_BRIDGE,
+		.ifindex = 6,
+		.state = NUD_PERMANENT,
+		.flags = NTF_SELF,
+		.has_dst = true,
+		.dst_is6 = true,
+		.dst6 = PUB6,
+		.has_lladdr = true,
+	},
+			got;
+	struct blob w = { 0 };
+	const struct nlmsghdr *nlh;
+
+	memcpy(n.lladdr, MAC, 6);
+	hdr(&w, RTM_DELNEIGH, 0);
+	b8(&w, AF_BRIDGE);
+	b8(&w, 0);
+	b16(&w, 0);
+	b32(&w, 6);
+	b16(&w, NUD_PERMANENT);
+	b8(&w, NTF_SELF);
+	b8(&w, 0);
+	attr(&w, NDA_DST, PUB6.b, 16);
+	attr(&w, NDA_LLADDR, MAC, 6);
+	finish(&w);
+	nlh = nl_msg_neigh(buf, RTM_DELNEIGH, 0, &n);
+	assert_blob(nlh, &w);
+	assert_int_equal(nl_parse_neigh(nlh, &got), 0);
+	assert_int_equal(got.family, AF_BRIDGE);
+	assert_true(got.dst_is6);
+	assert_memory_equal(got.dst6.b, PUB6.b, 16);
+	assert_int_equal(got.flags, NTF_SELF);
+
+	/* The same entry with an IPv4 destination parses as one. */
+	n.dst_is6 = false;
+	n.dst = 0x0ac80002;
+	nlh = nl_msg_neigh(buf, RTM_NEWNEIGH, 0, &n);
+	assert_int_equal(nl_parse_neigh(nlh, &got), 0);
+	assert_false(got.dst_is6);
+	assert_int_equal(got.dst, 0x0ac80002);
+}
+
+/* fc00:0:0:29::/128 on the v6 device, as upstream assigns it. */
+static void test_addr6(void **state)
+{
+	NL_MSG_BUF(buf);
+	struct nl_addr a = { .family = AF_INET6, .ifindex = 6, .prefixlen = 128, .addr6 = SUB6 },
+		       got;
+	struct blob w = { 0 };
+	const struct nlmsghdr *nlh;
+
+	hdr(&w, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE);
+	b8(&w, AF_INET6);
+	b8(&w, 128);
+	b8(&w, 0); /* flags */
+	b8(&w, RT_SCOPE_UNIVERSE);
+	b32(&w, 6);
+	attr(&w, IFA_LOCAL, SUB6.b, 16);
+	attr(&w, IFA_ADDRESS, SUB6.b, 16);
+	finish(&w);
+	nlh = nl_msg_addr(buf, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, &a);
+	assert_blob(nlh, &w);
+	assert_int_equal(nl_parse_addr(nlh, &got), 0);
+	assert_int_equal(got.family, AF_INET6);
+	assert_int_equal(got.ifindex, 6);
+	assert_int_equal(got.prefixlen, 128);
+	assert_memory_equal(got.addr6.b, SUB6.b, 16);
+	assert_int_equal(got.addr, 0);
+
+	/* The kernel's link-local notification carries IFA_ADDRESS only. */
+	{
+		struct blob x = { 0 };
+		struct ifaddrmsg ifa = { .ifa_family = AF_INET6,
+					 .ifa_prefixlen = 64,
+					 .ifa_scope = RT_SCOPE_LINK,
+					 .ifa_index = 6 };
+		static const uint8_t ll[16] = { 0xfe, 0x80, [15] = 1 };
+
+		hdr(&x, RTM_DELADDR, 0);
+		bytes(&x, &ifa, sizeof(ifa));
+		attr(&x, IFA_ADDRESS, ll, 16);
+		finish(&x);
+		assert_int_equal(nl_parse_addr((const void *)x.b, &got), 0);
+		assert_memory_equal(got.addr6.b, ll, 16);
+		/* Other families stay refused. */
+		((struct ifaddrmsg *)(void *)(x.b + 16))->ifa_family = AF_BRIDGE;
+		assert_int_equal(nl_parse_addr((const void *)x.b, &got), -EINVAL);
+	}
+}
+
+/* flannel-v6.1: LOCAL6 in place of LOCAL, in upstream's position. */
+static void test_vxlan6_link(void **state)
+{
+	NL_MSG_BUF(buf);
+	struct nl_vxlan v = {
+		.name = "flannel-v6.1",
+		.vni = 1,
+		.link = 3,
+		.has_local6 = true,
+		.local6 = PUB6,
+		.mtu = 1430,
+	};
+	const struct nlmsghdr *nlh = nl_msg_link_vxlan(buf, NLM_F_CREATE | NLM_F_EXCL, &v);
+	const struct nlattr *a, *info = NULL;
+	struct nl_link l;
+	struct types t;
+
+	assert_non_null(nlh);
+	info_data_types(nlh, &t);
+	assert_int_equal(t.n, 12);
+	assert_int_equal(t.t[0], IFLA_VXLAN_ID);
+	assert_int_equal(t.t[1], IFLA_VXLAN_LINK);
+	assert_int_equal(t.t[2], IFLA_VXLAN_LOCAL6);
+	assert_int_equal(t.t[3], IFLA_VXLAN_TTL);
+	mnl_attr_for_each(a, nlh, sizeof(struct ifinfomsg))
+	{
+		if (mnl_attr_get_type(a) == IFLA_LINKINFO)
+			info = a;
+	}
+	a = find_attr(find_attr(info, IFLA_INFO_DATA), IFLA_VXLAN_LOCAL6);
+	assert_int_equal(mnl_attr_get_payload_len(a), 16);
+	assert_int_equal(nl_parse_link(nlh, &l), 0);
+	assert_string_equal(l.name, "flannel-v6.1");
+	assert_true(l.vx.has_local6);
+	assert_memory_equal(l.vx.local6.b, PUB6.b, 16);
+	assert_int_equal(l.vx.local, 0);
+	assert_int_equal(l.mtu, 1430);
+
+	/* An IPv4 device has no LOCAL6. */
+	v.has_local6 = false;
+	v.local = 0x0ac8000b;
+	assert_int_equal(nl_parse_link(nl_msg_link_vxlan(buf, 0, &v), &l), 0);
+	assert_false(l.vx.has_local6);
+	assert_int_equal(l.vx.local, 0x0ac8000b);
+}
+
+/* Dumps of the IPv6 tables the backends read. */
+static void test_dump6(void **state)
+{
+	NL_MSG_BUF(buf);
+	const struct nlmsghdr *nlh;
+
+	nlh = nl_msg_dump(buf, RTM_GETNEIGH, AF_INET6, 6);
+	assert_int_equal(nlh->nlmsg_len, 16 + sizeof(struct ndmsg) + 8);
+	assert_int_equal(((const struct ndmsg *)mnl_nlmsg_get_payload(nlh))->ndm_family, AF_INET6);
+	nlh = nl_msg_dump(buf, RTM_GETROUTE, AF_INET6, 0);
+	assert_int_equal(((const struct rtmsg *)mnl_nlmsg_get_payload(nlh))->rtm_family, AF_INET6);
+	nlh = nl_msg_dump(buf, RTM_GETADDR, AF_INET6, 0);
+	assert_int_equal(((const struct ifaddrmsg *)mnl_nlmsg_get_payload(nlh))->ifa_family,
+			 AF_INET6);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -710,6 +1073,14 @@ int main(void)
 		cmocka_unit_test(test_overflow),
 		cmocka_unit_test(test_nexthop_bytes),
 		cmocka_unit_test(test_nexthop_parse_rejects),
+		cmocka_unit_test(test_route6_bytes),
+		cmocka_unit_test(test_route6_get),
+		cmocka_unit_test(test_nexthop6),
+		cmocka_unit_test(test_neigh6),
+		cmocka_unit_test(test_fdb6),
+		cmocka_unit_test(test_addr6),
+		cmocka_unit_test(test_vxlan6_link),
+		cmocka_unit_test(test_dump6),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,225 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# IPv6 in the vxlan and host-gw backends, end to end: three hosts per
+# scenario, a container behind each, ping and ping6 across every pair.
+# Dual-stack vxlan (flannel.1 + flannel-v6.1 with upstream's attributes,
+# BackendV6Data in the lease), dual-stack host-gw, IPv6-only vxlan (no
+# flannel.1) and IPv6-only host-gw. A restart keeps both subnets and
+# writes nothing; deleted IPv6 entries (route, neighbour, FDB entry, the
+# whole flannel-v6.1 device) come back.
+#
+#	sw: br0 10.200.0.1 fd00:200::1 + etcd
+#	 |-- h1..h3   vxlan dual-stack         Network 10.244/16 fc00::/48
+#	 |-- h4..h6   host-gw dual-stack       Network 10.245/16 fc00:1::/48
+#	 |-- h7..h9   vxlan IPv6-only          fc00:2::/48
+#	 `-- h10..h12 host-gw IPv6-only        fc00:3::/48
+#	host n: eth0 10.200.0.(10+n)/24 fd00:200::(10+n)/64
+#	        cni0 <FLANNEL_SUBNET> <FLANNEL_IPV6_SUBNET> -- container n (.2 / ::2)
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+require_root
+require_etcd
+require_flanneld
+
+host_ip6() { echo "fd00:200::$((10 + $1))"; }
+
+topo_up 12
+sw_exec ip -6 addr add fd00:200::1/64 dev br0 nodad
+for i in $(seq 1 12); do
+	host_exec "$i" ip -6 addr add "$(host_ip6 "$i")/64" dev eth0 nodad
+	host_exec "$i" sysctl -qw net.ipv6.conf.all.forwarding=1
+done
+etcd_start
+
+subnet6_of() { sed -n 's/^FLANNEL_IPV6_SUBNET=//p' "$(inst_dir "$1")/subnet.env" 2>/dev/null | tail -n 1; }
+# container6_ip <n>: the container's IPv6 address (FLANNEL_IPV6_SUBNET's ::1 -> ::2).
+container6_ip() {
+	local s
+	s=$(subnet6_of "$1")
+	[ -n "$s" ] || return 1
+	echo "${s%::1/*}::2"
+}
+# The v6 subnet's network address and length (fc00:0:0:5::/64).
+net6_of() {
+	local s
+	s=$(subnet6_of "$1")
+	echo "${s%::1/*}::/${s#*/}"
+}
+
+# container_up_any <n>: lib.sh's container_up for a dual-stack host, its
+# IPv6-only equivalent otherwise; then the IPv6 address and route.
+container_up_any() {
+	local n=$1 hns cns s6 mtu
+	hns=$(host_ns "$n")
+	cns=$(container_ns "$n")
+	s6=$(subnet6_of "$n")
+	mtu=$(mtu_of "$n")
+	[ -n "$s6" ] && [ -n "$mtu" ] || fail "container_up_any $n: no IPv6 subnet in subnet.env"
+	if [ -n "$(subnet_of "$n")" ]; then
+		container_up "$n"
+	else
+		_netns_add "$cns"
+		ip -n "$hns" link add cni0 type bridge
+		ip -n "$hns" link set cni0 mtu "$mtu" up
+		ip -n "$hns" link add "vc$n" mtu "$mtu" type veth peer name eth0 mtu "$mtu" netns "$cns"
+		ip -n "$hns" link set "vc$n" master cni0 up
+		ip -n "$cns" link set eth0 up
+	fi
+	ip -n "$hns" addr add "$s6" dev cni0 nodad
+	ip -n "$cns" addr add "$(container6_ip "$n")/${s6#*/}" dev eth0 nodad
+	ip -n "$cns" -6 route add default via "${s6%/*}"
+}
+
+container_ping6() {
+	container_exec "$1" ping -6 -q -c "${3:-2}" -i 0.2 -W 2 -w 10 "$(container6_ip "$2")" >/dev/null 2>&1
+}
+
+# v6_routes <host>: flanneld's IPv6 routes there, one per line.
+v6_routes() { host_exec "$1" ip -6 route show proto 158 | sed "s/ pref medium//; s/ *$//" | sort; }
+has_v6_route_to() { v6_routes "$1" | grep -q "^$2 "; }
+
+# ping_all <v4: 0|1> <hosts...>: every pair, both ways.
+ping_all() {
+	local v4=$1 a b
+	shift
+	for a in "$@"; do
+		for b in "$@"; do
+			[ "$a" = "$b" ] && continue
+			if [ "$v4" = 1 ]; then
+				wait_until 10 container_ping "$a" "$b" 1 || fail "container $a cannot ping container $b"
+			fi
+			wait_until 10 container_ping6 "$a" "$b" 1 ||
+				fail "container $a cannot ping6 container $b ($(container6_ip "$b")); routes on $a: $(v6_routes "$a")"
+		done
+	done
+}
+
+# scenario <backend> <prefix> <config> <dual: 0|1> <hosts...>
+scenario() {
+	local be=$1 p=$2 conf=$3 dual=$4 i j
+	shift 4
+	local hosts=("$@")
+	etcd_put_config "$conf" "$p"
+	for i in "${hosts[@]}"; do
+		flannel_start "$i" --etcd-prefix="$p"
+	done
+	for i in "${hosts[@]}"; do wait_ready "$i"; done
+	for i in "${hosts[@]}"; do
+		[ -n "$(subnet6_of "$i")" ] || fail "$be host $i: no FLANNEL_IPV6_SUBNET"
+		for j in "${hosts[@]}"; do
+			[ "$i" = "$j" ] && continue
+			wait_until 10 has_v6_route_to "$i" "$(net6_of "$j")" ||
+				fail "$be host $i: no IPv6 route to host $j's $(net6_of "$j"): $(v6_routes "$i")"
+		done
+	done
+	for i in "${hosts[@]}"; do container_up_any "$i"; done
+	ping_all "$dual" "${hosts[@]}"
+}
+
+# lease_of <host> <prefix>: the value of the host's lease, found by PublicIPv6.
+lease_of() {
+	local k
+	for k in $(subnet_keys "$2"); do
+		key_value "$k" | jq -ce --arg b "$(host_ip6 "$1")" 'select(.PublicIPv6 == $b)' 2>/dev/null && return 0
+	done
+	return 1
+}
+
+# key6_of <host> <prefix>: the host's key, found by its PublicIPv6.
+key6_of() {
+	local k
+	for k in $(subnet_keys "$2"); do
+		if key_value "$k" | jq -e --arg b "$(host_ip6 "$1")" '.PublicIPv6 == $b' >/dev/null; then
+			echo "$k"
+		fi
+	done
+}
+
+# ---------------------------------------------------------------- vxlan dual-stack
+P1=/vx6/network
+scenario vxlan "$P1" '{"Network":"10.244.0.0/16","EnableIPv6":true,"IPv6Network":"fc00::/48","Backend":{"Type":"vxlan"}}' 1 1 2 3
+l=$(lease_of 1 "$P1") || fail "no lease of host 1"
+mac6=$(host_exec 1 cat /sys/class/net/flannel-v6.1/address)
+mac4=$(host_exec 1 cat /sys/class/net/flannel.1/address)
+assert_eq "$(jq -c .BackendV6Data <<<"$l")" "{\"VNI\":1,\"VtepMAC\":\"$mac6\"}" "BackendV6Data of host 1"
+assert_eq "$(jq -c .BackendData <<<"$l")" "{\"VNI\":1,\"VtepMAC\":\"$mac4\"}" "BackendData of host 1"
+[ "$mac4" != "$mac6" ] || fail "the two devices share a MAC"
+d=$(host_exec 1 ip -d link show flannel-v6.1)
+grep -q "mtu 1430 " <<<"$d" || fail "flannel-v6.1 MTU is not 1430: $d"
+grep -q "vxlan id 1 local $(host_ip6 1) dev eth0 " <<<"$d" || fail "flannel-v6.1 attributes: $d"
+grep -q "dstport 8472 nolearning" <<<"$d" || fail "flannel-v6.1 port/learning: $d"
+assert_eq "$(host_exec 1 ip -6 -o addr show dev flannel-v6.1 scope global | awk '{print $4}')" "$(net6_of 1 | sed 's|/64$|/128|')" "address of flannel-v6.1"
+assert_eq "$(mtu_of 1)" 1450 "FLANNEL_MTU of a dual-stack vxlan host"
+# Host 2's entries on host 1, in upstream's form.
+n2=$(net6_of 2)
+m2=$(host_exec 2 cat /sys/class/net/flannel-v6.1/address)
+v6_routes 1 | grep -qx "$n2 via ${n2%/64} dev flannel-v6.1 metric 1024 onlink" || fail "route to $n2 on host 1: $(v6_routes 1)"
+host_exec 1 ip -6 neigh show dev flannel-v6.1 | sed 's/ *$//' | grep -qx "${n2%/64} lladdr $m2 PERMANENT" || fail "neighbour of $n2: $(host_exec 1 ip -6 neigh show dev flannel-v6.1)"
+host_exec 1 bridge fdb show dev flannel-v6.1 | sed 's/ *$//' | grep -qx "$m2 dst $(host_ip6 2) self permanent" || fail "FDB entry of host 2: $(host_exec 1 bridge fdb show dev flannel-v6.1)"
+pass "vxlan dual-stack: flannel-v6.1 (local $(host_ip6 1), mtu 1430, $(net6_of 1 | sed 's|/64$|/128|')), BackendV6Data, upstream's route/neighbour/FDB; ping and ping6 across all pairs"
+
+# Restart: the same subnets, nothing written.
+k1=$(key6_of 1 "$P1")
+flannel_stop 1
+flannel_start 1 --etcd-prefix="$P1"
+wait_ready 1
+k1b=$(key6_of 1 "$P1")
+assert_eq "$k1b" "$k1" "key of host 1 after a restart"
+assert_eq "$(host_exec 1 cat /sys/class/net/flannel-v6.1/address)" "$mac6" "flannel-v6.1 MAC after a restart"
+wait_until 10 log_has 1 "Converged flannel-v6.1" || wait_until 5 log_has 1 "Returning existing device flannel-v6.1" || fail "no reuse of flannel-v6.1"
+log_has 1 "Converged flannel-v6.1:" "added or fixed" && fail "a restart rewrote IPv6 entries"
+ping_all 1 1 2 3
+pass "vxlan dual-stack restart: key $(basename "$k1") and MAC kept, nothing rewritten, pings still pass"
+
+# Self-healing: route, neighbour, FDB entry, the device itself.
+host_exec 1 ip -6 route del "$n2" dev flannel-v6.1
+wait_until 10 has_v6_route_to 1 "$n2" || fail "deleted IPv6 route not restored"
+host_exec 1 ip -6 neigh del "${n2%/64}" dev flannel-v6.1
+wait_until 10 eval 'host_exec 1 ip -6 neigh show dev flannel-v6.1 | grep -q "^${n2%/64} lladdr"' || fail "deleted neighbour not restored"
+host_exec 1 bridge fdb del "$m2" dev flannel-v6.1 dst "$(host_ip6 2)"
+wait_until 10 eval 'host_exec 1 bridge fdb show dev flannel-v6.1 | grep -q "^$m2 dst"' || fail "deleted FDB entry not restored"
+host_exec 1 ip link del flannel-v6.1
+wait_until 10 has_v6_route_to 1 "$n2" || fail "flannel-v6.1 not recreated with its routes"
+assert_eq "$(host_exec 1 cat /sys/class/net/flannel-v6.1/address)" "$mac6" "MAC of the recreated flannel-v6.1"
+ping_all 1 1 2 3
+pass "vxlan IPv6 self-healing: route, neighbour, FDB entry and flannel-v6.1 itself come back (same MAC)"
+flannel_stop_all 1 2 3
+
+# ---------------------------------------------------------------- host-gw dual-stack
+P2=/hg6/network
+scenario host-gw "$P2" '{"Network":"10.245.0.0/16","EnableIPv6":true,"IPv6Network":"fc00:1::/48","Backend":{"Type":"host-gw"}}' 1 4 5 6
+n5=$(net6_of 5)
+v6_routes 4 | grep -qx "$n5 via $(host_ip6 5) dev eth0 metric 1024" || fail "host-gw route to $n5: $(v6_routes 4)"
+l=$(lease_of 4 "$P2") || fail "no lease of host 4"
+assert_eq "$l" "{\"PublicIP\":\"$(host_ip 4)\",\"PublicIPv6\":\"$(host_ip6 4)\",\"BackendType\":\"host-gw\"}" "host-gw lease of host 4"
+host_exec 4 ip -6 route del "$n5"
+wait_until 10 has_v6_route_to 4 "$n5" || fail "deleted host-gw IPv6 route not restored"
+flannel_stop 4
+flannel_start 4 --etcd-prefix="$P2"
+wait_ready 4
+ping_all 1 4 5 6
+pass "host-gw dual-stack: $n5 via $(host_ip6 5) dev eth0, repaired when deleted; ping and ping6 across all pairs, also after a restart"
+flannel_stop_all 4 5 6
+
+# ---------------------------------------------------------------- IPv6-only
+P3=/vx6only/network
+scenario vxlan "$P3" '{"EnableIPv4":false,"EnableIPv6":true,"IPv6Network":"fc00:2::/48","Backend":{"Type":"vxlan"}}' 0 7 8 9
+host_exec 7 ip link show flannel.1 >/dev/null 2>&1 && fail "IPv6-only vxlan created flannel.1"
+l=$(lease_of 7 "$P3") || fail "no lease of host 7"
+assert_eq "$(jq -r '.PublicIP, (.BackendData // "none"), .BackendV6Data.VNI' <<<"$l" | tr '\n' ' ')" "0.0.0.0 none 1 " "IPv6-only vxlan lease of host 7"
+flannel_stop 7
+flannel_start 7 --etcd-prefix="$P3"
+wait_ready 7
+ping_all 0 7 8 9
+pass "vxlan IPv6-only: no flannel.1, PublicIP 0.0.0.0 and only BackendV6Data; ping6 across all pairs, also after a restart"
+flannel_stop_all 7 8 9
+
+P4=/hg6only/network
+scenario host-gw "$P4" '{"EnableIPv4":false,"EnableIPv6":true,"IPv6Network":"fc00:3::/48","Backend":{"Type":"host-gw"}}' 0 10 11 12
+[ -z "$(host_exec 10 ip route show proto 158)" ] || fail "IPv6-only host-gw wrote IPv4 routes"
+flannel_stop 10
+flannel_start 10 --etcd-prefix="$P4"
+wait_ready 10
+ping_all 0 10 11 12
+pass "host-gw IPv6-only: IPv6 routes only; ping6 across all pairs, also after a restart"
+flannel_stop_all 10 11 12

@@ -47,27 +47,28 @@ static int b64_val(char c)
 
 int wg_key_from_base64(const char *s, size_t len, uint8_t key[WG_KEY_LEN])
 {
-	uint8_t out[WG_KEY_LEN + 1];
+	uint8_t out[WG_KEY_LEN];
 	size_t o = 0;
 
 	if (len != WG_KEY_B64LEN || s[43] != '=')
 		return -EINVAL;
-	for (size_t i = 0; i < 44; i += 4) {
+	for (size_t i = 0; i < WG_KEY_B64LEN; i += 4) {
+		bool last = i + 4 == WG_KEY_B64LEN;
 		int a = b64_val(s[i]), b = b64_val(s[i + 1]), c = b64_val(s[i + 2]);
-		int d = i + 4 < 44 ? b64_val(s[i + 3]) : 0;
+		int d = last ? 0 : b64_val(s[i + 3]);
 		uint32_t v;
 
 		if (a < 0 || b < 0 || c < 0 || d < 0)
 			return -EINVAL;
+		/* The last group carries 16 bits: the unused low bits must be zero (canonical). */
+		if (last && (c & 3))
+			return -EINVAL;
 		v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 | (uint32_t)d;
 		out[o++] = (uint8_t)(v >> 16);
 		out[o++] = (uint8_t)(v >> 8);
-		if (i + 4 < 44)
+		if (!last)
 			out[o++] = (uint8_t)v;
 	}
-	/* The last group carries 16 bits: its unused low bits must be zero (canonical). */
-	if (out[WG_KEY_LEN] != 0)
-		return -EINVAL;
 	memcpy(key, out, WG_KEY_LEN);
 	return 0;
 }

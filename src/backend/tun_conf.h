@@ -13,7 +13,9 @@
 
 #define IPIP_OVERHEAD 20 /* the outer IPv4 header */
 #define WG_OVERHEAD   80 /* upstream's figure: outer IPv6 40 + UDP 8 + WireGuard 32 */
-#define WG_KEY_LEN    32
+#ifndef WG_KEY_LEN
+#define WG_KEY_LEN 32 /* as linux/wireguard.h */
+#endif
 #define WG_KEY_B64LEN 44 /* base64 of 32 bytes, with its one '=' */
 
 struct ipip_conf {

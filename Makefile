@@ -64,6 +64,9 @@ test_proc_run_DEPS := src/proc_run.c src/loop.c
 test_sdnotify_DEPS := src/sdnotify.c
 test_ifset_DEPS := src/ifset.c src/ip.c src/textutil.c
 test_udp_pkt_DEPS := src/backend/udp_pkt.c
+test_tun_conf_DEPS := src/backend/tun_conf.c src/jsonutil.c src/textutil.c
+test_wg_nl_msg_DEPS := src/wg_nl_msg.c
+test_wg_key_DEPS := src/wg_key.c src/backend/tun_conf.c src/jsonutil.c src/textutil.c src/log.c
 
 UNIT_BUILD := build-unit
 UNIT_CFLAGS := $(filter-out -Werror,$(CFLAGS)) -Werror -O1 -g -fno-omit-frame-pointer \
@@ -99,6 +102,7 @@ fuzz_subnetenv_DEPS := src/subnetenv.c src/ip.c src/log.c src/textutil.c
 fuzz_ip_DEPS := src/ip.c src/textutil.c
 fuzz_nl_DEPS := src/nl_msg.c
 fuzz_udp_DEPS := src/backend/udp_pkt.c
+fuzz_wg_DEPS := src/backend/tun_conf.c src/jsonutil.c src/textutil.c src/wg_nl_msg.c
 
 $(FUZZ_BUILD)/%: fuzz/%.c $$(%_DEPS)
 	@mkdir -p $(@D)

@@ -17,6 +17,7 @@ PKGS=(
 	iptables nftables libnftables-dev
 	man-db groff-base
 	clang clang-format libclang-rt-14-dev valgrind
+	qemu-system-x86 busybox-static # tests/qemu/run-in-guest.sh
 )
 
 missing=()

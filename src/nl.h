@@ -51,6 +51,15 @@ struct nl_vxlan {
 	uint8_t mac[6];
 };
 
+/* A tunnel link without a vxlan's attributes: ipip (local, remote) or wireguard (none). */
+struct nl_tunlink {
+	char name[IF_NAMESIZE];
+	const char *kind; /* "ipip", "wireguard" */
+	unsigned mtu;	  /* 0: kernel default */
+	uint32_t local;	  /* ipip: host byte order; 0: any */
+	uint32_t remote;  /* ipip: host byte order; 0: any (NBMA) */
+};
+
 struct nl_link {
 	int index;
 	char name[IF_NAMESIZE];
@@ -61,6 +70,7 @@ struct nl_link {
 	char kind[16]; /* IFLA_INFO_KIND, "" when none */
 	bool is_vxlan;
 	struct nl_vxlan vx; /* when is_vxlan; has_* of absent attributes read as 0 */
+	uint32_t iptun_local, iptun_remote; /* kind "ipip": IFLA_IPTUN_LOCAL/REMOTE, host order */
 };
 
 /*
@@ -135,6 +145,8 @@ struct nl_neigh {
  * or truncated).
  */
 struct nlmsghdr *nl_msg_link_vxlan(void *buf, uint16_t flags, const struct nl_vxlan *v);
+/* RTM_NEWLINK creating a device of t->kind (with ipip's addresses). */
+struct nlmsghdr *nl_msg_link_tun(void *buf, uint16_t flags, const struct nl_tunlink *t);
 struct nlmsghdr *nl_msg_link_get(void *buf, const char *name, int ifindex);
 struct nlmsghdr *nl_msg_link_del(void *buf, int ifindex);
 /* RTM_NEWLINK changing the MTU (0: keep) and, when set_up, setting IFF_UP. */

@@ -5,6 +5,8 @@
 #include <libmnl/libmnl.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
+#include <net/if.h> /* before linux/if_tunnel.h: glibc first, or the two clash */
+#include <linux/if_tunnel.h>
 #include <linux/neighbour.h>
 #include <linux/nexthop.h>
 #include <linux/netlink.h>
@@ -115,6 +117,36 @@ struct nlmsghdr *nl_msg_link_vxlan(void *buf, uint16_t flags, const struct nl_vx
 	if (!ok)
 		return NULL;
 	mnl_attr_nest_end(nlh, data);
+	mnl_attr_nest_end(nlh, info);
+	return nlh;
+}
+
+struct nlmsghdr *nl_msg_link_tun(void *buf, uint16_t flags, const struct nl_tunlink *t)
+{
+	struct nlmsghdr *nlh = put_header(buf, RTM_NEWLINK, flags);
+	struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+	struct nlattr *info, *data;
+	bool ok = true;
+
+	ifm->ifi_family = AF_UNSPEC;
+	ok &= mnl_attr_put_strz_check(nlh, NL_MSG_MAX, IFLA_IFNAME, t->name);
+	if (t->mtu)
+		ok &= put_u32(nlh, IFLA_MTU, t->mtu);
+	info = mnl_attr_nest_start_check(nlh, NL_MSG_MAX, IFLA_LINKINFO);
+	if (!ok || !info)
+		return NULL;
+	ok &= mnl_attr_put_str_check(nlh, NL_MSG_MAX, IFLA_INFO_KIND, t->kind);
+	if (ok && strcmp(t->kind, "ipip") == 0) {
+		data = mnl_attr_nest_start_check(nlh, NL_MSG_MAX, IFLA_INFO_DATA);
+		if (!data)
+			return NULL;
+		ok &= put_in4(nlh, IFLA_IPTUN_LOCAL, t->local);
+		ok &= put_in4(nlh, IFLA_IPTUN_REMOTE, t->remote);
+		if (ok)
+			mnl_attr_nest_end(nlh, data);
+	}
+	if (!ok)
+		return NULL;
 	mnl_attr_nest_end(nlh, info);
 	return nlh;
 }
@@ -474,6 +506,13 @@ int nl_parse_link(const struct nlmsghdr *nlh, struct nl_link *ret)
 			l.vx.mtu = l.mtu;
 			l.vx.has_mac = l.has_mac;
 			memcpy(l.vx.mac, l.mac, 6);
+		} else if (strcmp(l.kind, "ipip") == 0 && info[IFLA_INFO_DATA]) {
+			const struct nlattr *ip[IFLA_IPTUN_MAX + 1];
+
+			if (parse_nested(info[IFLA_INFO_DATA], ip, IFLA_IPTUN_MAX) == 0) {
+				get_in4(ip[IFLA_IPTUN_LOCAL], &l.iptun_local);
+				get_in4(ip[IFLA_IPTUN_REMOTE], &l.iptun_remote);
+			}
 		}
 	}
 	*ret = l;

@@ -70,5 +70,7 @@ extern const struct backend_ops backend_alloc_ops;
 extern const struct backend_ops backend_hostgw_ops;
 extern const struct backend_ops backend_vxlan_ops;
 extern const struct backend_ops backend_udp_ops;
+extern const struct backend_ops backend_ipip_ops;
+extern const struct backend_ops backend_wireguard_ops;
 
 #endif

@@ -1,0 +1,39 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""Capture on one interface for a bounded time (AF_PACKET, no tcpdump) and
+report, as JSON: frames seen, UDP datagrams to a port (by source address),
+and how many frames contain a byte pattern.
+
+    capture.py IFACE SECONDS UDP_PORT PATTERN_HEX
+"""
+import json
+import socket
+import struct
+import sys
+import time
+
+iface, secs, port, pattern = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), bytes.fromhex(sys.argv[4])
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+s.bind((iface, 0))
+s.settimeout(0.2)
+# An L3 device (wireguard) has no Ethernet header.
+l2 = 14 if open(f"/sys/class/net/{iface}/type").read().strip() == "1" else 0
+out = {"frames": 0, "udp": {}, "pattern": 0}
+print("ready", file=sys.stderr, flush=True)
+end = time.monotonic() + secs
+while time.monotonic() < end:
+    try:
+        f = s.recv(65535)
+    except socket.timeout:
+        continue
+    out["frames"] += 1
+    if pattern in f:
+        out["pattern"] += 1
+    ip = f[l2:]
+    if len(ip) >= 28 and ip[0] >> 4 == 4 and ip[9] == 17:
+        ihl = (ip[0] & 15) * 4
+        dport = struct.unpack("!H", ip[ihl + 2:ihl + 4])[0]
+        if dport == port:
+            src = socket.inet_ntoa(ip[12:16])
+            out["udp"][src] = out["udp"].get(src, 0) + 1
+print(json.dumps(out), flush=True)

@@ -70,7 +70,9 @@ keys_and_leases() {
 	done
 }
 before=$(keys_and_leases)
-mapfile -t fake < <(for x in 251 252; do echo "/coreos.com/network/subnets/10.244.$x.0-24"; done)
+# Two subnets none of the hosts holds (theirs are picked at random).
+taken=" $(for i in 1 2 3; do s=$(subnet_of "$i"); s=${s#10.244.}; echo "${s%%.*}"; done | tr '\n' ' ') "
+mapfile -t fake < <(for x in $(seq 200 254); do [[ $taken == *" $x "* ]] || echo "/coreos.com/network/subnets/10.244.$x.0-24"; done | head -n 2)
 fake_value() { printf '{"PublicIP":"10.200.1.%s","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"0a:00:00:01:00:%02x"}}' "$1" "$1"; }
 
 # failover_check <what> <n-fake>: after a member stopped

@@ -14,6 +14,10 @@
 #	PASSES=plain tests/run.sh      one integration pass (plain, san, or "plain san")
 #	SAN=1 tests/run.sh             the same as PASSES=san
 #	FUZZ_SECONDS=300 tests/run.sh  seconds per fuzz target (default 45; 0: none)
+#	GUEST_PASSES="plain san"       passes that run the tests which boot a qemu
+#	                               guest when this kernel lacks a module
+#	                               (tests/integration/guest.sh; default: san,
+#	                               the guest being slow)
 set -uo pipefail
 
 cd "$(dirname "$0")/.." || exit 1
@@ -21,6 +25,7 @@ if [ "${SAN:-0}" = 1 ]; then
 	PASSES=san
 fi
 PASSES=${PASSES:-plain san}
+GUEST_PASSES=${GUEST_PASSES:-san}
 if [ $# -gt 0 ]; then
 	FUZZ_SECONDS=${FUZZ_SECONDS:-0}
 fi
@@ -100,6 +105,16 @@ else
 	show_tail "$OUT/check.log"
 fi
 
+# guest_elsewhere <pass>: a guest test runs in another of this run's passes, not this one.
+guest_elsewhere() {
+	local p
+	[[ " $GUEST_PASSES " == *" $1 "* ]] && return 1
+	for p in $PASSES; do
+		[[ " $GUEST_PASSES " == *" $p "* ]] && return 0
+	done
+	return 1
+}
+
 # -- integration tests, once per pass
 n=0
 for pass in $PASSES; do
@@ -118,6 +133,9 @@ for pass in $PASSES; do
 			match=0
 			for pat in "$@"; do [[ $name == *"$pat"* ]] && match=1; done
 			[ $match -eq 1 ] || continue
+		fi
+		if grep -q in_guest_unless_kernel_has "$t" && guest_elsewhere "$pass"; then
+			continue # the guest costs minutes: once, in a GUEST_PASSES pass
 		fi
 		n=$((n + 1))
 		prefix=flr$$x$n

@@ -231,7 +231,7 @@ static void nft_remove(struct masq *m)
 					"add table %s %s\ndelete table %s %s\n", fam, tb, fam, tb);
 	}
 	if (len && proc_run(argv, script, TOOL_TIMEOUT_MS, NULL, text, sizeof(text)) > 0)
-		log_warnx("Cannot remove our old nftables tables: %s", text);
+		log_debug(1, "Cannot remove our old nftables tables: %s", text);
 }
 
 /* --random-fully and iptables-restore --wait need iptables 1.6.2 or later. */

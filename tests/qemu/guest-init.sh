@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # /init of the test guest (busybox sh; see run-in-guest.sh): the host's /
-# read-only over 9p under a tmpfs overlay, fresh /proc /sys /dev /run /tmp,
+# read-only over 9p under a tmpfs overlay, fresh /proc /sys /dev /run (not
+# /tmp: the job's working directory may be there, e.g. CI's clone),
 # the job directory read-write, then the job's cmd.sh in a chroot. Its exit
 # status goes to the console as a marker line, then the guest powers off.
 PATH=/bin:/sbin
@@ -46,7 +47,6 @@ mkdir -p $R/dev/pts $R/dev/shm
 mount -t devpts -o newinstance,ptmxmode=0666 devpts $R/dev/pts
 mount -t tmpfs tmpfs $R/dev/shm
 mount -t tmpfs -o mode=0755 tmpfs $R/run
-mount -t tmpfs -o mode=1777 tmpfs $R/tmp
 # bash's process substitution needs /dev/fd.
 ln -sf /proc/self/fd $R/dev/fd
 ln -sf /proc/self/fd/0 $R/dev/stdin

@@ -13,7 +13,7 @@
 #	TEST_TIMEOUT=600 tests/run.sh  per-test timeout in seconds (default 300)
 #	PASSES=plain tests/run.sh      one integration pass (plain, san, or "plain san")
 #	SAN=1 tests/run.sh             the same as PASSES=san
-#	FUZZ_SECONDS=300 tests/run.sh  seconds per fuzz target (default 45; 0: none)
+#	FUZZ_SECONDS=300 tests/run.sh  seconds per fuzz target (default 30; 0: none)
 #	GUEST_PASSES="plain san"       passes that run the tests which boot a qemu
 #	                               guest when this kernel lacks a module
 #	                               (tests/integration/guest.sh; default: san,
@@ -29,7 +29,7 @@ GUEST_PASSES=${GUEST_PASSES:-san}
 if [ $# -gt 0 ]; then
 	FUZZ_SECONDS=${FUZZ_SECONDS:-0}
 fi
-FUZZ_SECONDS=${FUZZ_SECONDS:-45}
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 TEST_TIMEOUT=${TEST_TIMEOUT:-300}
 OUT=$(mktemp -d "${TMPDIR:-/tmp}/flanneld-tests.XXXXXX")
 trap 'rm -rf "$OUT"' EXIT

@@ -111,33 +111,13 @@ static void heal_cb(void *arg)
 
 /* ------------------------------------------------------------ leases */
 
-static bool same_subnet(const struct ip4net *a, const struct ip4net *b)
-{
-	return a->addr == b->addr && a->len == b->len;
-}
-
 /* 1 with *ret filled, 0 when not ours to program. */
 static int peer_from_lease(void *arg, const struct lease *l, struct pr_peer *ret)
 {
 	struct backend *b = arg;
-	char sn[IP_STRLEN];
 
-	if (!l->has_attrs || l->subnet.v4.len == 0)
+	if (!pr_peer_from_lease(l, TYPE, b->have_own ? &b->own : NULL, &b->warn_limit, ret))
 		return 0;
-	if (b->have_own && same_subnet(&l->subnet.v4, &b->own))
-		return 0;
-	if (strcmp(l->attrs.backend_type, TYPE) != 0) {
-		log_debug(1, "Ignoring non-host-gw subnet %s: type=%s",
-			  ip4net_format(&l->subnet.v4, sn), l->attrs.backend_type);
-		return 0;
-	}
-	if (l->attrs.public_ip == 0) {
-		if (log_limit_ok(&b->warn_limit, "subnets without PublicIP"))
-			log_warnx("Ignoring subnet %s: no PublicIP",
-				  ip4net_format(&l->subnet.v4, sn));
-		return 0;
-	}
-	*ret = (struct pr_peer){ .subnet = l->subnet.v4, .public_ip = l->attrs.public_ip };
 	return 1;
 }
 

@@ -387,6 +387,30 @@ static bool same_subnet(const struct ip4net *a, const struct ip4net *b)
 	return a->addr == b->addr && a->len == b->len;
 }
 
+int pr_peer_from_lease(const struct lease *l, const char *type, const struct ip4net *own,
+		       struct log_limit *lim, struct pr_peer *ret)
+{
+	char sn[IP_STRLEN];
+
+	if (!l->has_attrs || l->subnet.v4.len == 0)
+		return 0;
+	if (own && same_subnet(&l->subnet.v4, own))
+		return 0;
+	if (strcmp(l->attrs.backend_type, type) != 0) {
+		log_debug(1, "Ignoring non-%s subnet %s: type=%s", type,
+			  ip4net_format(&l->subnet.v4, sn), l->attrs.backend_type);
+		return 0;
+	}
+	if (l->attrs.public_ip == 0) {
+		if (log_limit_ok(lim, "subnets without PublicIP"))
+			log_warnx("Ignoring subnet %s: no PublicIP",
+				  ip4net_format(&l->subnet.v4, sn));
+		return 0;
+	}
+	*ret = (struct pr_peer){ .subnet = l->subnet.v4, .public_ip = l->attrs.public_ip };
+	return 1;
+}
+
 static void log_added(const struct pr_peer *p)
 {
 	char sn[IP_STRLEN], ip[16];

@@ -20,6 +20,7 @@
 #include "ip.h"
 
 struct lease;
+struct log_limit;
 struct nl;
 struct nl_route;
 struct nlmsghdr;
@@ -64,6 +65,14 @@ struct pr_table {
 	bool failed; /* a write of the current batch failed */
 };
 
+/*
+ * The common part of pr_ops.from_lease: 1 with ret's subnet and PublicIP
+ * filled when l is a remote lease of type `type` with an IPv4 subnet and a
+ * PublicIP (not own, when own is not NULL), else 0 (logged, rate-limited
+ * by lim where it is another host's mistake).
+ */
+int pr_peer_from_lease(const struct lease *l, const char *type, const struct ip4net *own,
+		       struct log_limit *lim, struct pr_peer *ret);
 struct pr_peer *pr_find(struct pr_table *t, uint32_t addr);
 /* np's route, replacing what the table had for its subnet address. */
 void pr_add(struct pr_table *t, struct pr_peer *np);

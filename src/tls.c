@@ -39,6 +39,8 @@
 	X(SSL_write)                                                                               \
 	X(SSL_get_error)                                                                           \
 	X(SSL_get_verify_result)                                                                   \
+	X(SSL_set_alpn_protos)                                                                     \
+	X(SSL_get0_alpn_selected)                                                                  \
 	X(X509_VERIFY_PARAM_set1_ip_asc)                                                           \
 	X(X509_verify_cert_error_string)                                                           \
 	X(ERR_get_error)                                                                           \
@@ -244,6 +246,27 @@ void tls_conn_free(struct tls_conn *t)
 	if (t->ssl)
 		ossl.SSL_free(t->ssl);
 	free(t);
+}
+
+int tls_conn_offer_h2(struct tls_conn *t, char *err, size_t errlen)
+{
+	static const unsigned char h2[] = { 2, 'h', '2' };
+
+	/* Unlike everything else in OpenSSL, this one returns 0 on success. */
+	if (ossl.SSL_set_alpn_protos(t->ssl, h2, sizeof(h2)) != 0) {
+		snprintf(err, errlen, "TLS: cannot offer ALPN h2");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+bool tls_conn_is_h2(const struct tls_conn *t)
+{
+	const unsigned char *p = NULL;
+	unsigned len = 0;
+
+	ossl.SSL_get0_alpn_selected(t->ssl, &p, &len);
+	return len == 2 && p && p[0] == 'h' && p[1] == '2';
 }
 
 /* The server's alert about our certificate, or the lack of one. */

@@ -32,6 +32,9 @@ void tls_ctx_free(struct tls_ctx *c);
 int tls_conn_new(struct tls_ctx *c, int fd, const char *host, struct tls_conn **ret, char *err,
 		 size_t errlen);
 void tls_conn_free(struct tls_conn *t);
+/* Offer HTTP/2 in ALPN (before the handshake); after it, did the server pick it? */
+int tls_conn_offer_h2(struct tls_conn *t, char *err, size_t errlen);
+bool tls_conn_is_h2(const struct tls_conn *t);
 
 /*
  * The three calls below return -EAGAIN when the socket must become

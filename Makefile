@@ -19,6 +19,20 @@ CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstric
 LIBS := $(shell $(PKG_CONFIG) --libs jansson libmnl 2>/dev/null || echo -ljansson -lmnl)
 LIBS += -pthread
 
+# etcd's gRPC messages: protoc-c turns proto/*.proto into PB_SRCS/PB_HDRS in
+# PB_GEN (never committed). protoc-c's INIT macros cast away the const of
+# protobuf_c_empty_string, so its code gets PB_GEN_CFLAGS on top of ours.
+PROTOC_C ?= protoc-c
+PB_GEN := build-gen
+PB_PROTOS := $(wildcard proto/*.proto)
+PB_SRCS := $(PB_PROTOS:proto/%.proto=$(PB_GEN)/%.pb-c.c)
+PB_HDRS := $(PB_SRCS:.c=.h)
+PB_CFLAGS := -I$(PB_GEN) $(shell $(PKG_CONFIG) --cflags libprotobuf-c 2>/dev/null)
+PB_GEN_CFLAGS := -Wno-cast-qual
+PB_LIBS := $(shell $(PKG_CONFIG) --libs libprotobuf-c 2>/dev/null || echo -lprotobuf-c)
+CFLAGS += $(PB_CFLAGS)
+LIBS += $(PB_LIBS)
+
 ifeq ($(SAN),1)
 BUILD ?= build-san
 CFLAGS += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
@@ -32,10 +46,14 @@ Q = @
 quiet = @printf '  %-7s %s\n' $(1) $(2);
 endif
 
-DAEMON_SRCS := $(wildcard src/*.c src/backend/*.c)
+# While the gateway client is there, etcd_json.c and etcd_pb.c both define
+# etcd_watch_msg_free: etcd_pb.o is then built (warnings checked) but not linked.
+PB_UNLINKED := $(if $(wildcard src/etcd_json.c),src/etcd_pb.c)
+DAEMON_SRCS := $(filter-out $(PB_UNLINKED),$(wildcard src/*.c src/backend/*.c)) $(PB_SRCS)
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o)
+EXTRA_OBJS := $(PB_UNLINKED:%.c=$(BUILD)/%.o)
 
-all: $(BUILD)/flanneld
+all: $(BUILD)/flanneld $(EXTRA_OBJS)
 
 $(BUILD)/flanneld: $(DAEMON_OBJS)
 	$(call quiet,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
@@ -44,7 +62,21 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(call quiet,CC,$<)$(CC) $(CFLAGS) -c -o $@ $<
 
+# Both outputs of one protoc-c run (a multi-target pattern rule is one recipe).
+# Every proto is a prerequisite since rpc.proto imports kv.proto.
+$(PB_GEN)/%.pb-c.c $(PB_GEN)/%.pb-c.h: proto/%.proto $(PB_PROTOS)
+	@mkdir -p $(@D)
+	$(call quiet,PROTOC,$<)$(PROTOC_C) --proto_path=proto --c_out=$(PB_GEN) $<
+
+$(BUILD)/$(PB_GEN)/%.o: $(PB_GEN)/%.c
+	@mkdir -p $(@D)
+	$(call quiet,CC,$<)$(CC) $(CFLAGS) $(PB_GEN_CFLAGS) -c -o $@ $<
+
+# Any source may include a generated header; -MMD only knows after the first build.
+$(DAEMON_OBJS) $(EXTRA_OBJS): | $(PB_HDRS)
+
 # Unit tests: each links its module and only what it needs (cmocka).
+UNIT_BUILD := build-unit
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 test_ip_DEPS := src/ip.c src/textutil.c
 test_config_DEPS := src/config.c src/ip.c src/jsonutil.c src/textutil.c
@@ -53,6 +85,7 @@ test_subnetenv_DEPS := src/subnetenv.c src/ip.c src/log.c src/textutil.c
 test_flags_DEPS := src/flags.c src/http_parse.c src/log.c src/textutil.c
 test_alloc_DEPS := src/alloc_choice.c src/config.c src/ip.c src/subnet.c src/jsonutil.c src/textutil.c
 test_etcd_json_DEPS := src/etcd_json.c
+test_etcd_pb_DEPS := src/etcd_pb.c $(PB_SRCS:%.c=$(UNIT_BUILD)/%.o)
 test_http_parse_DEPS := src/http_parse.c src/textutil.c
 test_leasecache_DEPS := src/leasecache.c src/subnet.c src/ip.c src/jsonutil.c src/textutil.c
 test_vxlan_conf_DEPS := src/backend/vxlan_conf.c src/jsonutil.c src/textutil.c
@@ -68,17 +101,23 @@ test_tun_conf_DEPS := src/backend/tun_conf.c src/jsonutil.c src/textutil.c
 test_wg_nl_msg_DEPS := src/wg_nl_msg.c
 test_wg_key_DEPS := src/wg_key.c src/backend/tun_conf.c src/jsonutil.c src/textutil.c src/log.c
 
-UNIT_BUILD := build-unit
 UNIT_CFLAGS := $(filter-out -Werror,$(CFLAGS)) -Werror -O1 -g -fno-omit-frame-pointer \
 	       -fsanitize=address,undefined -fno-sanitize-recover=all
 UNIT_BINS := $(UNIT_TESTS:%=$(UNIT_BUILD)/%)
 
 .SECONDEXPANSION:
 
-$(UNIT_BUILD)/%: tests/unit/%.c $$(%_DEPS)
+$(UNIT_BUILD)/%: tests/unit/%.c $$(%_DEPS) | $(PB_HDRS)
 	@mkdir -p $(@D)
 	$(call quiet,TEST,$@)$(CC) $(UNIT_CFLAGS) -o $@ $^ -fsanitize=address,undefined \
 		$(LIBS) -lcmocka
+
+$(UNIT_BUILD)/$(PB_GEN)/%.o: $(PB_GEN)/%.c | $(PB_HDRS)
+	@mkdir -p $(@D)
+	$(call quiet,CC,$<)$(CC) $(UNIT_CFLAGS) $(PB_GEN_CFLAGS) -c -o $@ $<
+
+# Kept between runs rather than deleted as intermediates.
+.SECONDARY: $(PB_SRCS) $(PB_HDRS) $(PB_SRCS:%.c=$(UNIT_BUILD)/%.o)
 
 units: $(UNIT_BINS)
 
@@ -90,12 +129,13 @@ check: units
 # Fuzz targets (fuzz/fuzz_*.c, libFuzzer with ASan+UBSan, clang); fuzz/run.sh runs them.
 FUZZ_CC ?= clang
 FUZZ_BUILD := build-fuzz
-FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -Isrc -g -O1 -fno-omit-frame-pointer \
+FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -Isrc $(PB_CFLAGS) -g -O1 -fno-omit-frame-pointer \
 	       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_TARGETS := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
 fuzz_config_DEPS := src/config.c src/ip.c src/jsonutil.c src/textutil.c src/alloc_choice.c
 fuzz_lease_DEPS := src/subnet.c src/ip.c src/jsonutil.c src/textutil.c src/backend/vxlan_conf.c
 fuzz_etcd_reply_DEPS := src/etcd_json.c
+fuzz_etcd_pb_DEPS := src/etcd_pb.c $(PB_SRCS)
 fuzz_watch_stream_DEPS := src/etcd_json.c
 fuzz_http_DEPS := src/http_parse.c src/textutil.c
 fuzz_subnetenv_DEPS := src/subnetenv.c src/ip.c src/log.c src/textutil.c
@@ -104,7 +144,7 @@ fuzz_nl_DEPS := src/nl_msg.c
 fuzz_udp_DEPS := src/backend/udp_pkt.c
 fuzz_wg_DEPS := src/backend/tun_conf.c src/jsonutil.c src/textutil.c src/wg_nl_msg.c
 
-$(FUZZ_BUILD)/%: fuzz/%.c $$(%_DEPS)
+$(FUZZ_BUILD)/%: fuzz/%.c $$(%_DEPS) | $(PB_HDRS)
 	@mkdir -p $(@D)
 	$(call quiet,FUZZ,$@)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ $(LIBS)
 
@@ -147,8 +187,8 @@ uninstall:
 		$(DESTDIR)$(DOCDIR)/examples/flanneld.default
 
 clean:
-	rm -rf build build-san build-unit build-fuzz
+	rm -rf build build-san build-unit build-fuzz $(PB_GEN)
 
 .PHONY: all units check bench fuzz format format-check install uninstall clean
 
--include $(DAEMON_OBJS:.o=.d)
+-include $(DAEMON_OBJS:.o=.d) $(EXTRA_OBJS:.o=.d)

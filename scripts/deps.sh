@@ -12,6 +12,7 @@ set -euo pipefail
 PKGS=(
 	build-essential pkg-config
 	libssl-dev libjansson-dev libmnl-dev libcmocka-dev
+	libprotobuf-c-dev protobuf-c-compiler libnghttp2-dev nghttp2-client
 	etcd-server etcd-client
 	iproute2 iputils-ping procps curl jq iperf3 openssl python3 bsdextrautils
 	iptables nftables libnftables-dev

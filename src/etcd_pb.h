@@ -21,12 +21,12 @@ struct etcd_pb_buf {
 };
 
 /*
- * Request messages. Each returns 0 with *ret filled, or -ENOMEM. Zero
- * optional fields are left out, as protobuf does anyway.
+ * Request messages. Each returns 0 with *ret filled, or -ENOMEM (etcd_pb_txn_req
+ * also -EINVAL for a target, result or op type out of range). Zero optional
+ * fields are left out, as protobuf does anyway.
  */
-int etcd_pb_range_req(const char *key, size_t key_len, const char *range_end,
-		      size_t range_end_len, int64_t revision, int64_t limit,
-		      struct etcd_pb_buf *ret);
+int etcd_pb_range_req(const char *key, size_t key_len, const char *range_end, size_t range_end_len,
+		      int64_t revision, int64_t limit, struct etcd_pb_buf *ret);
 int etcd_pb_put_req(const char *key, size_t key_len, const char *value, size_t value_len,
 		    int64_t lease, struct etcd_pb_buf *ret);
 int etcd_pb_delete_req(const char *key, size_t key_len, struct etcd_pb_buf *ret);
@@ -59,14 +59,16 @@ enum etcd_pb_kind {
 
 /*
  * A parsed reply. reply.kvs points at kvs; keys and values are copied into
- * arena, each NUL-terminated. reply.err is always 0 here: errors come in the
- * gRPC status, not in the message.
+ * arena, each NUL-terminated. reply.err is 0 here (errors come in the gRPC
+ * status, not in the message) except for a LeaseGrantResponse whose error
+ * field is set: -EREMOTEIO, grpc_code 2 (Unknown), reply.message = message.
  */
 struct etcd_pb_reply {
 	struct etcd_reply reply;
-	char *token; /* ETCD_PB_AUTH */
+	char *token; /* ETCD_PB_AUTH: never NULL, "" if the answer had none */
 	struct etcd_kv *kvs;
 	char *arena;
+	char *message;
 };
 
 /*
@@ -96,10 +98,10 @@ struct etcd_watch_msg {
 	bool has_revision;
 	int64_t revision; /* header.revision */
 	int64_t watch_id;
-	bool created; /* also set on a cancel right after creation */
+	bool created;  /* also set on a cancel right after creation */
 	bool fragment; /* more events of this response follow in the next message */
 	int64_t compact_revision;
-	char *reason; /* cancel_reason; may be NULL */
+	char *reason;		   /* cancel_reason; may be NULL */
 	struct etcd_event *events; /* keys and values NUL-terminated, in arena */
 	size_t n_events;
 	char *arena;

@@ -16,7 +16,8 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
 	  -Wpointer-arith -Wcast-qual -Wsign-compare -Wno-unused-parameter \
 	  -D_GNU_SOURCE -DFLANNELD_VERSION='"$(VERSION)"' -Isrc -MMD -MP
-LIBS := $(shell $(PKG_CONFIG) --libs jansson libmnl 2>/dev/null || echo -ljansson -lmnl)
+LIBS := $(shell $(PKG_CONFIG) --libs jansson libmnl libnghttp2 2>/dev/null || \
+	  echo -ljansson -lmnl -lnghttp2)
 LIBS += -pthread
 
 # etcd's gRPC messages: protoc-c turns proto/*.proto into PB_SRCS/PB_HDRS in
@@ -46,14 +47,10 @@ Q = @
 quiet = @printf '  %-7s %s\n' $(1) $(2);
 endif
 
-# While the gateway client is there, etcd_json.c and etcd_pb.c both define
-# etcd_watch_msg_free: etcd_pb.o is then built (warnings checked) but not linked.
-PB_UNLINKED := $(if $(wildcard src/etcd_json.c),src/etcd_pb.c)
-DAEMON_SRCS := $(filter-out $(PB_UNLINKED),$(wildcard src/*.c src/backend/*.c)) $(PB_SRCS)
+DAEMON_SRCS := $(wildcard src/*.c src/backend/*.c) $(PB_SRCS)
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o)
-EXTRA_OBJS := $(PB_UNLINKED:%.c=$(BUILD)/%.o)
 
-all: $(BUILD)/flanneld $(EXTRA_OBJS)
+all: $(BUILD)/flanneld
 
 $(BUILD)/flanneld: $(DAEMON_OBJS)
 	$(call quiet,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
@@ -73,7 +70,7 @@ $(BUILD)/$(PB_GEN)/%.o: $(PB_GEN)/%.c
 	$(call quiet,CC,$<)$(CC) $(CFLAGS) $(PB_GEN_CFLAGS) -c -o $@ $<
 
 # Any source may include a generated header; -MMD only knows after the first build.
-$(DAEMON_OBJS) $(EXTRA_OBJS): | $(PB_HDRS)
+$(DAEMON_OBJS): | $(PB_HDRS)
 
 # Unit tests: each links its module and only what it needs (cmocka).
 UNIT_BUILD := build-unit
@@ -82,11 +79,11 @@ test_ip_DEPS := src/ip.c src/textutil.c
 test_config_DEPS := src/config.c src/ip.c src/jsonutil.c src/textutil.c
 test_subnet_DEPS := src/subnet.c src/ip.c src/jsonutil.c src/textutil.c
 test_subnetenv_DEPS := src/subnetenv.c src/ip.c src/log.c src/textutil.c
-test_flags_DEPS := src/flags.c src/http_parse.c src/log.c src/textutil.c
+test_flags_DEPS := src/flags.c src/http_url.c src/log.c src/textutil.c
 test_alloc_DEPS := src/alloc_choice.c src/config.c src/ip.c src/subnet.c src/jsonutil.c src/textutil.c
-test_etcd_json_DEPS := src/etcd_json.c
 test_etcd_pb_DEPS := src/etcd_pb.c $(PB_SRCS:%.c=$(UNIT_BUILD)/%.o)
-test_http_parse_DEPS := src/http_parse.c src/textutil.c
+test_http_url_DEPS := src/http_url.c src/textutil.c
+test_grpc_msg_DEPS := src/grpc_msg.c
 test_leasecache_DEPS := src/leasecache.c src/subnet.c src/ip.c src/jsonutil.c src/textutil.c
 test_vxlan_conf_DEPS := src/backend/vxlan_conf.c src/jsonutil.c src/textutil.c
 test_fdbset_DEPS := src/backend/fdbset.c
@@ -134,10 +131,9 @@ FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -Isrc $(PB_CFLAGS) -g -O1 -fno-omit-fram
 FUZZ_TARGETS := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
 fuzz_config_DEPS := src/config.c src/ip.c src/jsonutil.c src/textutil.c src/alloc_choice.c
 fuzz_lease_DEPS := src/subnet.c src/ip.c src/jsonutil.c src/textutil.c src/backend/vxlan_conf.c
-fuzz_etcd_reply_DEPS := src/etcd_json.c
 fuzz_etcd_pb_DEPS := src/etcd_pb.c $(PB_SRCS)
-fuzz_watch_stream_DEPS := src/etcd_json.c
-fuzz_http_DEPS := src/http_parse.c src/textutil.c
+fuzz_http_url_DEPS := src/http_url.c src/textutil.c
+fuzz_grpc_frames_DEPS := src/grpc_msg.c
 fuzz_subnetenv_DEPS := src/subnetenv.c src/ip.c src/log.c src/textutil.c
 fuzz_ip_DEPS := src/ip.c src/textutil.c
 fuzz_nl_DEPS := src/nl_msg.c

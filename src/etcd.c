@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* etcd v3 JSON gateway client over our HTTP client (httpc) and the daemon loop. */
+/* etcd v3 client over native gRPC (grpc.c) and the daemon loop. */
 #include "etcd.h"
 
 #include <errno.h>
@@ -9,21 +9,27 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "etcd_json.h"
-#include "http_parse.h"
-#include "httpc.h"
+#include "etcd_pb.h"
+#include "grpc.h"
+#include "grpc_msg.h"
+#include "http_url.h"
 #include "log.h"
 #include "loop.h"
 
 #define DEFAULT_TIMEOUT_MS 5000u
 #define BACKOFF_MIN_MS	   100u
 #define BACKOFF_MAX_MS	   5000u
-#define UNARY_MAX_BYTES	   ((size_t)64 << 20)
-#define WATCH_MAX_LINE	   ((size_t)16 << 20)
-#define MAX_AUTH_RETRIES   3
-#define ERRTEXT_MAX	   384
+/* Largest answer to a unary call; a lease list is read in pages far below it. */
+#define UNARY_MAX_BYTES ((size_t)64 << 20)
+/* Largest watch message, and the largest response its fragments may add up to. */
+#define WATCH_MAX_BYTES	 ((size_t)16 << 20)
+#define MAX_AUTH_RETRIES 3
+#define ERRTEXT_MAX	 384
 
-#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+/* gRPC status codes that the client acts on. */
+#define GRPC_FAILED_PRECONDITION 9
+#define GRPC_UNAVAILABLE	 14
+#define GRPC_UNAUTHENTICATED	 16
 
 enum auth_state {
 	AUTH_OFF,      /* no username configured */
@@ -32,14 +38,12 @@ enum auth_state {
 	AUTH_DISABLED, /* etcd said "authentication is not enabled" */
 };
 
-/* One HTTP attempt; embedded in unary requests and watches. */
+/* One gRPC call attempt; embedded in unary requests and watches. */
 struct xfer {
 	struct etcd *e;
-	struct httpc_req *hr; /* in flight */
-	int status;	      /* HTTP status of the finished attempt */
+	struct grpc_call *gc; /* in flight */
 	size_t ep;	      /* endpoint index of this attempt */
 	unsigned token_gen;   /* e->token_gen when it was sent */
-	bool is_watch;
 };
 
 enum req_state { REQ_IDLE, REQ_WAIT_AUTH, REQ_RUNNING, REQ_BACKOFF };
@@ -47,16 +51,16 @@ enum req_state { REQ_IDLE, REQ_WAIT_AUTH, REQ_RUNNING, REQ_BACKOFF };
 struct etcd_req {
 	struct xfer x;
 	struct etcd_req *next, *prev;
-	enum etcd_json_kind kind;
-	const char *path;
-	char *body;
+	enum etcd_pb_kind kind;
+	const char *path; /* gRPC method */
+	struct etcd_pb_buf body;
 	etcd_reply_cb cb;
 	void *arg;
 	enum req_state state;
 	bool doomed; /* authentication failed while it waited */
-	char *resp;
-	size_t resp_len, resp_cap;
-	bool resp_overflow;
+	struct etcd_pb_reply pr;
+	int parse_err; /* the answer did not parse */
+	bool answered; /* a message came */
 	struct loop_timer timer; /* backoff */
 	uint64_t backoff_ms;
 	int auth_retries;
@@ -73,8 +77,8 @@ struct etcd_watch {
 	struct etcd_watch_ops ops;
 	void *arg;
 	enum watch_state state;
-	struct etcd_linebuf lb;
-	bool overflow; /* a line went over WATCH_MAX_LINE */
+	struct etcd_watch_msg *frags; /* fragments of one response, until its last */
+	size_t n_frags, frag_bytes;
 	bool up;       /* connected(true) was reported */
 	unsigned busy; /* user callbacks on the stack */
 	bool stopped;  /* etcd_watch_stop() while busy */
@@ -85,7 +89,7 @@ struct etcd_watch {
 
 struct etcd {
 	struct loop *loop;
-	struct httpc *http;
+	struct grpc *grpc;
 	char **endpoints;
 	struct http_url *urls; /* endpoints, parsed */
 	size_t n_endpoints, cur_ep;
@@ -194,123 +198,48 @@ static void invalidate_token(struct etcd *e, const struct xfer *x)
 	e->token_gen++;
 }
 
-static bool is_auth_refusal(const char *msg)
+static bool is_auth_refusal(int status, const char *msg)
 {
-	return msg && (strstr(msg, "invalid auth token") || strstr(msg, "user name is empty"));
+	return status == GRPC_UNAUTHENTICATED ||
+	       (msg && (strstr(msg, "invalid auth token") || strstr(msg, "user name is empty")));
 }
 
-/* ---- HTTP ---- */
-
-static void req_done(struct etcd_req *r, int err, const char *text);
-static void watch_done(struct etcd_watch *w, int err, const char *text);
-static void watch_drain(struct etcd_watch *w, bool final);
-static void watch_hold(struct etcd_watch *w);
-static bool watch_release(struct etcd_watch *w);
-
-static int xfer_status(const struct xfer *x)
+/* "UNAVAILABLE: etcdserver: no leader"; a status without text reads as its name. */
+static void status_text(char *buf, size_t len, int status, const char *msg)
 {
-	return x->hr ? httpc_status(x->hr) : x->status;
+	snprintf(buf, len, "%s (gRPC status %d)%s%s", grpc_status_name(status), status,
+		 msg && *msg ? ": " : "", msg ? msg : "");
 }
 
-static int on_unary_body(void *arg, const char *p, size_t n)
+/* ---- gRPC calls ---- */
+
+static void xfer_stop(struct xfer *x)
 {
-	struct etcd_req *r = arg;
-
-	if (n > UNARY_MAX_BYTES - r->resp_len) {
-		r->resp_overflow = true;
-		return -EMSGSIZE;
-	}
-	if (r->resp_len + n > r->resp_cap) {
-		size_t cap = r->resp_cap ? r->resp_cap : 1024;
-		char *b;
-
-		while (cap < r->resp_len + n)
-			cap *= 2;
-		b = realloc(r->resp, cap);
-		if (!b)
-			return -ENOMEM;
-		r->resp = b;
-		r->resp_cap = cap;
-	}
-	memcpy(r->resp + r->resp_len, p, n);
-	r->resp_len += n;
-	return 0;
+	grpc_call_cancel(x->gc);
+	x->gc = NULL;
 }
 
-static void on_unary_done(void *arg, int err, const char *text)
+/* Start one call on the current endpoint. No callback runs from here. */
+static int xfer_start(struct etcd *e, struct xfer *x, const char *path,
+		      const struct etcd_pb_buf *body, bool watch, const struct grpc_call_ops *ops,
+		      void *arg)
 {
-	struct etcd_req *r = arg;
-	struct etcd *e = r->x.e;
-
-	r->x.status = httpc_status(r->x.hr);
-	r->x.hr = NULL; /* freed by httpc when we return */
-	enter(e);
-	req_done(r, err, text);
-	leave(e);
-}
-
-/* Messages are dispatched as they arrive: the stream never ends by itself. */
-static int on_watch_body(void *arg, const char *p, size_t n)
-{
-	struct etcd_watch *w = arg;
-	struct etcd *e = w->x.e;
-	int r = etcd_linebuf_append(&w->lb, p, n);
-
-	if (r < 0) {
-		w->overflow = r == -EMSGSIZE;
-		return r;
-	}
-	enter(e);
-	watch_hold(w);
-	watch_drain(w, false);
-	watch_release(w);
-	leave(e);
-	return 0;
-}
-
-static void on_watch_done(void *arg, int err, const char *text)
-{
-	struct etcd_watch *w = arg;
-	struct etcd *e = w->x.e;
-
-	w->x.status = httpc_status(w->x.hr);
-	w->x.hr = NULL;
-	enter(e);
-	watch_done(w, err, text);
-	leave(e);
-}
-
-static const struct httpc_req_ops unary_ops = { on_unary_body, on_unary_done };
-static const struct httpc_req_ops watch_ops = { on_watch_body, on_watch_done };
-
-static void xfer_stop(struct etcd *e, struct xfer *x)
-{
-	httpc_cancel(x->hr);
-	x->hr = NULL;
-}
-
-/* Start one POST to the current endpoint. No callback runs from here. */
-static int xfer_start(struct etcd *e, struct xfer *x, const char *path, const char *body, void *arg)
-{
-	struct httpc_post_params p = { 0 };
-	char *auth = NULL, full[64];
+	struct grpc_call_params p = {
+		.path = path,
+		.msg = body->data,
+		.len = body->len,
+		.stream = watch,
+		.hasleader = watch,
+		.timeout_ms = watch ? 0 : e->timeout_ms,
+		.max_msg = watch ? WATCH_MAX_BYTES : UNARY_MAX_BYTES,
+	};
 	int r;
 
 	x->ep = e->cur_ep;
 	x->token_gen = e->token_gen;
-	x->status = 0;
-	snprintf(full, sizeof(full), "/v3/%s", path);
-	if (e->token && asprintf(&auth, "Authorization: %s", e->token) < 0)
-		return -ENOMEM;
 	p.url = &e->urls[x->ep];
-	p.path = full;
-	p.header = auth;
-	p.body = body;
-	p.body_len = strlen(body);
-	p.connect_timeout_ms = e->timeout_ms;
-	p.timeout_ms = x->is_watch ? 0 : e->timeout_ms;
-	r = httpc_post(e->http, &p, x->is_watch ? &watch_ops : &unary_ops, arg, &x->hr);
-	free(auth);
+	p.token = e->token;
+	r = grpc_call(e->grpc, &p, ops, arg, &x->gc);
 	if (r < 0)
 		return r;
 	e->stats.requests++;
@@ -347,7 +276,6 @@ static void kick_waiters(struct etcd *e)
 }
 
 static void req_complete(struct etcd_req *r, const struct etcd_reply *reply);
-static void watch_retry(struct etcd_watch *w, const char *why, bool transport);
 
 /* authenticate was answered with something other than a token. */
 static void auth_failed(struct etcd *e, const struct etcd_reply *reply)
@@ -376,19 +304,18 @@ static void auth_failed(struct etcd *e, const struct etcd_reply *reply)
 	}
 }
 
-static void auth_done(struct etcd *e, struct etcd_json_reply *jr)
+static void auth_done(struct etcd *e, struct etcd_reply *reply)
 {
 	struct etcd_req *a = &e->authr;
 	const char *msg;
 
-	xfer_stop(e, &a->x);
-	a->resp_len = 0;
+	xfer_stop(&a->x);
 	a->state = REQ_IDLE;
 	e->auth_active = false;
-	if (!jr->reply.err && jr->token) {
+	if (!reply->err && a->pr.token) {
 		free(e->token);
-		e->token = jr->token;
-		jr->token = NULL;
+		e->token = a->pr.token;
+		a->pr.token = NULL;
 		e->auth = AUTH_OK;
 		e->token_gen++;
 		a->backoff_ms = 0;
@@ -396,8 +323,8 @@ static void auth_done(struct etcd *e, struct etcd_json_reply *jr)
 		kick_waiters(e);
 		return;
 	}
-	if (jr->reply.err == -EREMOTEIO && jr->reply.grpc_code == 9) {
-		/* "authentication is not enabled": a stale token would get 401. */
+	if (reply->err == -EREMOTEIO && reply->grpc_code == GRPC_FAILED_PRECONDITION) {
+		/* "authentication is not enabled": a stale token would be refused. */
 		log_debug(1, "etcd: authentication is not enabled, continuing without a token");
 		free(e->token);
 		e->token = NULL;
@@ -406,20 +333,27 @@ static void auth_done(struct etcd *e, struct etcd_json_reply *jr)
 		kick_waiters(e);
 		return;
 	}
-	msg = jr->reply.message ? jr->reply.message : strerror(-jr->reply.err);
+	msg = reply->message ? reply->message : strerror(-reply->err);
 	snprintf(e->last_error, sizeof(e->last_error), "%s: authenticate: %s", ep_name(e, &a->x),
 		 msg);
 	e->stats.errors++;
 	log_debug(1, "etcd %s: authenticate failed: %s", ep_name(e, &a->x), msg);
-	auth_failed(e, &jr->reply);
+	auth_failed(e, reply);
 }
 
 /* ---- unary requests ---- */
 
+static void req_reset_answer(struct etcd_req *r)
+{
+	etcd_pb_reply_free(&r->pr);
+	r->parse_err = 0;
+	r->answered = false;
+}
+
 static void req_free(struct etcd_req *r)
 {
-	free(r->body);
-	free(r->resp);
+	etcd_pb_reply_free(&r->pr);
+	free(r->body.data);
 	free(r);
 }
 
@@ -434,19 +368,44 @@ static void req_unlink(struct etcd *e, struct etcd_req *r)
 	r->next = r->prev = NULL;
 }
 
+static int on_unary_message(void *arg, const uint8_t *p, size_t n)
+{
+	struct etcd_req *r = arg;
+
+	if (r->answered)
+		return 0; /* a unary answer is one message; ignore anything after it */
+	r->answered = true;
+	r->parse_err = etcd_pb_parse_reply(r->kind, p, n, &r->pr);
+	return 0;
+}
+
+static void req_done(struct etcd_req *r, int err, int status, const char *text);
+
+static void on_unary_done(void *arg, int err, int status, const char *text)
+{
+	struct etcd_req *r = arg;
+	struct etcd *e = r->x.e;
+
+	r->x.gc = NULL; /* freed by grpc when we return */
+	enter(e);
+	req_done(r, err, status, text);
+	leave(e);
+}
+
+static const struct grpc_call_ops unary_ops = { on_unary_message, on_unary_done };
+
 static void req_start(struct etcd_req *r)
 {
 	struct etcd *e = r->x.e;
 	int err;
 
-	if (r->kind != ETCD_JSON_AUTH && auth_needed(e)) {
+	if (r->kind != ETCD_PB_AUTH && auth_needed(e)) {
 		r->state = REQ_WAIT_AUTH;
 		auth_kick(e);
 		return;
 	}
-	r->resp_len = 0;
-	r->resp_overflow = false;
-	err = xfer_start(e, &r->x, r->path, r->body, r);
+	req_reset_answer(r);
+	err = xfer_start(e, &r->x, r->path, &r->body, false, &unary_ops, r);
 	if (err < 0) {
 		uint64_t delay = next_backoff(e, &r->backoff_ms);
 
@@ -468,7 +427,7 @@ static void req_retry(struct etcd_req *r, const char *why)
 	delay = next_backoff(e, &r->backoff_ms);
 	log_debug(1, "etcd %s: %s failed: %s; retrying in %" PRIu64 " ms on %s", ep_name(e, &r->x),
 		  r->path, why, delay, e->endpoints[e->cur_ep]);
-	xfer_stop(e, &r->x);
+	xfer_stop(&r->x);
 	r->state = REQ_BACKOFF;
 	loop_timer_arm(e->loop, &r->timer, delay);
 }
@@ -487,123 +446,97 @@ static void req_complete(struct etcd_req *r, const struct etcd_reply *reply)
 {
 	struct etcd *e = r->x.e;
 
-	xfer_stop(e, &r->x);
+	xfer_stop(&r->x);
 	loop_timer_cancel(e->loop, &r->timer);
 	req_unlink(e, r);
 	r->cb(r->arg, reply);
 	req_free(r);
 }
 
-static bool is_gateway_status(long code)
-{
-	return code == 502 || code == 503 || code == 504;
-}
-
 /*
- * Turn a finished transfer into a reply. Returns false (with why filled in)
- * when the attempt failed in transport and must be retried.
+ * Turn a finished call into a reply in *out. Returns false (with why filled
+ * in) when the attempt failed in transport and must be retried elsewhere.
  */
-static bool req_classify(struct etcd_req *r, int err, const char *text, struct etcd_json_reply *jr,
-			 char *why, size_t whylen)
+static bool req_classify(struct etcd_req *r, int err, int status, const char *text,
+			 struct etcd_reply *out, char *msgbuf, size_t msglen, char *why,
+			 size_t whylen)
 {
-	long code = r->x.status;
-	int p;
-
-	memset(jr, 0, sizeof(*jr));
-	if (err && r->resp_overflow) {
-		jr->reply.err = -EMSGSIZE;
-		jr->reply.message = "etcd response larger than 64 MiB";
+	memset(out, 0, sizeof(*out));
+	if (err == -EMSGSIZE) {
+		out->err = -EMSGSIZE;
+		out->message = "etcd response larger than 64 MiB";
 		return true;
 	}
 	if (err) {
 		snprintf(why, whylen, "%s", text ? text : strerror(-err));
 		return false;
 	}
-	if (code == 200) {
-		if (r->kind == ETCD_JSON_KEEPALIVE && r->resp_len == 0) {
-			snprintf(why, whylen, "empty keepalive stream");
-			return false;
-		}
-		p = etcd_json_parse_reply(r->kind, r->resp, r->resp_len, jr);
-		if (p < 0) {
-			jr->reply.err = p;
-			jr->reply.message = p == -EPROTO ? "malformed etcd response" : NULL;
-			return true;
-		}
-		if (jr->reply.err == -EREMOTEIO && jr->reply.grpc_code == 14) {
-			snprintf(why, whylen, "%s", jr->message ? jr->message : "unavailable");
-			etcd_json_reply_free(jr);
-			return false;
-		}
-		return true;
-	}
-	p = etcd_json_parse_error(r->resp, r->resp_len, jr);
-	if (p == -ENOMEM) {
-		jr->reply.err = -ENOMEM;
-		return true;
-	}
-	if (p < 0) {
-		snprintf(why, whylen, "HTTP %ld", code);
-		if (code >= 500 || code < 200)
-			return false;
-		jr->reply.err = -EREMOTEIO;
-		jr->message = strdup(why);
-		jr->reply.message = jr->message;
-		return true;
-	}
-	if (is_gateway_status(code) || jr->reply.grpc_code == 14) {
-		snprintf(why, whylen, "HTTP %ld: %s", code, jr->message ? jr->message : "");
-		etcd_json_reply_free(jr);
+	if (status == GRPC_UNAVAILABLE) {
+		status_text(why, whylen, status, text);
 		return false;
 	}
+	if (status) {
+		out->err = -EREMOTEIO;
+		out->grpc_code = status;
+		if (text && *text)
+			snprintf(msgbuf, msglen, "%s", text);
+		else
+			status_text(msgbuf, msglen, status, NULL);
+		out->message = msgbuf;
+		return true;
+	}
+	if (!r->answered || r->parse_err) {
+		out->err = r->parse_err == -ENOMEM ? -ENOMEM : -EPROTO;
+		out->message = out->err == -EPROTO ? "malformed etcd response" : NULL;
+		return true;
+	}
+	*out = r->pr.reply;
 	return true;
 }
 
-static void req_done(struct etcd_req *r, int err, const char *text)
+static void req_done(struct etcd_req *r, int err, int status, const char *text)
 {
 	struct etcd *e = r->x.e;
-	struct etcd_json_reply jr;
-	char why[ERRTEXT_MAX];
+	struct etcd_reply reply;
+	char why[ERRTEXT_MAX], msg[ERRTEXT_MAX];
 
-	if (!req_classify(r, err, text, &jr, why, sizeof(why))) {
+	if (!req_classify(r, err, status, text, &reply, msg, sizeof(msg), why, sizeof(why))) {
 		req_retry(r, why);
 		return;
 	}
 	note_answer(e);
 	if (r == &e->authr) {
-		auth_done(e, &jr);
-		etcd_json_reply_free(&jr);
+		auth_done(e, &reply);
+		req_reset_answer(r);
 		return;
 	}
-	if (jr.reply.err == -EREMOTEIO && e->username && r->auth_retries < MAX_AUTH_RETRIES &&
-	    (jr.reply.grpc_code == 16 ||
-	     (jr.reply.grpc_code == 3 && is_auth_refusal(jr.message)))) {
+	if (reply.err == -EREMOTEIO && e->username && r->auth_retries < MAX_AUTH_RETRIES &&
+	    (reply.grpc_code == GRPC_UNAUTHENTICATED ||
+	     (reply.grpc_code == 3 && is_auth_refusal(0, reply.message)))) {
 		log_debug(1, "etcd %s: %s: %s; authenticating again", ep_name(e, &r->x), r->path,
-			  jr.message ? jr.message : "auth refused");
+			  reply.message ? reply.message : "auth refused");
 		e->stats.errors++;
 		r->auth_retries++;
 		invalidate_token(e, &r->x);
-		xfer_stop(e, &r->x);
-		etcd_json_reply_free(&jr);
+		xfer_stop(&r->x);
 		req_start(r);
 		return;
 	}
-	if (jr.reply.err) {
+	if (reply.err) {
 		e->stats.errors++;
 		log_debug(1, "etcd %s: %s: error %d: %s", ep_name(e, &r->x), r->path,
-			  jr.reply.grpc_code, jr.reply.message ? jr.reply.message : "");
+			  reply.grpc_code, reply.message ? reply.message : "");
 	}
-	req_complete(r, &jr.reply);
-	etcd_json_reply_free(&jr);
+	req_complete(r, &reply);
 }
 
-static int req_submit(struct etcd *e, enum etcd_json_kind kind, const char *path, char *body,
-		      etcd_reply_cb cb, void *arg)
+static int req_submit(struct etcd *e, enum etcd_pb_kind kind, const char *path,
+		      struct etcd_pb_buf body, etcd_reply_cb cb, void *arg)
 {
 	struct etcd_req *r = calloc(1, sizeof(*r));
 
 	if (!r) {
-		free(body);
+		free(body.data);
 		return -ENOMEM;
 	}
 	r->x.e = e;
@@ -623,9 +556,19 @@ static int req_submit(struct etcd *e, enum etcd_json_kind kind, const char *path
 
 /* ---- watches ---- */
 
+static void watch_drop_frags(struct etcd_watch *w)
+{
+	for (size_t i = 0; i < w->n_frags; i++)
+		etcd_watch_msg_free(&w->frags[i]);
+	free(w->frags);
+	w->frags = NULL;
+	w->n_frags = 0;
+	w->frag_bytes = 0;
+}
+
 static void watch_free(struct etcd_watch *w)
 {
-	etcd_linebuf_free(&w->lb);
+	watch_drop_frags(w);
 	free(w->key);
 	free(w->range_end);
 	free(w);
@@ -657,6 +600,8 @@ static void watch_set_up(struct etcd_watch *w, bool up)
 		w->ops.connected(w->arg, up);
 }
 
+static void watch_retry(struct etcd_watch *w, const char *why, bool transport);
+
 static void on_watch_timer(void *arg)
 {
 	struct etcd_watch *w = arg;
@@ -675,10 +620,14 @@ static void on_watch_timer(void *arg)
 	leave(e);
 }
 
+static int on_watch_message(void *arg, const uint8_t *p, size_t n);
+static void on_watch_done(void *arg, int err, int status, const char *text);
+static const struct grpc_call_ops watch_ops = { on_watch_message, on_watch_done };
+
 static void watch_attempt(struct etcd_watch *w)
 {
 	struct etcd *e = w->x.e;
-	char *body = NULL;
+	struct etcd_pb_buf body = { 0 };
 	uint64_t delay;
 	int err;
 
@@ -687,15 +636,15 @@ static void watch_attempt(struct etcd_watch *w)
 		auth_kick(e);
 		return;
 	}
-	etcd_linebuf_reset(&w->lb);
-	w->overflow = false;
-	err = etcd_json_watch_req(w->key, w->key_len, w->range_end, w->range_end_len, w->next_start,
-				  &body);
+	watch_drop_frags(w);
+	/* Fragments keep each message under etcd's request cap, whatever the values. */
+	err = etcd_pb_watch_create_req(w->key, w->key_len, w->range_end, w->range_end_len,
+				       w->next_start, false, true, &body);
 	if (!err) {
 		if (w->attempts++)
 			e->stats.watch_reconnects++;
-		err = xfer_start(e, &w->x, "watch", body, w);
-		free(body);
+		err = xfer_start(e, &w->x, "/etcdserverpb.Watch/Watch", &body, true, &watch_ops, w);
+		free(body.data);
 	}
 	if (err < 0) {
 		delay = next_backoff(e, &w->backoff_ms);
@@ -720,8 +669,8 @@ static void watch_retry(struct etcd_watch *w, const char *why, bool transport)
 	uint64_t delay;
 
 	note_failure(e, &w->x, why, transport);
-	xfer_stop(e, &w->x);
-	etcd_linebuf_reset(&w->lb);
+	xfer_stop(&w->x);
+	watch_drop_frags(w);
 	delay = next_backoff(e, &w->backoff_ms);
 	log_debug(1,
 		  "etcd %s: watch failed: %s; reconnecting in %" PRIu64 " ms on %s from %" PRId64,
@@ -737,50 +686,50 @@ static void advance(struct etcd_watch *w, int64_t next)
 		w->next_start = next;
 }
 
+/* The watch ended for good (compaction, or an unreadable message): the owner re-lists. */
+static void watch_end(struct etcd_watch *w, int64_t compact_revision)
+{
+	struct etcd *e = w->x.e;
+
+	note_answer(e);
+	xfer_stop(&w->x);
+	watch_drop_frags(w);
+	loop_timer_cancel(e->loop, &w->timer);
+	w->state = W_COMPACTED;
+	w->up = false;
+	w->ops.compacted(w->arg, compact_revision);
+}
+
 /*
- * A message over WATCH_MAX_LINE can never be read, and resuming would send
+ * A message over WATCH_MAX_BYTES can never be read, and resuming would send
  * it again: end the watch the way a compaction does, so that the owner
  * re-lists (in pages) and watches on from there.
  */
 static void watch_give_up(struct etcd_watch *w)
 {
-	struct etcd *e = w->x.e;
-
 	log_warnx("etcd %s: a watch message is over the %zu MiB cap; re-listing instead",
-		  ep_name(e, &w->x), WATCH_MAX_LINE >> 20);
-	note_answer(e);
-	xfer_stop(e, &w->x);
-	loop_timer_cancel(e->loop, &w->timer);
-	w->state = W_COMPACTED;
-	w->up = false;
-	w->ops.compacted(w->arg, 0);
+		  ep_name(w->x.e, &w->x), WATCH_MAX_BYTES >> 20);
+	watch_end(w, 0);
 }
 
-/* Handle one message; false when the caller must stop reading this stream. */
-static bool watch_handle_msg(struct etcd_watch *w, const struct etcd_watch_msg *m)
+/* Handle one whole message (a cancel or compaction also ends the gRPC call). */
+static void watch_handle_msg(struct etcd_watch *w, const struct etcd_watch_msg *m)
 {
 	struct etcd *e = w->x.e;
+	char why[ERRTEXT_MAX];
 
 	switch (m->type) {
-	case ETCD_WMSG_ERROR:
-		if (m->grpc_code == 16)
-			invalidate_token(e, &w->x);
-		watch_retry(w, m->reason ? m->reason : "error in watch stream", m->grpc_code == 14);
-		return false;
 	case ETCD_WMSG_CANCELED:
-		if (is_auth_refusal(m->reason))
+		if (is_auth_refusal(0, m->reason))
 			invalidate_token(e, &w->x);
-		watch_retry(w, m->reason ? m->reason : "watch canceled", false);
-		return false;
+		snprintf(why, sizeof(why), "watch canceled: %s",
+			 m->reason && *m->reason ? m->reason : "no reason given");
+		watch_retry(w, why, false);
+		return;
 	case ETCD_WMSG_COMPACTED:
 		/* Terminal: the owner re-lists and starts a new watch. */
-		note_answer(e);
-		xfer_stop(e, &w->x);
-		loop_timer_cancel(e->loop, &w->timer);
-		w->state = W_COMPACTED;
-		w->up = false;
-		w->ops.compacted(w->arg, m->compact_revision);
-		return false;
+		watch_end(w, m->compact_revision);
+		return;
 	case ETCD_WMSG_CREATED:
 	case ETCD_WMSG_EVENTS:
 	case ETCD_WMSG_PROGRESS:
@@ -798,7 +747,7 @@ static bool watch_handle_msg(struct etcd_watch *w, const struct etcd_watch_msg *
 		loop_timer_cancel(e->loop, &w->timer);
 		watch_set_up(w, true);
 		if (w->stopped || e->free_pending)
-			return false;
+			return;
 	}
 	if (m->type == ETCD_WMSG_EVENTS) {
 		/*
@@ -810,74 +759,116 @@ static bool watch_handle_msg(struct etcd_watch *w, const struct etcd_watch_msg *
 	} else if (m->type == ETCD_WMSG_PROGRESS && m->has_revision && m->watch_id != -1) {
 		advance(w, m->revision + 1);
 	}
-	return !w->stopped && !e->free_pending && w->state == W_RUNNING;
 }
 
-/* Dispatch complete lines (and with final, the unterminated tail). Caller holds w. */
-static void watch_drain(struct etcd_watch *w, bool final)
+/* Keep a fragment; 0, or -EMSGSIZE/-ENOMEM (m is freed either way on error). */
+static int watch_keep_frag(struct etcd_watch *w, struct etcd_watch_msg *m, size_t bytes)
 {
-	struct etcd *e = w->x.e;
+	struct etcd_watch_msg *f;
 
-	if (xfer_status(&w->x) != 200)
-		return; /* an error body: handled when the transfer ends */
-	for (;;) {
-		struct etcd_watch_msg m;
-		const char *line;
-		size_t n;
-		bool more;
-		int r = etcd_linebuf_next(&w->lb, final, &line, &n);
-
-		if (r == 0)
-			return;
-		if (r < 0) {
-			watch_give_up(w);
-			return;
-		}
-		r = etcd_json_parse_watch(line, n, &m);
-		if (r < 0) {
-			watch_retry(w, r == -ENOMEM ? "out of memory" : "malformed watch message",
-				    false);
-			return;
-		}
-		e->stats.watch_messages++;
-		more = watch_handle_msg(w, &m);
-		etcd_watch_msg_free(&m);
-		if (!more)
-			return;
+	if (bytes > WATCH_MAX_BYTES - w->frag_bytes) {
+		etcd_watch_msg_free(m);
+		return -EMSGSIZE;
 	}
+	f = realloc(w->frags, (w->n_frags + 1) * sizeof(*f));
+	if (!f) {
+		etcd_watch_msg_free(m);
+		return -ENOMEM;
+	}
+	w->frags = f;
+	w->frags[w->n_frags++] = *m;
+	w->frag_bytes += bytes;
+	memset(m, 0, sizeof(*m));
+	return 0;
 }
 
-static void watch_done(struct etcd_watch *w, int err, const char *text)
+/* The last fragment m joins the kept ones: one message with every event, into *out. */
+static int watch_join_frags(struct etcd_watch *w, struct etcd_watch_msg *m,
+			    struct etcd_watch_msg *out)
 {
+	size_t n = m->n_events, k = 0;
+	struct etcd_event *ev;
+
+	for (size_t i = 0; i < w->n_frags; i++)
+		n += w->frags[i].n_events;
+	ev = n ? calloc(n, sizeof(*ev)) : NULL;
+	if (n && !ev)
+		return -ENOMEM;
+	for (size_t i = 0; i < w->n_frags; i++)
+		for (size_t j = 0; j < w->frags[i].n_events; j++)
+			ev[k++] = w->frags[i].events[j];
+	for (size_t j = 0; j < m->n_events; j++)
+		ev[k++] = m->events[j];
+	*out = *m;
+	out->events = ev;
+	out->n_events = n;
+	out->arena = NULL; /* the arenas stay with the fragments and m */
+	out->reason = NULL;
+	if (n)
+		out->type = ETCD_WMSG_EVENTS;
+	return 0;
+}
+
+static int on_watch_message(void *arg, const uint8_t *p, size_t n)
+{
+	struct etcd_watch *w = arg;
 	struct etcd *e = w->x.e;
-	struct etcd_json_reply jr;
-	char why[ERRTEXT_MAX];
-	long code = w->x.status;
+	struct etcd_watch_msg m, joined;
+	int r;
 
+	if (w->state != W_RUNNING)
+		return 0;
+	r = etcd_pb_parse_watch(p, n, &m);
+	if (r < 0)
+		return r == -ENOMEM ? r : -EBADMSG;
+	e->stats.watch_messages++;
+	if (m.fragment)
+		return watch_keep_frag(w, &m, n);
+	enter(e);
 	watch_hold(w);
-	if (err) {
-		if (w->overflow)
-			watch_give_up(w);
-		else
-			watch_retry(w, text ? text : strerror(-err), true);
-	} else if (code == 200) {
-		watch_drain(w, true);
-		if (!w->stopped && !e->free_pending && w->state == W_RUNNING)
-			watch_retry(w, "watch stream ended", true);
-	} else if (etcd_json_parse_error(w->lb.buf ? w->lb.buf + w->lb.start : "",
-					 w->lb.len - w->lb.start, &jr) == 0) {
-		bool transport = is_gateway_status(code) || jr.reply.grpc_code == 14;
-
-		snprintf(why, sizeof(why), "HTTP %ld: %s", code, jr.message ? jr.message : "");
-		if (jr.reply.grpc_code == 16 || is_auth_refusal(jr.message))
-			invalidate_token(e, &w->x);
-		etcd_json_reply_free(&jr);
-		watch_retry(w, why, transport);
+	if (w->n_frags) {
+		r = watch_join_frags(w, &m, &joined);
+		if (r == 0) {
+			watch_handle_msg(w, &joined);
+			free(joined.events);
+		}
+		if (!w->stopped)
+			watch_drop_frags(w);
 	} else {
-		snprintf(why, sizeof(why), "HTTP %ld", code);
-		watch_retry(w, why, code >= 500);
+		watch_handle_msg(w, &m);
+	}
+	etcd_watch_msg_free(&m);
+	watch_release(w);
+	leave(e);
+	return r;
+}
+
+static void on_watch_done(void *arg, int err, int status, const char *text)
+{
+	struct etcd_watch *w = arg;
+	struct etcd *e = w->x.e;
+	char why[ERRTEXT_MAX];
+
+	w->x.gc = NULL;
+	enter(e);
+	watch_hold(w);
+	if (err == -EMSGSIZE) {
+		watch_give_up(w);
+	} else if (err == -EBADMSG) {
+		watch_retry(w, "malformed watch message", false);
+	} else if (err) {
+		watch_retry(w, text ? text : strerror(-err), true);
+	} else {
+		if (is_auth_refusal(status, text))
+			invalidate_token(e, &w->x);
+		if (status)
+			status_text(why, sizeof(why), status, text);
+		else
+			snprintf(why, sizeof(why), "watch stream ended");
+		watch_retry(w, why, !status || status == GRPC_UNAVAILABLE);
 	}
 	watch_release(w);
+	leave(e);
 }
 
 /* ---- public API ---- */
@@ -896,7 +887,7 @@ static char *dup_or_null(const char *s, bool *ok)
 
 int etcd_new(struct loop *loop, const struct etcd_opts *opts, struct etcd **ret)
 {
-	struct httpc_tls_opts tls;
+	struct grpc_opts go = { 0 };
 	struct etcd *e;
 	bool ok = true;
 	int r;
@@ -912,8 +903,8 @@ int etcd_new(struct loop *loop, const struct etcd_opts *opts, struct etcd **ret)
 	if (!e->rng)
 		e->rng = 1;
 	e->authr.x.e = e;
-	e->authr.kind = ETCD_JSON_AUTH;
-	e->authr.path = "auth/authenticate";
+	e->authr.kind = ETCD_PB_AUTH;
+	e->authr.path = "/etcdserverpb.Auth/Authenticate";
 	loop_timer_init(&e->authr.timer, on_req_timer, &e->authr);
 
 	e->endpoints = calloc(opts->n_endpoints, sizeof(*e->endpoints));
@@ -940,17 +931,19 @@ int etcd_new(struct loop *loop, const struct etcd_opts *opts, struct etcd **ret)
 	if (ok && opts->username && *opts->username) {
 		e->username = dup_or_null(opts->username, &ok);
 		e->auth = AUTH_NEEDED;
-		if (ok && etcd_json_auth_req(opts->username, opts->password, &e->authr.body) < 0)
+		if (ok && etcd_pb_auth_req(opts->username, opts->password ? opts->password : "",
+					   &e->authr.body) < 0)
 			ok = false;
 	}
 	if (!ok) {
 		r = -ENOMEM;
 		goto fail;
 	}
-	tls.cafile = opts->cafile;
-	tls.certfile = opts->certfile;
-	tls.keyfile = opts->keyfile;
-	r = httpc_new(loop, &tls, &e->http);
+	go.cafile = opts->cafile;
+	go.certfile = opts->certfile;
+	go.keyfile = opts->keyfile;
+	go.connect_timeout_ms = e->timeout_ms;
+	r = grpc_new(loop, &go, &e->grpc);
 	if (r < 0)
 		goto fail;
 	*ret = e;
@@ -966,7 +959,7 @@ static void destroy(struct etcd *e)
 		struct etcd_req *r = e->reqs;
 
 		req_unlink(e, r);
-		xfer_stop(e, &r->x);
+		xfer_stop(&r->x);
 		loop_timer_cancel(e->loop, &r->timer);
 		req_free(r);
 	}
@@ -974,15 +967,15 @@ static void destroy(struct etcd *e)
 		struct etcd_watch *w = e->watches;
 
 		e->watches = w->next;
-		xfer_stop(e, &w->x);
+		xfer_stop(&w->x);
 		loop_timer_cancel(e->loop, &w->timer);
 		watch_free(w);
 	}
-	xfer_stop(e, &e->authr.x);
+	xfer_stop(&e->authr.x);
 	loop_timer_cancel(e->loop, &e->authr.timer);
-	free(e->authr.body);
-	free(e->authr.resp);
-	httpc_free(e->http);
+	free(e->authr.body.data);
+	etcd_pb_reply_free(&e->authr.pr);
+	grpc_free(e->grpc);
 	for (size_t i = 0; i < e->n_endpoints; i++)
 		free(e->endpoints[i]);
 	free(e->endpoints);
@@ -1007,69 +1000,82 @@ void etcd_free(struct etcd *e)
 int etcd_range(struct etcd *e, const char *key, size_t key_len, const char *range_end,
 	       size_t range_end_len, int64_t revision, int64_t limit, etcd_reply_cb cb, void *arg)
 {
-	char *body;
-	int r = etcd_json_range_req(key, key_len, range_end, range_end_len, revision, limit, &body);
+	struct etcd_pb_buf b;
+	int r = etcd_pb_range_req(key, key_len, range_end, range_end_len, revision, limit, &b);
 
-	return r < 0 ? r : req_submit(e, ETCD_JSON_RANGE, "kv/range", body, cb, arg);
+	return r < 0 ? r : req_submit(e, ETCD_PB_RANGE, "/etcdserverpb.KV/Range", b, cb, arg);
 }
 
 int etcd_put(struct etcd *e, const char *key, size_t key_len, const char *value, size_t value_len,
 	     int64_t lease, etcd_reply_cb cb, void *arg)
 {
-	char *body;
-	int r = etcd_json_put_req(key, key_len, value, value_len, lease, &body);
+	struct etcd_pb_buf b;
+	int r = etcd_pb_put_req(key, key_len, value, value_len, lease, &b);
 
-	return r < 0 ? r : req_submit(e, ETCD_JSON_PUT, "kv/put", body, cb, arg);
+	return r < 0 ? r : req_submit(e, ETCD_PB_PUT, "/etcdserverpb.KV/Put", b, cb, arg);
 }
 
 int etcd_delete(struct etcd *e, const char *key, size_t key_len, etcd_reply_cb cb, void *arg)
 {
-	char *body;
-	int r = etcd_json_delete_req(key, key_len, &body);
+	struct etcd_pb_buf b;
+	int r = etcd_pb_delete_req(key, key_len, &b);
 
-	return r < 0 ? r : req_submit(e, ETCD_JSON_DELETE, "kv/deleterange", body, cb, arg);
+	return r < 0 ? r
+		     : req_submit(e, ETCD_PB_DELETE, "/etcdserverpb.KV/DeleteRange", b, cb, arg);
 }
 
 int etcd_txn(struct etcd *e, const struct etcd_cmp *cmp, size_t n_cmp,
 	     const struct etcd_op *success, size_t n_success, const struct etcd_op *failure,
 	     size_t n_failure, etcd_reply_cb cb, void *arg)
 {
-	char *body;
-	int r = etcd_json_txn_req(cmp, n_cmp, success, n_success, failure, n_failure, &body);
+	struct etcd_pb_buf b;
+	int r = etcd_pb_txn_req(cmp, n_cmp, success, n_success, failure, n_failure, &b);
 
-	return r < 0 ? r : req_submit(e, ETCD_JSON_TXN, "kv/txn", body, cb, arg);
+	return r < 0 ? r : req_submit(e, ETCD_PB_TXN, "/etcdserverpb.KV/Txn", b, cb, arg);
 }
 
 int etcd_lease_grant(struct etcd *e, int64_t ttl, etcd_reply_cb cb, void *arg)
 {
-	char *body;
-	int r = etcd_json_lease_grant_req(ttl, &body);
+	struct etcd_pb_buf b;
+	int r = etcd_pb_lease_grant_req(ttl, &b);
 
-	return r < 0 ? r : req_submit(e, ETCD_JSON_LEASE_GRANT, "lease/grant", body, cb, arg);
+	return r < 0 ? r
+		     : req_submit(e, ETCD_PB_LEASE_GRANT, "/etcdserverpb.Lease/LeaseGrant", b, cb,
+				  arg);
 }
 
+/*
+ * LeaseKeepAlive is a stream; one request that half-closes it is answered
+ * by one response before etcd ends the stream, which makes it a unary call.
+ */
 int etcd_lease_keepalive(struct etcd *e, int64_t id, etcd_reply_cb cb, void *arg)
 {
-	char *body;
-	int r = etcd_json_lease_id_req(id, &body);
+	struct etcd_pb_buf b;
+	int r = etcd_pb_lease_id_req(id, &b);
 
-	return r < 0 ? r : req_submit(e, ETCD_JSON_KEEPALIVE, "lease/keepalive", body, cb, arg);
+	return r < 0 ? r
+		     : req_submit(e, ETCD_PB_KEEPALIVE, "/etcdserverpb.Lease/LeaseKeepAlive", b,
+				  cb, arg);
 }
 
 int etcd_lease_revoke(struct etcd *e, int64_t id, etcd_reply_cb cb, void *arg)
 {
-	char *body;
-	int r = etcd_json_lease_id_req(id, &body);
+	struct etcd_pb_buf b;
+	int r = etcd_pb_lease_id_req(id, &b);
 
-	return r < 0 ? r : req_submit(e, ETCD_JSON_REVOKE, "lease/revoke", body, cb, arg);
+	return r < 0 ? r
+		     : req_submit(e, ETCD_PB_REVOKE, "/etcdserverpb.Lease/LeaseRevoke", b, cb,
+				  arg);
 }
 
 int etcd_lease_timetolive(struct etcd *e, int64_t id, etcd_reply_cb cb, void *arg)
 {
-	char *body;
-	int r = etcd_json_lease_id_req(id, &body);
+	struct etcd_pb_buf b;
+	int r = etcd_pb_lease_id_req(id, &b);
 
-	return r < 0 ? r : req_submit(e, ETCD_JSON_TIMETOLIVE, "lease/timetolive", body, cb, arg);
+	return r < 0 ? r
+		     : req_submit(e, ETCD_PB_TIMETOLIVE, "/etcdserverpb.Lease/LeaseTimeToLive", b,
+				  cb, arg);
 }
 
 int etcd_watch_start(struct etcd *e, const char *key, size_t key_len, const char *range_end,
@@ -1084,7 +1090,6 @@ int etcd_watch_start(struct etcd *e, const char *key, size_t key_len, const char
 	if (!w)
 		return -ENOMEM;
 	w->x.e = e;
-	w->x.is_watch = true;
 	w->key = malloc(key_len + 1);
 	if (range_end)
 		w->range_end = malloc(range_end_len + 1);
@@ -1105,7 +1110,6 @@ int etcd_watch_start(struct etcd *e, const char *key, size_t key_len, const char
 	w->next_start = start_revision;
 	w->ops = *ops;
 	w->arg = arg;
-	etcd_linebuf_init(&w->lb, WATCH_MAX_LINE);
 	loop_timer_init(&w->timer, on_watch_timer, w);
 	w->next = e->watches;
 	if (e->watches)
@@ -1130,7 +1134,7 @@ void etcd_watch_stop(struct etcd_watch *w)
 	if (w->next)
 		w->next->prev = w->prev;
 	w->next = w->prev = NULL;
-	xfer_stop(e, &w->x);
+	xfer_stop(&w->x);
 	loop_timer_cancel(e->loop, &w->timer);
 	w->stopped = true;
 	if (!w->busy)
@@ -1150,4 +1154,25 @@ uint64_t etcd_unreachable_since(const struct etcd *e)
 const char *etcd_last_error(const struct etcd *e)
 {
 	return e->last_error;
+}
+
+size_t etcd_prefix_end(const char *key, size_t key_len, char *buf, size_t size)
+{
+	size_t i = key_len, n;
+
+	/* Like clientv3.GetPrefixRangeEnd: bump the last byte below 0xff, drop the rest. */
+	while (i > 0 && (unsigned char)key[i - 1] == 0xff)
+		i--;
+	n = i ? i : 1;
+	if (n > size)
+		return 0;
+	if (i) {
+		memcpy(buf, key, i);
+		buf[i - 1] = (char)((unsigned char)key[i - 1] + 1);
+	} else {
+		buf[0] = '\0'; /* all 0xff: no prefix end, "\0" means every key >= key */
+	}
+	if (n < size)
+		buf[n] = '\0';
+	return n;
 }

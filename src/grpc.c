@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "grpc_msg.h"
-#include "http_parse.h"
+#include "http_url.h"
 #include "log.h"
 #include "loop.h"
 #include "tls.h"

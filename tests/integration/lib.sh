@@ -278,7 +278,10 @@ topo_down() {
 
 etcd_healthy() { sw_exec curl -sf -m 1 http://127.0.0.1:2379/health 2>/dev/null | grep -q '"health":"true"'; }
 
+# ETCD_EXTRA_ARGS: more flags for etcd, split on blanks (e.g. --enable-grpc-gateway=false).
 etcd_start() {
+	local extra
+	read -ra extra <<<"${ETCD_EXTRA_ARGS:-}"
 	mkdir -p "$ETCD_DATA"
 	chmod 700 "$ETCD_DATA"
 	SPAWN_LOG=$ETCD_LOG spawn etcd "$SW_NS" etcd \
@@ -289,7 +292,7 @@ etcd_start() {
 		--listen-peer-urls http://127.0.0.1:2380 \
 		--initial-advertise-peer-urls http://127.0.0.1:2380 \
 		--initial-cluster flt=http://127.0.0.1:2380 \
-		--logger zap --log-outputs stderr
+		--logger zap --log-outputs stderr "${extra[@]}"
 	if ! wait_until 20 etcd_healthy; then
 		tail -n 20 "$ETCD_LOG" >&2
 		fail "etcd did not become healthy"

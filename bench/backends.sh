@@ -85,7 +85,7 @@ row "" "1 stream" "4 streams" "flanneld CPU%" "flanneld CPU%"
 row "" "(Mbit/s)" "(Mbit/s)" "(1 stream)" "(4 streams)"
 for be in $BACKENDS; do
 	etcd_put_config "{\"Network\":\"$NETWORK\",\"Backend\":{\"Type\":\"$be\"}}"
-	for i in 1 2; do flannel_start "$i" --iptables-forward-rules=false; done
+	for i in 1 2; do flannel_start "$i"; done
 	if wait_until 10 proc_exited flanneld-1; then
 		printf '%-34s %s\n' "$be" "$(grep -o 'not supported yet.*' "$(inst_dir 1)/flanneld.log" | head -n 1)"
 		wait_until 10 proc_exited flanneld-2 || flannel_stop_all 2

@@ -129,6 +129,9 @@ echo "flanneld: $("$FLANNELD" --version 2>&1 | head -n 1); etcd $(etcd --version
 declare -a PIDS
 # Daemon i starts on member i % 3 + 1 and fails over to the others.
 EPS=("$(ep 1),$(ep 2),$(ep 3)" "$(ep 2),$(ep 3),$(ep 1)" "$(ep 3),$(ep 1),$(ep 2)")
+# --iptables-forward-rules=false: the N daemons share one network namespace,
+# where a real host runs one; N of them rewriting the same FLANNEL-FWD chain
+# every --iptables-resync would measure iptables, not flanneld.
 start_daemons() { # n
 	local n=$1 i
 	PIDS=()

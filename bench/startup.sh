@@ -2,9 +2,13 @@
 # SPDX-License-Identifier: Apache-2.0
 # Start-up latency and memory of flanneld against a real etcd, inside a
 # private network namespace (loopback only):
-#   A. empty cluster: exec -> subnet.env, first etcd answer -> subnet.env, RSS
+#   A. empty cluster: exec -> subnet.env, first etcd answer -> subnet.env, RSS;
+#      the same for upstream's Go flanneld when its binary is there
 #   B. 5000 existing leases: exec -> all leases known, peak RSS
+# Default flags (--iptables-forward-rules is on, as everywhere).
 # Usage: sudo bench/startup.sh [runs]   (prints a table; nothing is asserted)
+#   UPSTREAM_FLANNELD=path   upstream's binary (default ../shared/upstream/flanneld-v0.20.2;
+#                            absent: its figures are left out)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-10}
@@ -14,6 +18,7 @@ LEASES=${LEASES:-5000}
 scripts/deps.sh
 make -s
 FLANNELD=${FLANNELD:-$PWD/build/flanneld}
+UPSTREAM_FLANNELD=${UPSTREAM_FLANNELD:-$PWD/../shared/upstream/flanneld-v0.20.2}
 
 NS=flbench-$$
 TMP=$(mktemp -d /tmp/flbench.XXXXXX)
@@ -47,6 +52,10 @@ wait_until() {
 
 ip netns add "$NS"
 ip -n "$NS" link set lo up
+# Upstream wants an interface holding --public-ip: the public IPs live on a veth
+# (this kernel may lack the dummy module).
+ip -n "$NS" link add pub0 type veth peer name pub1
+ip -n "$NS" link set pub0 up
 ip netns exec "$NS" etcd --name bench --data-dir "$TMP/etcd" \
   --listen-client-urls $E --advertise-client-urls $E \
   --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
@@ -69,14 +78,16 @@ now_us() { local s; s=$(date +%H:%M:%S.%N); awk -v t="$s" 'BEGIN{split(t,a,/[:.]
 rss_kb() { awk -v k="$2:" '$1==k {print $2}' "/proc/$1/status"; }
 smaps_kb() { awk -v k="$2:" '$1==k {print $2}' "/proc/$1/smaps_rollup"; }
 
-# Start one daemon; wait for log pattern $1; sets DPID, T0, LOG.
+# Start one daemon ($BIN, default ours); wait for log pattern $1; sets DPID, T0, LOG.
 run_daemon() {
-  local pat=$1 n=$2
+  local pat=$1 n=$2 pub
+  pub="10.255.$((n / 256)).$((n % 256))"
   LOG=$TMP/d$n.log
   rm -f "$RUN/s$n.env"
+  ip -n "$NS" addr replace "$pub/32" dev pub0
   T0=$(now_us)
-  ip netns exec "$NS" "$FLANNELD" --etcd-endpoints $E --iface 127.0.0.1 --public-ip "10.255.$((n / 256)).$((n % 256))" \
-    --subnet-file "$RUN/s$n.env" --iptables-forward-rules=false -v 1 2>"$LOG" &
+  ip netns exec "$NS" "${BIN:-$FLANNELD}" --etcd-endpoints $E --iface 127.0.0.1 --public-ip "$pub" \
+    --subnet-file "$RUN/s$n.env" -v 1 2>"$LOG" &
   DPID=$!
   wait_until 30 grep -q "$pat" "$LOG" || { echo "daemon did not log '$pat':" >&2; tail "$LOG" >&2; exit 1; }
 }
@@ -84,22 +95,34 @@ stop_daemon() { kill "$DPID"; wait "$DPID" || true; DPID=; }
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
+# A: $1 names the daemon; $BIN is its binary. Idle RSS: once the forward
+# rules are in place (ours) or a second after subnet.env (upstream).
+empty_cluster() {
+  : >"$TMP/a.$1"
+  for i in $(seq 1 "$RUNS"); do
+    clear_leases
+    run_daemon "Wrote subnet file" "$i"
+    wait_until 5 grep -q "Running backend" "$LOG"
+    tw=$(stamp_us "Wrote subnet file" "$LOG"); tc=$(stamp_us "Found network config" "$LOG")
+    if [ -z "${BIN:-}" ]; then wait_until 5 grep -q "Forward rules for network" "$LOG"; else sleep 1; fi
+    echo "$((tw - T0)) $((tw - tc)) $(rss_kb "$DPID" VmRSS) $(smaps_kb "$DPID" Pss) $(rss_kb "$DPID" RssAnon)" >>"$TMP/a.$1"
+    stop_daemon
+  done
+  printf '%-52s %s\n' "$1: exec -> subnet.env written (us, median)" "$(cut -d' ' -f1 "$TMP/a.$1" | median)"
+  printf '%-52s %s\n' "$1: config answer -> subnet.env written (us)" "$(cut -d' ' -f2 "$TMP/a.$1" | median)"
+  printf '%-52s %s\n' "$1: RSS, idle after ready (kB, median)" "$(cut -d' ' -f3 "$TMP/a.$1" | median)"
+  printf '%-52s %s\n' "$1: PSS, idle after ready (kB, median)" "$(cut -d' ' -f4 "$TMP/a.$1" | median)"
+  printf '%-52s %s\n' "$1: anonymous RSS, idle after ready (kB, median)" "$(cut -d' ' -f5 "$TMP/a.$1" | median)"
+}
+
 echo "== A. empty cluster, $RUNS runs =="
 put_config '{"Network":"10.0.0.0/8","Backend":{"Type":"alloc"}}'
-: >"$TMP/a"
-for i in $(seq 1 "$RUNS"); do
-  clear_leases
-  run_daemon "Wrote subnet file" "$i"
-  wait_until 5 grep -q "Running backend" "$LOG"
-  tw=$(stamp_us "Wrote subnet file" "$LOG"); tc=$(stamp_us "Found network config" "$LOG")
-  echo "$((tw - T0)) $((tw - tc)) $(rss_kb "$DPID" VmRSS) $(smaps_kb "$DPID" Pss) $(rss_kb "$DPID" RssAnon)" >>"$TMP/a"
-  stop_daemon
-done
-printf '%-44s %s\n' "exec -> subnet.env written (us, median)" "$(cut -d' ' -f1 "$TMP/a" | median)"
-printf '%-44s %s\n' "config answer -> subnet.env written (us)" "$(cut -d' ' -f2 "$TMP/a" | median)"
-printf '%-44s %s\n' "RSS after ready (kB, median)" "$(cut -d' ' -f3 "$TMP/a" | median)"
-printf '%-44s %s\n' "PSS after ready (kB, median)" "$(cut -d' ' -f4 "$TMP/a" | median)"
-printf '%-44s %s\n' "anonymous RSS after ready (kB, median)" "$(cut -d' ' -f5 "$TMP/a" | median)"
+empty_cluster flanneld
+if [ -x "$UPSTREAM_FLANNELD" ]; then
+  BIN=$UPSTREAM_FLANNELD empty_cluster upstream
+else
+  echo "(no upstream binary at $UPSTREAM_FLANNELD: set UPSTREAM_FLANNELD for its figures)"
+fi
 
 echo "== B. $LEASES existing leases, $RUNS runs =="
 clear_leases

@@ -73,7 +73,7 @@ start_flanneld() {
 	# shellcheck disable=SC2086 # BENCH_WRAP (e.g. "valgrind --tool=massif") is split on purpose
 	ip netns exec "$(host_ns 1)" ${BENCH_WRAP:-} "$FLANNELD" --etcd-endpoints="$ETCD_CLIENT" --iface=eth0 \
 		--public-ip="$(host_ip 1)" --subnet-file="$TMP/h1/subnet.env" \
-		--iptables-forward-rules=false -v=1 >"$1" 2>&1 &
+		-v=1 >"$1" 2>&1 &
 	DPID=$!
 }
 stop_flanneld() {
@@ -211,7 +211,7 @@ if [[ $SKIP != *C* ]]; then
 	clear_leases
 	host_exec 1 ip link del "$DEV" 2>/dev/null || true
 	for i in 1 2; do
-		flannel_start "$i" --iptables-forward-rules=false
+		flannel_start "$i"
 	done
 	for i in 1 2; do wait_ready "$i"; done
 	for i in 1 2; do container_up "$i"; done
@@ -253,7 +253,7 @@ if [[ $SKIP != *C* ]]; then
 	wait_until 10 container_ping 1 2 || fail "no ping over the hand-made vxlan"
 	iperf hand "$TMP/hand"
 	# and flanneld again (it keeps the hand-made device: same attributes)
-	for i in 1 2; do flannel_start "$i" --iptables-forward-rules=false; done
+	for i in 1 2; do flannel_start "$i"; done
 	for i in 1 2; do wait_ready "$i"; done
 	iperf flannel "$TMP/flannel"
 	fl=$(median <"$TMP/flannel")

@@ -2,7 +2,9 @@
 /*
  * Start-up order (DESIGN.md): previous subnet.env, etcd client and health
  * listener, config (retried until valid), backend, lease list, own lease,
- * subnet.env + readiness, then the watch feeding the backend.
+ * masquerade rules (--ip-masq: waited for as a loop event), subnet.env +
+ * readiness, then the watch feeding the backend; the forward rules follow
+ * in the background, never waited for.
  */
 #include "daemon.h"
 
@@ -59,6 +61,7 @@ struct daemon {
 	bool has_prev_subnet;
 	bool env_written;
 	bool backend_live;
+	struct subnet_key own_subnet; /* our lease, for subnet.env once the rules are in */
 	struct ip4net env_subnet;
 
 	char last_etcd_err[256];
@@ -234,17 +237,17 @@ static const struct leasewatch_ops watch_ops = {
 	.listed = leases_listed,
 };
 
-static int write_subnet_env(struct daemon *d, const struct lease *own)
+static int write_subnet_env(struct daemon *d, const struct subnet_key *own)
 {
 	struct subnetenv env = { 0 };
 	int r;
 
 	env.has_network = env.has_subnet = d->conf.enable_ipv4;
 	env.network = d->conf.network;
-	env.subnet = own->subnet.v4;
-	env.has_ipv6_network = env.has_ipv6_subnet = d->conf.enable_ipv6 && own->subnet.has_v6;
+	env.subnet = own->v4;
+	env.has_ipv6_network = env.has_ipv6_subnet = d->conf.enable_ipv6 && own->has_v6;
 	env.ipv6_network = d->conf.ipv6_network;
-	env.ipv6_subnet = own->subnet.v6;
+	env.ipv6_subnet = own->v6;
 	env.has_mtu = true;
 	env.mtu = d->mtu;
 	env.has_ipmasq = true;
@@ -252,18 +255,59 @@ static int write_subnet_env(struct daemon *d, const struct lease *own)
 	r = subnetenv_write(d->opts->subnet_file, &env);
 	if (r < 0)
 		return r;
-	d->env_subnet = own->subnet.v4;
+	d->env_subnet = own->v4;
 	log_info("Wrote subnet file to %s", d->opts->subnet_file);
 	return 0;
 }
 
+/* subnet.env for our lease, then (the first time) readiness and the backend. */
+static void publish_lease(struct daemon *d)
+{
+	char a[IP_STRLEN];
+	int r;
+
+	r = write_subnet_env(d, &d->own_subnet);
+	if (r < 0) {
+		log_error("Failed to write subnet file %s: %s", d->opts->subnet_file, strerror(-r));
+		d->exit_code = 1;
+		loop_stop(d->loop);
+		return;
+	}
+	if (d->env_written)
+		return;
+	d->env_written = true;
+	log_info("flannel is ready");
+	/* Only now: units ordered after us read subnet.env once we are "started". */
+	r = sd_notifyf("READY=1\nSTATUS=Running with subnet %s, backend %s",
+		       ip4net_format(&d->own_subnet.v4, a), d->bops->name);
+	if (r < 0)
+		log_warnx("Failed to notify systemd ($NOTIFY_SOCKET): %s", strerror(-r));
+	d->backend_live = true;
+	log_info("Running backend.");
+	backend_resync(d);
+}
+
+static void masq_ready(void *arg, int r, const char *err)
+{
+	struct daemon *d = arg;
+
+	if (r < 0) {
+		log_error("Failed to set up IP masquerade: %s", err);
+		d->exit_code = 1;
+		loop_stop(d->loop);
+		return;
+	}
+	publish_lease(d);
+}
+
 /*
- * Masquerade and forward rules for our subnet, before subnet.env tells
- * containers to start, as upstream orders it. Masquerading was asked for:
- * without it we stop. Forward rules are on by default: without iptables
- * we go on without them, saying so.
+ * Masquerade and forward rules for our subnet, from the loop. Masquerading
+ * goes in before subnet.env tells containers to start, as upstream orders
+ * it, and without it we stop (a negative errno here, or masq_ready()).
+ * Forward rules are on by default and hold nothing up: they follow in the
+ * background, and without iptables we go on without them, saying so.
  */
-static int setup_rules(struct daemon *d, const struct lease *own)
+static int setup_rules(struct daemon *d)
 {
 	struct masq_config mc = {
 		.masq = d->opts->ip_masq,
@@ -275,7 +319,6 @@ static int setup_rules(struct daemon *d, const struct lease *own)
 		.default_prefix = strcmp(d->prefix, "/coreos.com/network") == 0,
 	};
 	struct masq_nets nets;
-	char err[256];
 	int r;
 
 	if (!mc.masq && !mc.forward)
@@ -288,28 +331,12 @@ static int setup_rules(struct daemon *d, const struct lease *own)
 	nets = (struct masq_nets){
 		.v4 = d->conf.enable_ipv4,
 		.network = d->conf.network,
-		.subnet = own->subnet.v4,
-		.v6 = d->conf.enable_ipv6 && own->subnet.has_v6,
+		.subnet = d->own_subnet.v4,
+		.v6 = d->conf.enable_ipv6 && d->own_subnet.has_v6,
 		.network6 = d->conf.ipv6_network,
-		.subnet6 = own->subnet.v6,
+		.subnet6 = d->own_subnet.v6,
 	};
-	r = masq_apply(d->masq, &nets, err, sizeof(err));
-	if (r == 0)
-		return 0;
-	if (mc.masq) {
-		log_error("Failed to set up IP masquerade: %s", err);
-		return r;
-	}
-	if (r == -ENOENT) {
-		log_error("No forward rules: %s (pass --iptables-forward-rules=false if none are "
-			  "wanted)",
-			  err);
-		masq_free(d->masq);
-		d->masq = NULL;
-		return 0;
-	}
-	log_warnx("Failed to set up the forward rules: %s; retrying every %ds", err,
-		  d->opts->iptables_resync);
+	masq_apply(d->masq, &nets, mc.masq ? masq_ready : NULL, d);
 	return 0;
 }
 
@@ -342,30 +369,18 @@ static void lease_acquired(void *arg, const struct lease *own)
 			   "backend %s",
 			   b, a, d->bops->name);
 	}
-	if (setup_rules(d, own) < 0) {
-		d->exit_code = 1;
-		loop_stop(d->loop);
+	d->own_subnet = own->subnet;
+	if (d->opts->ip_masq) {
+		/* publish_lease() once the masquerade rules are in: masq_ready(). */
+		if (setup_rules(d) < 0) {
+			d->exit_code = 1;
+			loop_stop(d->loop);
+		}
 		return;
 	}
-	r = write_subnet_env(d, own);
-	if (r < 0) {
-		log_error("Failed to write subnet file %s: %s", d->opts->subnet_file, strerror(-r));
-		d->exit_code = 1;
-		loop_stop(d->loop);
-		return;
-	}
-	if (!d->env_written) {
-		d->env_written = true;
-		log_info("flannel is ready");
-		/* Only now: units ordered after us read subnet.env once we are "started". */
-		r = sd_notifyf("READY=1\nSTATUS=Running with subnet %s, backend %s",
-			       ip4net_format(&own->subnet.v4, a), d->bops->name);
-		if (r < 0)
-			log_warnx("Failed to notify systemd ($NOTIFY_SOCKET): %s", strerror(-r));
-		d->backend_live = true;
-		log_info("Running backend.");
-		backend_resync(d);
-	}
+	publish_lease(d);
+	if (d->exit_code == 0)
+		setup_rules(d); /* the forward rules, in the background */
 }
 
 static void lease_failed(void *arg, const char *msg)

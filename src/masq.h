@@ -36,12 +36,19 @@ struct masq_nets {
 	struct ip6net network6, subnet6;
 };
 
+/* r: 0 once the masquerade rules are in place, or a negative errno and what failed. */
+typedef void (*masq_ready_cb)(void *arg, int r, const char *err);
+
 /*
- * Put the rules for the networks and our subnets in place now (again after
- * a new subnet), then keep them there. A negative errno with err filled
- * when that failed; the resync keeps trying anyway.
+ * Put the rules for the networks and our subnets in place (again after a
+ * new subnet), then keep them there; it all runs from the loop, around
+ * iptables-save and iptables-restore. ready (NULL: none) is called once
+ * the masquerade rules are in place, or failed to be, before the forward
+ * rules are looked at; it may be called before masq_apply returns. The
+ * forward rules follow without being waited for: a failure is logged and
+ * the resync keeps trying (without iptables at all, forward-only: said once, no retry).
  */
-int masq_apply(struct masq *m, const struct masq_nets *n, char *err, size_t errlen);
+void masq_apply(struct masq *m, const struct masq_nets *n, masq_ready_cb ready, void *arg);
 void masq_free(struct masq *m);
 
 #endif

@@ -90,7 +90,8 @@ for i in 1 2; do
 $(have "$i" nat FLANNEL-POSTRTG)
 expected:
 $(want_nat "$i")"
-	fwd_ok "$i" || fail "forward rules on h$i: $(have "$i" filter FLANNEL-FWD)"
+	# The forward rules follow readiness, without holding it up.
+	wait_until 10 fwd_ok "$i" || fail "forward rules on h$i: $(have "$i" filter FLANNEL-FWD)"
 	grep -qx FLANNEL_IPMASQ=true "$(inst_dir "$i")/subnet.env" || fail "FLANNEL_IPMASQ on h$i"
 done
 assert_eq "$(others)" 2 "rules of others on h1"
@@ -124,7 +125,7 @@ flannel_stop 1
 flannel_start 1 --ip-masq --iptables-resync=1
 wait_ready 1
 nat_ok 1 || fail "nat rules after restart: $(have 1 nat FLANNEL-POSTRTG)"
-fwd_ok 1 || fail "forward rules after restart: $(have 1 filter FLANNEL-FWD)"
+wait_until 10 fwd_ok 1 || fail "forward rules after restart: $(have 1 filter FLANNEL-FWD)"
 assert_eq "$(others)" 2 "rules of others on h1 after restart"
 pass "iptables: restart leaves exactly one copy of each rule"
 

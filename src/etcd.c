@@ -59,8 +59,8 @@ struct etcd_req {
 	enum req_state state;
 	bool doomed; /* authentication failed while it waited */
 	struct etcd_pb_reply pr;
-	int parse_err; /* the answer did not parse */
-	bool answered; /* a message came */
+	int parse_err;		 /* the answer did not parse */
+	bool answered;		 /* a message came */
 	struct loop_timer timer; /* backoff */
 	uint64_t backoff_ms;
 	int auth_retries;
@@ -1054,8 +1054,8 @@ int etcd_lease_keepalive(struct etcd *e, int64_t id, etcd_reply_cb cb, void *arg
 	int r = etcd_pb_lease_id_req(id, &b);
 
 	return r < 0 ? r
-		     : req_submit(e, ETCD_PB_KEEPALIVE, "/etcdserverpb.Lease/LeaseKeepAlive", b,
-				  cb, arg);
+		     : req_submit(e, ETCD_PB_KEEPALIVE, "/etcdserverpb.Lease/LeaseKeepAlive", b, cb,
+				  arg);
 }
 
 int etcd_lease_revoke(struct etcd *e, int64_t id, etcd_reply_cb cb, void *arg)
@@ -1064,8 +1064,7 @@ int etcd_lease_revoke(struct etcd *e, int64_t id, etcd_reply_cb cb, void *arg)
 	int r = etcd_pb_lease_id_req(id, &b);
 
 	return r < 0 ? r
-		     : req_submit(e, ETCD_PB_REVOKE, "/etcdserverpb.Lease/LeaseRevoke", b, cb,
-				  arg);
+		     : req_submit(e, ETCD_PB_REVOKE, "/etcdserverpb.Lease/LeaseRevoke", b, cb, arg);
 }
 
 int etcd_lease_timetolive(struct etcd *e, int64_t id, etcd_reply_cb cb, void *arg)

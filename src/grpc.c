@@ -280,7 +280,8 @@ static bool call_deliver(struct grpc_call *c)
 			if (r == -EMSGSIZE)
 				call_end(c, r, "a message is over the %zu-byte cap", c->rd.max_msg);
 			else
-				call_end(c, r, "a compressed message (compression was not offered)");
+				call_end(c, r,
+					 "a compressed message (compression was not offered)");
 			grpc_reader_free(&c->rd);
 			break;
 		}
@@ -451,8 +452,8 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *u
 			log_warnx("etcd %s:%s sent GOAWAY: %s%s%s", k->host, k->port,
 				  nghttp2_http2_strerror(ga->error_code), dl ? ": " : "", why);
 		else
-			log_debug(1, "etcd %s:%s sent GOAWAY%s%s", k->host, k->port,
-				  dl ? ": " : "", why);
+			log_debug(1, "etcd %s:%s sent GOAWAY%s%s", k->host, k->port, dl ? ": " : "",
+				  why);
 	}
 	return 0;
 }
@@ -674,7 +675,8 @@ static void keepalive(void *arg)
 		conn_flush(k);
 	} else {
 		loop_timer_arm(g->loop, &k->timer,
-			       idle >= PING_INTERVAL_MS ? PING_INTERVAL_MS : PING_INTERVAL_MS - idle);
+			       idle >= PING_INTERVAL_MS ? PING_INTERVAL_MS
+							: PING_INTERVAL_MS - idle);
 	}
 	leave(g);
 }
@@ -820,7 +822,8 @@ static int resolve_start(struct conn *k)
 	memcpy(s->host, k->host, sizeof(s->host));
 	memcpy(s->port, k->port, sizeof(s->port));
 	s->hints.ai_socktype = SOCK_STREAM;
-	/* No AI_ADDRCONFIG: it ignores loopback, so "localhost" would fail on a host with only lo. */
+	/* No AI_ADDRCONFIG: it ignores loopback, so "localhost" would fail on a host with only lo.
+	 */
 	s->hints.ai_flags = AI_NUMERICSERV;
 	s->cb.ar_name = s->host;
 	s->cb.ar_service = s->port;

@@ -76,7 +76,8 @@ int grpc_reader_next(struct grpc_reader *r, const uint8_t **msg, size_t *len)
 	*len = n;
 	r->start += GRPC_PREFIX_LEN + n;
 	if (r->start == r->len)
-		r->start = r->len = 0; /* the message stays valid: nothing overwrites it before append */
+		r->start = r->len =
+			0; /* the message stays valid: nothing overwrites it before append */
 	return 1;
 }
 
@@ -124,10 +125,22 @@ size_t grpc_percent_decode(const char *in, size_t n, char *out, size_t size)
 }
 
 static const char *const status_names[] = {
-	"OK",		     "CANCELLED",	 "UNKNOWN",	 "INVALID_ARGUMENT",
-	"DEADLINE_EXCEEDED", "NOT_FOUND",	 "ALREADY_EXISTS", "PERMISSION_DENIED",
-	"RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",	 "OUT_OF_RANGE",
-	"UNIMPLEMENTED",     "INTERNAL",	 "UNAVAILABLE",	 "DATA_LOSS",
+	"OK",
+	"CANCELLED",
+	"UNKNOWN",
+	"INVALID_ARGUMENT",
+	"DEADLINE_EXCEEDED",
+	"NOT_FOUND",
+	"ALREADY_EXISTS",
+	"PERMISSION_DENIED",
+	"RESOURCE_EXHAUSTED",
+	"FAILED_PRECONDITION",
+	"ABORTED",
+	"OUT_OF_RANGE",
+	"UNIMPLEMENTED",
+	"INTERNAL",
+	"UNAVAILABLE",
+	"DATA_LOSS",
 	"UNAUTHENTICATED",
 };
 

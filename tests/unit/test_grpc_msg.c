@@ -135,9 +135,9 @@ static void test_status(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_prefix),	    cmocka_unit_test(test_bytewise),
-		cmocka_unit_test(test_cap),	    cmocka_unit_test(test_compressed),
-		cmocka_unit_test(test_percent),	    cmocka_unit_test(test_status),
+		cmocka_unit_test(test_prefix),	cmocka_unit_test(test_bytewise),
+		cmocka_unit_test(test_cap),	cmocka_unit_test(test_compressed),
+		cmocka_unit_test(test_percent), cmocka_unit_test(test_status),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -76,6 +76,7 @@ struct conn {
 	struct loop_timer reap;	   /* a failed connection's calls are ended from the loop */
 	uint64_t last_recv_ms, ping_sent_ms;
 	bool ping_out;
+	char our_goaway[TEXT_MAX]; /* why nghttp2 ended the session (a GOAWAY of ours) */
 	int fail_err;
 	char fail_text[TEXT_MAX];
 };
@@ -458,6 +459,24 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *u
 	return 0;
 }
 
+/*
+ * nghttp2 ends the session with a GOAWAY of its own when the server breaks
+ * HTTP/2 (e.g. bytes that are no frames): keep its code and reason, so that
+ * the error says so rather than only "closed (GOAWAY)".
+ */
+static int on_frame_send(nghttp2_session *s, const nghttp2_frame *frame, void *ud)
+{
+	struct conn *k = ud;
+	const nghttp2_goaway *ga = &frame->goaway;
+
+	if (frame->hd.type == NGHTTP2_GOAWAY && ga->error_code && !k->our_goaway[0])
+		snprintf(k->our_goaway, sizeof(k->our_goaway), "%s%s%.*s",
+			 nghttp2_http2_strerror(ga->error_code), ga->opaque_data_len ? ": " : "",
+			 (int)(ga->opaque_data_len > 160 ? 160 : ga->opaque_data_len),
+			 (const char *)ga->opaque_data);
+	return 0;
+}
+
 /* ---------------------------------------------------------------- connections */
 
 static void conn_close_fd(struct conn *k)
@@ -573,6 +592,23 @@ static void conn_reap(void *arg)
 	leave(g);
 }
 
+/*
+ * A TLS 1.3 server that refuses our client certificate (or the lack of one)
+ * says so in an alert after our side of the handshake is done, then closes:
+ * our next write fails (EPIPE) with the alert still unread. Read it: its
+ * text says why, where "Broken pipe" would not.
+ */
+static void tls_alert_instead(struct conn *k, char *err, size_t errlen)
+{
+	char why[TEXT_MAX];
+	uint8_t junk[512]; /* not g->buf: it may still hold bytes being delivered */
+	bool ww = false;
+	ssize_t r = tls_read(k->tls, junk, sizeof(junk), &ww, why, sizeof(why));
+
+	if (r < 0 && r != -EAGAIN && strstr(why, "alert"))
+		snprintf(err, errlen, "%s", why);
+}
+
 static ssize_t conn_send(struct conn *k, const uint8_t *p, size_t n, char *err, size_t errlen)
 {
 	ssize_t w;
@@ -582,6 +618,8 @@ static ssize_t conn_send(struct conn *k, const uint8_t *p, size_t n, char *err, 
 		w = tls_write(k->tls, p, n, &k->want_write, err, errlen);
 		if (w == -EAGAIN && !k->want_write)
 			return 0; /* renegotiation wants a read first; the read path writes again */
+		if (w < 0 && w != -EAGAIN)
+			tls_alert_instead(k, err, errlen);
 		return w == -EAGAIN ? 0 : w;
 	}
 	w = send(k->fd, p, n, MSG_NOSIGNAL);
@@ -638,7 +676,10 @@ static void conn_flush(struct conn *k)
 	}
 	if (!nghttp2_session_want_read(k->h2) && !nghttp2_session_want_write(k->h2) &&
 	    k->out_off == k->out_len) {
-		conn_fail(k, -ECONNRESET, "the connection was closed (GOAWAY)");
+		if (k->our_goaway[0])
+			conn_fail(k, -EPROTO, "the server broke HTTP/2: %s", k->our_goaway);
+		else
+			conn_fail(k, -ECONNRESET, "the connection was closed (GOAWAY)");
 		return;
 	}
 	conn_set_events(k, LOOP_READ | (k->out_off < k->out_len || k->want_write ? LOOP_WRITE : 0));
@@ -1223,6 +1264,7 @@ int grpc_new(struct loop *loop, const struct grpc_opts *opts, struct grpc **ret)
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
 	nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
+	nghttp2_session_callbacks_set_on_frame_send_callback(cbs, on_frame_send);
 	if (opts && ((opts->cafile && !(g->cafile = strdup(opts->cafile))) ||
 		     (opts->certfile && !(g->certfile = strdup(opts->certfile))) ||
 		     (opts->keyfile && !(g->keyfile = strdup(opts->keyfile)))))

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * etcd v3 client over the JSON gateway, on our HTTP/1.1 client (httpc) and
- * the daemon's loop. Every call is asynchronous: it queues the request and
- * the callback runs later from the loop, exactly once (unless the client is
- * freed first). Transport failures (connection refused/reset, timeouts, HTTP
- * 503, gRPC Unavailable) are retried inside the client on the next endpoint
- * with jittered exponential backoff, forever; callbacks only see success or an
- * answer from etcd itself (err == -EREMOTEIO with grpc_code and message set).
+ * etcd v3 client over native gRPC (grpc.c: HTTP/2, one connection per
+ * endpoint) on the daemon's loop. Every call is asynchronous: it queues the
+ * request and the callback runs later from the loop, exactly once (unless
+ * the client is freed first). Transport failures (connection refused/reset,
+ * timeouts, GOAWAY, gRPC Unavailable) are retried inside the client on the
+ * next endpoint with jittered exponential backoff, forever; callbacks only
+ * see success or an answer from etcd itself (err == -EREMOTEIO with
+ * grpc_code and message set).
  */
 #ifndef FLANNELD_ETCD_H
 #define FLANNELD_ETCD_H
@@ -27,8 +28,7 @@ struct etcd_opts {
 	unsigned request_timeout_ms;		 /* per attempt of a unary call; 0: 5000 */
 };
 
-/* Keys and values are decoded from base64 and NUL-terminated. Borrowed: valid
- * only during the callback. */
+/* Keys and values are NUL-terminated copies. Borrowed: valid only during the callback. */
 struct etcd_kv {
 	const char *key;
 	size_t key_len;
@@ -38,8 +38,8 @@ struct etcd_kv {
 };
 
 struct etcd_reply {
-	/* 0 or -EREMOTEIO (etcd answered with an error), -ENOMEM, -EPROTO (bad JSON),
-	 * -EMSGSIZE (answer over 64 MiB) */
+	/* 0 or -EREMOTEIO (etcd answered with an error), -ENOMEM, -EPROTO (a malformed
+	 * answer), -EMSGSIZE (answer over 64 MiB) */
 	int err;
 	int grpc_code;		   /* when err == -EREMOTEIO, e.g. 5 NotFound, 11 OutOfRange */
 	const char *message;	   /* etcd's error text, or NULL */
@@ -131,7 +131,7 @@ int etcd_watch_start(struct etcd *e, const char *key, size_t key_len, const char
 void etcd_watch_stop(struct etcd_watch *w);
 
 struct etcd_stats {
-	uint64_t requests; /* HTTP requests sent, including retries */
+	uint64_t requests; /* gRPC calls started, including retries */
 	uint64_t errors;   /* failed attempts: transport errors and error answers */
 	uint64_t watch_reconnects;
 	uint64_t watch_messages;

@@ -61,12 +61,17 @@ info() { printf '%s [%s] %s\n' "$(date +%T.%3N)" "$TEST_NAME" "$*" >&2; }
 pass() { printf 'ok: %s\n' "$*"; }
 
 # Print the tail of every flanneld log (and etcd's), then exit 1; the EXIT
-# trap cleans up.
+# trap cleans up. upstream.log: upstream's Go flanneld in a mixed-cluster
+# test. With FAIL_HOSTS="4 5 6" only those hosts' logs (for a test that
+# runs cases side by side).
 fail() {
-	local f
+	local f h
 	printf 'FAIL: %s\n' "$*"
-	for f in "$TMP"/h*/flanneld.log; do
+	for f in "$TMP"/h*/flanneld.log "$TMP"/h*/upstream.log; do
 		[ -f "$f" ] || continue
+		h=${f#"$TMP"/h}
+		h=${h%%[!0-9]*}
+		[ -z "${FAIL_HOSTS:-}" ] || [[ " $FAIL_HOSTS " == *" $h "* ]] || continue
 		printf -- '--- last 30 lines of %s\n' "${f#"$TMP"/}"
 		tail -n 30 "$f"
 	done

@@ -72,7 +72,7 @@ void log_error(const char *fmt, ...)
 	va_end(ap);
 }
 
-void log_debug(int level, const char *fmt, ...)
+void log_debug_(int level, const char *fmt, ...)
 {
 	va_list ap;
 

@@ -18,7 +18,13 @@ void log_info(const char *fmt, ...) PRINTF_LIKE(1, 2);
 void log_warn(const char *fmt, ...) PRINTF_LIKE(1, 2);
 void log_warnx(const char *fmt, ...) PRINTF_LIKE(1, 2);
 void log_error(const char *fmt, ...) PRINTF_LIKE(1, 2);
-void log_debug(int level, const char *fmt, ...) PRINTF_LIKE(2, 3);
+void log_debug_(int level, const char *fmt, ...) PRINTF_LIKE(2, 3);
+/* A macro, so that the arguments of a line not printed are not even formatted. */
+#define log_debug(level, ...)                                                                      \
+	do {                                                                                       \
+		if ((level) <= log_verbosity)                                                      \
+			log_debug_(level, __VA_ARGS__);                                            \
+	} while (0)
 /*
  * A rate limit for one kind of message that remote input can repeat:
  * at most burst of them per window_ms. Zero-initialise the counters.

@@ -23,6 +23,8 @@
 
 /* One read buffer for every connection: nghttp2 consumes it before the next read. */
 #define RECV_SIZE (64 * 1024)
+/* Frames gathered for one write. */
+#define OUT_BATCH (64 * 1024)
 /*
  * Windows large enough that a range over thousands of leases arrives in
  * one round trip. They cost no memory: data is consumed as it arrives.
@@ -631,7 +633,49 @@ static ssize_t conn_send(struct conn *k, const uint8_t *p, size_t n, char *err, 
 	return -errno;
 }
 
-/* Hand nghttp2's output to the socket; what it will not take yet waits for LOOP_WRITE. */
+/* Append what nghttp2 has to send to k->out, up to about OUT_BATCH bytes. */
+static int conn_collect(struct conn *k)
+{
+	if (k->out_off) {
+		memmove(k->out, k->out + k->out_off, k->out_len - k->out_off);
+		k->out_len -= k->out_off;
+		k->out_off = 0;
+	}
+	while (k->out_len < OUT_BATCH) {
+		const uint8_t *data;
+		ssize_t n = nghttp2_session_mem_send(k->h2, &data);
+
+		if (n < 0) {
+			conn_fail(k, -EPROTO, "HTTP/2: %s", nghttp2_strerror((int)n));
+			return -EPROTO;
+		}
+		if (n == 0)
+			break;
+		if (k->out_len + (size_t)n > k->out_cap) {
+			size_t cap = k->out_cap ? k->out_cap : 4096;
+			uint8_t *p;
+
+			while (cap < k->out_len + (size_t)n)
+				cap *= 2;
+			p = realloc(k->out, cap);
+			if (!p) {
+				conn_fail(k, -ENOMEM, "out of memory");
+				return -ENOMEM;
+			}
+			k->out = p;
+			k->out_cap = cap;
+		}
+		memcpy(k->out + k->out_len, data, (size_t)n);
+		k->out_len += (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Hand nghttp2's output to the socket, every frame that is ready in one
+ * write (nghttp2 gives them one by one); what the socket will not take yet
+ * waits for LOOP_WRITE.
+ */
 static void conn_flush(struct conn *k)
 {
 	char err[TEXT_MAX];
@@ -639,30 +683,10 @@ static void conn_flush(struct conn *k)
 	if (k->state != CS_READY)
 		return;
 	for (;;) {
-		if (k->out_off == k->out_len) {
-			const uint8_t *data;
-			ssize_t n = nghttp2_session_mem_send(k->h2, &data);
-
-			k->out_off = k->out_len = 0;
-			if (n < 0) {
-				conn_fail(k, -EPROTO, "HTTP/2: %s", nghttp2_strerror((int)n));
-				return;
-			}
-			if (n == 0)
-				break;
-			if ((size_t)n > k->out_cap) {
-				uint8_t *p = realloc(k->out, (size_t)n);
-
-				if (!p) {
-					conn_fail(k, -ENOMEM, "out of memory");
-					return;
-				}
-				k->out = p;
-				k->out_cap = (size_t)n;
-			}
-			memcpy(k->out, data, (size_t)n);
-			k->out_len = (size_t)n;
-		}
+		if (conn_collect(k) < 0)
+			return;
+		if (k->out_off == k->out_len)
+			break;
 		ssize_t w = conn_send(k, k->out + k->out_off, k->out_len - k->out_off, err,
 				      sizeof(err));
 
@@ -673,6 +697,8 @@ static void conn_flush(struct conn *k)
 		if (w == 0)
 			break;
 		k->out_off += (size_t)w;
+		if (k->out_off == k->out_len)
+			k->out_off = k->out_len = 0;
 	}
 	if (!nghttp2_session_want_read(k->h2) && !nghttp2_session_want_write(k->h2) &&
 	    k->out_off == k->out_len) {

@@ -83,7 +83,7 @@ test_flags_DEPS := src/flags.c src/http_url.c src/log.c src/textutil.c
 test_alloc_DEPS := src/alloc_choice.c src/config.c src/ip.c src/subnet.c src/jsonutil.c src/textutil.c
 test_etcd_pb_DEPS := src/etcd_pb.c $(PB_SRCS:%.c=$(UNIT_BUILD)/%.o)
 test_http_url_DEPS := src/http_url.c src/textutil.c
-test_grpc_msg_DEPS := src/grpc_msg.c
+test_grpc_msg_DEPS := src/grpc_msg.c src/textutil.c
 test_leasecache_DEPS := src/leasecache.c src/subnet.c src/ip.c src/jsonutil.c src/textutil.c
 test_vxlan_conf_DEPS := src/backend/vxlan_conf.c src/jsonutil.c src/textutil.c
 test_fdbset_DEPS := src/backend/fdbset.c
@@ -133,7 +133,7 @@ fuzz_config_DEPS := src/config.c src/ip.c src/jsonutil.c src/textutil.c src/allo
 fuzz_lease_DEPS := src/subnet.c src/ip.c src/jsonutil.c src/textutil.c src/backend/vxlan_conf.c
 fuzz_etcd_pb_DEPS := src/etcd_pb.c $(PB_SRCS)
 fuzz_http_url_DEPS := src/http_url.c src/textutil.c
-fuzz_grpc_frames_DEPS := src/grpc_msg.c
+fuzz_grpc_frames_DEPS := src/grpc_msg.c src/textutil.c
 fuzz_subnetenv_DEPS := src/subnetenv.c src/ip.c src/log.c src/textutil.c
 fuzz_ip_DEPS := src/ip.c src/textutil.c
 fuzz_nl_DEPS := src/nl_msg.c

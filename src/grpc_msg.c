@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* gRPC message framing and trailer text: pure functions, fed from the transport. */
 #include "grpc_msg.h"
+#include "textutil.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -92,17 +93,6 @@ void grpc_reader_free(struct grpc_reader *r)
 	memset(r, 0, sizeof(*r));
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 size_t grpc_percent_decode(const char *in, size_t n, char *out, size_t size)
 {
 	size_t o = 0;
@@ -113,8 +103,8 @@ size_t grpc_percent_decode(const char *in, size_t n, char *out, size_t size)
 		unsigned char c = (unsigned char)in[i];
 		int hi, lo;
 
-		if (c == '%' && i + 2 < n && (hi = hexval(in[i + 1])) >= 0 &&
-		    (lo = hexval(in[i + 2])) >= 0) {
+		if (c == '%' && i + 2 < n && (hi = text_hex_digit(in[i + 1])) >= 0 &&
+		    (lo = text_hex_digit(in[i + 2])) >= 0) {
 			c = (unsigned char)(hi << 4 | lo);
 			i += 2;
 		}

@@ -147,6 +147,21 @@ static bool is_own_key(const struct daemon *d, const struct lease *l)
 	return d->own && ownlease_owns_key(d->own, l->key);
 }
 
+/* 4 or 6: the subnet of that family in l lies outside our network; 0: neither does. */
+static int outside_family(const struct daemon *d, const struct lease *l)
+{
+	const struct ip4net *v4 = &l->subnet.v4, *net = &d->conf.network;
+	const struct ip6net *v6 = &l->subnet.v6, *net6 = &d->conf.ipv6_network;
+
+	if (v4->len &&
+	    (!d->conf.enable_ipv4 || v4->len < net->len || !ip4net_contains(net, v4->addr)))
+		return 4;
+	if (l->subnet.has_v6 && v6->len &&
+	    (!d->conf.enable_ipv6 || v6->len < net6->len || !ip6net_contains(net6, &v6->addr)))
+		return 6;
+	return 0;
+}
+
 /*
  * A lease whose subnet lies outside our Network is none of ours to route:
  * written by mistake (or malice) it could point the underlay's own subnet
@@ -154,25 +169,17 @@ static bool is_own_key(const struct daemon *d, const struct lease *l)
  */
 static bool in_network(struct daemon *d, const struct lease *l)
 {
-	const struct ip4net *v4 = &l->subnet.v4, *net = &d->conf.network;
-	const struct ip6net *v6 = &l->subnet.v6, *net6 = &d->conf.ipv6_network;
 	char sn[IP_STRLEN], nn[IP_STRLEN];
+	int fam = outside_family(d, l);
 
-	if (v4->len &&
-	    (!d->conf.enable_ipv4 || v4->len < net->len || !ip4net_contains(net, v4->addr))) {
-		if (log_limit_ok(&d->outside_limit, "leases outside the network"))
-			log_warnx("Ignoring lease %s: %s is outside the network %s", l->key,
-				  ip4net_format(v4, sn), ip4net_format(net, nn));
-		return false;
-	}
-	if (l->subnet.has_v6 && v6->len &&
-	    (!d->conf.enable_ipv6 || v6->len < net6->len || !ip6net_contains(net6, &v6->addr))) {
-		if (log_limit_ok(&d->outside_limit, "leases outside the network"))
-			log_warnx("Ignoring lease %s: its IPv6 subnet is outside the network",
-				  l->key);
-		return false;
-	}
-	return true;
+	if (!fam || !log_limit_ok(&d->outside_limit, "leases outside the network"))
+		return !fam;
+	if (fam == 4)
+		log_warnx("Ignoring lease %s: %s is outside the network %s", l->key,
+			  ip4net_format(&l->subnet.v4, sn), ip4net_format(&d->conf.network, nn));
+	else
+		log_warnx("Ignoring lease %s: its IPv6 subnet is outside the network", l->key);
+	return false;
 }
 
 /* Every remote lease with a usable value: what the backend converges to. */
@@ -201,9 +208,12 @@ static void lease_added(void *arg, const struct lease *l)
 
 	if (d->own && ownlease_key_changed(d->own, l))
 		return;
+	/* Before that, listed leases: "Listed N leases" says it, the resync programs them. */
+	if (!d->backend_live)
+		return;
 	log_debug(1, "Lease added: %s PublicIP %s", ip4net_format(&l->subnet.v4, buf),
 		  ip4_format(l->attrs.public_ip, pub));
-	if (d->backend_live && in_network(d, l))
+	if (in_network(d, l))
 		d->bops->lease_added(d->backend, l);
 }
 
@@ -217,6 +227,26 @@ static void lease_removed(void *arg, const struct lease *l)
 	log_debug(1, "Lease removed: %s", ip4net_format(&l->subnet.v4, buf));
 	if (d->backend_live && l->has_attrs)
 		d->bops->lease_removed(d->backend, l);
+}
+
+/*
+ * A page of the first listing, before the backend is live: remote leases
+ * that cannot turn out to be ours get a head start (the resync that goes
+ * live still converges to the whole list). Warnings wait for that resync.
+ */
+static void leases_page(void *arg, const struct lease *const *page, size_t n)
+{
+	struct daemon *d = arg;
+	const struct lease **ok;
+	size_t k = 0;
+
+	if (d->backend_live || !d->bops->prefill || !(ok = malloc((n ? n : 1) * sizeof(*ok))))
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (!ownlease_may_own(d->own, page[i]) && !outside_family(d, page[i]))
+			ok[k++] = page[i];
+	d->bops->prefill(d->backend, ok, k);
+	free(ok);
 }
 
 static void leases_listed(void *arg, int64_t revision, bool first)
@@ -234,6 +264,7 @@ static void leases_listed(void *arg, int64_t revision, bool first)
 static const struct leasewatch_ops watch_ops = {
 	.added = lease_added,
 	.removed = lease_removed,
+	.page = leases_page,
 	.listed = leases_listed,
 };
 

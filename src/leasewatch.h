@@ -18,6 +18,12 @@ struct leasewatch_ops {
 	void (*added)(void *arg, const struct lease *l);
 	/* A lease is gone; called before it leaves the cache. */
 	void (*removed)(void *arg, const struct lease *l);
+	/*
+	 * Optional: the leases with a usable value that one page of a listing
+	 * applied (added() was called for each too), while the next page is on
+	 * its way. The listing is not complete: listed() says when it is.
+	 */
+	void (*page)(void *arg, const struct lease *const *l, size_t n);
 	/* A listing finished: the cache mirrors etcd at revision. */
 	void (*listed)(void *arg, int64_t revision, bool first);
 };

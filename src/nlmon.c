@@ -94,15 +94,9 @@ int nlmon_open(struct loop *loop, const unsigned *groups, size_t ngroups,
 		r = -errno;
 		goto fail;
 	}
-	for (size_t i = 0; i < ngroups; i++) {
-		int group = (int)groups[i];
-
-		if (mnl_socket_setsockopt(m->sk, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group)) <
-		    0) {
-			r = -errno;
-			goto fail;
-		}
-	}
+	r = nlmon_membership(m, groups, ngroups, true);
+	if (r < 0)
+		goto fail;
 	m->fd = mnl_socket_get_fd(m->sk);
 	/* RCVBUFFORCE passes rmem_max (we have CAP_NET_ADMIN); RCVBUF is the fallback. */
 	if (setsockopt(m->fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
@@ -116,6 +110,19 @@ fail:
 	m->fd = -1;
 	nlmon_close(m);
 	return r;
+}
+
+int nlmon_membership(struct nlmon *m, const unsigned *groups, size_t ngroups, bool join)
+{
+	for (size_t i = 0; i < ngroups; i++) {
+		int group = (int)groups[i];
+
+		if (mnl_socket_setsockopt(m->sk,
+					  join ? NETLINK_ADD_MEMBERSHIP : NETLINK_DROP_MEMBERSHIP,
+					  &group, sizeof(group)) < 0)
+			return -errno;
+	}
+	return 0;
 }
 
 void nlmon_close(struct nlmon *m)

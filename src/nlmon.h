@@ -4,6 +4,7 @@
 #ifndef FLANNELD_NLMON_H
 #define FLANNELD_NLMON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct loop;
@@ -23,6 +24,8 @@ struct nlmon_ops {
 /* Subscribe to the RTNLGRP_* groups in groups[] (our own changes are reported too). */
 int nlmon_open(struct loop *loop, const unsigned *groups, size_t ngroups,
 	       const struct nlmon_ops *ops, void *arg, struct nlmon **ret);
+/* Join (or leave) groups later; what was queued before a leave is still read. */
+int nlmon_membership(struct nlmon *m, const unsigned *groups, size_t ngroups, bool join);
 void nlmon_close(struct nlmon *m);
 
 #endif

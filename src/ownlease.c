@@ -754,6 +754,11 @@ bool ownlease_owns_key(const struct ownlease *o, const char *key)
 	return o->state == ST_BUSY && strcmp(o->target_key, key) == 0;
 }
 
+bool ownlease_may_own(const struct ownlease *o, const struct lease *l)
+{
+	return ownlease_owns_key(o, l->key) || (l->has_attrs && is_ours(o, &l->attrs));
+}
+
 /* The held key in its current incarnation (not an older, deleted one). */
 static bool is_held(const struct ownlease *o, const struct lease *l)
 {

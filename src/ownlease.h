@@ -44,6 +44,8 @@ void ownlease_prepare(struct ownlease *o);
 void ownlease_acquire(struct ownlease *o);
 /* True for the key we hold or are acquiring: it is not a remote lease. */
 bool ownlease_owns_key(const struct ownlease *o, const char *key);
+/* Before our lease is chosen: l carries our PublicIP, so acquisition may take it. */
+bool ownlease_may_own(const struct ownlease *o, const struct lease *l);
 /* Watch events; they return true when the event was about our own lease
  * (false, for instance, when another host has just taken our key over). */
 bool ownlease_key_changed(struct ownlease *o, const struct lease *l);

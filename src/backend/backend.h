@@ -53,6 +53,12 @@ struct backend_ops {
 	/* A remote lease appeared or changed (idempotent). */
 	void (*lease_added)(struct backend *b, const struct lease *l);
 	void (*lease_removed)(struct backend *b, const struct lease *l);
+	/*
+	 * Optional: remote leases read by the first listing so far, before our
+	 * own lease is held: a head start on programming them where the kernel
+	 * holds nothing they could clash with. resync() still decides.
+	 */
+	void (*prefill)(struct backend *b, const struct lease *const *l, size_t n);
 	/* The full set of remote leases after a (re)list: converge to exactly it. */
 	void (*resync)(struct backend *b, const struct lease *const *all, size_t n);
 	/* Prometheus text for the backend's own metrics (optional: NULL). */

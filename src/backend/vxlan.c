@@ -120,6 +120,11 @@ struct backend {
 	bool failed; /* a write of the current batch failed */
 	bool v4, v6; /* EnableIPv4, EnableIPv6 */
 	struct vx6 six;
+
+	/* prefill_begin(): READY from creating the device to the first page. */
+	enum { PF_OFF, PF_READY, PF_ON } prefill;
+	size_t prefilled;
+	bool resynced; /* b->peers holds the leases */
 };
 
 static uintptr_t cookie(enum op op, uint32_t addr)
@@ -764,8 +769,8 @@ static bool is_direct(struct backend *b, uint32_t ip, int *oif)
 	return true;
 }
 
-/* 1 with *ret filled, 0 when the lease is not ours to program (logged). */
-static int peer_from_lease(struct backend *b, const struct lease *l, struct peer *ret)
+/* 1 with *ret filled, 0 when the lease is not ours to program (logged if warn). */
+static int peer_from_lease(struct backend *b, const struct lease *l, struct peer *ret, bool warn)
 {
 	char sn[IP_STRLEN], err[160], q[48];
 	const struct lease_attrs *a = &l->attrs;
@@ -775,14 +780,15 @@ static int peer_from_lease(struct backend *b, const struct lease *l, struct peer
 	if (b->have_own && same_subnet(&l->subnet.v4, &b->own))
 		return 0;
 	if (strcmp(a->backend_type, "vxlan") != 0) {
-		log_debug(1, "Ignoring non-vxlan subnet %s: type=\"%s\"",
-			  ip4net_format(&l->subnet.v4, sn),
-			  text_quote(a->backend_type, q, sizeof(q)));
+		if (warn)
+			log_debug(1, "Ignoring non-vxlan subnet %s: type=\"%s\"",
+				  ip4net_format(&l->subnet.v4, sn),
+				  text_quote(a->backend_type, q, sizeof(q)));
 		return 0;
 	}
 	if (!a->backend_data || vxlan_lease_data_parse(a->backend_data, strlen(a->backend_data),
 						       ret->mac, err, sizeof(err)) < 0) {
-		if (log_limit_ok(&b->warn_limit, "subnets with bad vxlan BackendData"))
+		if (warn && log_limit_ok(&b->warn_limit, "subnets with bad vxlan BackendData"))
 			log_warnx("Ignoring subnet %s: bad vxlan BackendData: %s",
 				  ip4net_format(&l->subnet.v4, sn), a->backend_data ? err : "none");
 		return 0;
@@ -839,7 +845,7 @@ static void vxlan_lease_added(struct backend *b, const struct lease *l)
 		vx6_lease_added(&b->six, l);
 	if (!b->v4)
 		return;
-	if (peer_from_lease(b, l, &np) <= 0) {
+	if (peer_from_lease(b, l, &np, true) <= 0) {
 		/* Type changed away from vxlan, or unusable: what we had for it goes (v6 done). */
 		old = peer_find(b, l->subnet.v4.addr);
 		if (old && l->has_attrs && strcmp(l->attrs.backend_type, "vxlan") != 0) {
@@ -889,6 +895,106 @@ static void vxlan_lease_added(struct backend *b, const struct lease *l)
 	batch_end(b);
 }
 
+/* ------------------------------------------------------------ prefill */
+
+/*
+ * The groups that echo every entry we write (4 per peer): left while we
+ * prefill, so that thousands of echoes cannot overflow the monitor.
+ */
+static size_t echo_groups(const struct backend *b, unsigned groups[3])
+{
+	size_t n = 0;
+
+	groups[n++] = RTNLGRP_NEIGH;
+	groups[n++] = RTNLGRP_IPV4_ROUTE;
+	if (b->kernel_nexthops)
+		groups[n++] = RTNLGRP_NEXTHOP;
+	return n;
+}
+
+static int nexthop_in_network_cb(void *arg, const struct nlmsghdr *nlh)
+{
+	struct backend *b = arg;
+	struct nl_nexthop nh;
+
+	/* A nexthop id a peer could need: writing blindly could replace someone else's. */
+	if (nl_parse_nexthop(nlh, &nh) == 0 && ip4net_contains(&b->network, nh.id))
+		return -EEXIST;
+	return 0;
+}
+
+/*
+ * A device we have just created holds no neighbour or FDB entry and no
+ * route goes through it, so before the first resync peers can be written
+ * blindly (neighbour, FDB, nexthop, route: what converge() would write),
+ * unless a nexthop id inside Network exists. The device goes up now, the
+ * monitor stops hearing our echo; the resync's dump, taken after it hears
+ * again, sees whatever changed meanwhile. 0 when prefilling may start.
+ */
+static int prefill_begin(struct backend *b)
+{
+	NL_MSG_BUF(buf);
+	unsigned groups[3];
+	char err[256];
+	int r;
+
+	if (b->kernel_nexthops) {
+		if (!nl_msg_dump(buf, RTM_GETNEXTHOP, AF_INET, 0))
+			return -EINVAL;
+		r = nl_dump(b->nl, (const void *)buf, nexthop_in_network_cb, NULL, b);
+		if (r < 0)
+			return r;
+	}
+	r = nl_request(b->nl, nl_msg_link_set(buf, b->ifindex, 0, true), 0, NULL, NULL, err,
+		       sizeof(err));
+	if (r < 0) {
+		log_warnx("Failed to set %s up: %s", b->dev, err);
+		return r;
+	}
+	return nlmon_membership(b->mon, groups, echo_groups(b, groups), false);
+}
+
+/* Hear our groups again (before the dump that checks what was prefilled). */
+static void prefill_end(struct backend *b)
+{
+	unsigned groups[3];
+	int r;
+
+	if (b->prefill != PF_ON) {
+		b->prefill = PF_OFF;
+		return;
+	}
+	b->prefill = PF_OFF;
+	log_info("Programmed %zu subnets on %s while the leases were being read", b->prefilled,
+		 b->dev);
+	r = nlmon_membership(b->mon, groups, echo_groups(b, groups), true);
+	if (r < 0)
+		log_error("Cannot listen for rtnetlink notifications again: %s; entries deleted "
+			  "from %s will not come back",
+			  strerror(-r), b->dev);
+}
+
+static void vxlan_prefill(struct backend *b, const struct lease *const *l, size_t n)
+{
+	struct peer *peers;
+	size_t k = 0;
+
+	if (b->prefill == PF_READY)
+		b->prefill = prefill_begin(b) == 0 ? PF_ON : PF_OFF;
+	if (b->prefill != PF_ON || !(peers = malloc((n ? n : 1) * sizeof(*peers))))
+		return;
+	/* Out of the batch: a DirectRouting peer asks the kernel for its route. */
+	for (size_t i = 0; i < n; i++)
+		if (peer_from_lease(b, l[i], &peers[k], false) > 0)
+			k++;
+	batch_begin(b);
+	for (size_t i = 0; i < k; i++)
+		q_peer_add(b, &peers[i]);
+	batch_end(b);
+	b->prefilled += k;
+	free(peers);
+}
+
 static void vxlan_resync(struct backend *b, const struct lease *const *all, size_t n)
 {
 	struct peer *peers;
@@ -898,13 +1004,15 @@ static void vxlan_resync(struct backend *b, const struct lease *const *all, size
 		vx6_resync(&b->six, all, n);
 	if (!b->v4)
 		return;
+	prefill_end(b);
+	b->resynced = true;
 	peers = malloc((n ? n : 1) * sizeof(*peers));
 	if (!peers) {
 		log_warnx("Out of memory resyncing %s, keeping the current entries", b->dev);
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
-		if (peer_from_lease(b, all[i], &peers[k]) > 0)
+		if (peer_from_lease(b, all[i], &peers[k], true) > 0)
 			k++;
 	qsort(peers, k, sizeof(*peers), peer_cmp);
 	/* Two keys with the same start address would fight over one neighbour entry. */
@@ -1082,6 +1190,8 @@ static int ensure_device(struct backend *b, bool initial)
 	if (r < 0)
 		return r;
 	log_info("Created VXLAN device %s (index %d)", b->dev, cur.index);
+	if (initial && !b->v6)
+		b->prefill = PF_READY;
 have:
 	if (!cur.has_mac) {
 		log_error("%s has no MAC address", b->dev);
@@ -1226,12 +1336,15 @@ static void heal_cb(void *arg)
 	struct backend *b = arg;
 	bool ok4 = true, ok6 = true;
 
+	if (b->prefill == PF_ON)
+		prefill_end(b); /* the device may have changed: no more blind writes */
 	if (b->v4) {
 		ok4 = ensure_device(b, false) == 0 && (!b->have_own || configure_device(b) == 0);
 	}
 	if (b->v6)
 		ok6 = vx6_ensure_device(&b->six, false) == 0 && vx6_configure(&b->six) == 0;
-	if (ok4 && b->v4)
+	/* Before the first resync there are no peers yet: a converge would delete them all. */
+	if (ok4 && b->v4 && b->resynced)
 		converge(b);
 	if (ok6 && b->v6)
 		vx6_converge(&b->six);
@@ -1639,6 +1752,7 @@ const struct backend_ops backend_vxlan_ops = {
 	.own_lease = vxlan_own_lease,
 	.lease_added = vxlan_lease_added,
 	.lease_removed = vxlan_lease_removed,
+	.prefill = vxlan_prefill,
 	.resync = vxlan_resync,
 	.close = vxlan_close,
 };

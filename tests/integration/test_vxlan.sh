@@ -307,6 +307,21 @@ grep -qx "$(peer_route "10.244.$x.0" 24 via "10.244.$x.0" dev "$DEV" onlink)" <<
 printf -v m '0a:00:00:01:00:%02x' "$x"
 grep -qx "$m dst 10.200.1.$x self permanent" <<<"$(fdbs 3)" || fail "h3 lacks the FDB entry $m dst 10.200.1.$x"
 container_ping 1 3 || fail "container 1 cannot ping container 3 with 200 more leases"
+# -- the same from a fresh device: the pages are programmed as they are
+# read, the converge after the whole list finds nothing left to write
+flannel_stop 1
+host_exec 1 ip link del "$DEV"
+flannel_start 1
+wait_ready 1
+wait_until 20 counts_are 1 201 || fail "h1 from a fresh device: $(count_routes 1) routes, $(neighs 1 | wc -l) neighbours, $(fdbs 1 | wc -l) FDB entries; expected 201 each"
+wait_until 10 log_has 1 "Converged $DEV: 201 subnets" || fail "no converge on h1"
+log_has 1 "Programmed 201 subnets on $DEV while the leases were being read" ||
+	fail "h1 did not program the leases while listing: $(grep -E 'Programmed|Converged' "$(inst_dir 1)/flanneld.log")"
+log_has 1 "Converged $DEV: 201 subnets, nothing to change" ||
+	fail "the converge after the listing rewrote entries: $(grep Converged "$(inst_dir 1)/flanneld.log")"
+log_has 1 "Missed rtnetlink notifications" && fail "h1's monitor overflowed programming 201 subnets"
+wait_until 10 container_ping 1 3 || fail "container 1 cannot ping container 3 after a fresh start"
+pass "fresh device, 201 leases: programmed while listing, nothing left for the converge"
 bulk del
 wait_until 20 counts_are 1 1 || fail "h1 kept bulk entries: $(count_routes 1) routes"
 wait_until 20 counts_are 3 1 || fail "h3 kept bulk entries: $(count_routes 3) routes"

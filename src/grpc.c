@@ -133,7 +133,6 @@ struct grpc {
 	uint8_t *buf;
 	unsigned depth;
 	bool free_pending;
-	struct grpc_stats stats;
 };
 
 static void destroy(struct grpc *g);
@@ -335,7 +334,6 @@ static void call_deadline(void *arg)
 			nghttp2_submit_ping(k->h2, NGHTTP2_FLAG_NONE, NULL);
 			k->ping_out = true;
 			k->ping_sent_ms = loop_now_ms();
-			g->stats.pings++;
 			loop_timer_arm(g->loop, &k->timer, PING_TIMEOUT_MS);
 		}
 		conn_flush(k);
@@ -737,7 +735,6 @@ static void keepalive(void *arg)
 		nghttp2_submit_ping(k->h2, NGHTTP2_FLAG_NONE, NULL);
 		k->ping_out = true;
 		k->ping_sent_ms = loop_now_ms();
-		g->stats.pings++;
 		loop_timer_arm(g->loop, &k->timer, PING_TIMEOUT_MS);
 		conn_flush(k);
 	} else {
@@ -849,7 +846,6 @@ static void conn_try(struct conn *k)
 		}
 		set_sockopts(fd);
 		k->fd = fd;
-		k->g->stats.connects++;
 		if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
 			conn_connected(k);
 			return;
@@ -1215,7 +1211,6 @@ int grpc_call(struct grpc *g, const struct grpc_call_params *p, const struct grp
 	if (k->calls)
 		k->calls->prev = c;
 	k->calls = c;
-	g->stats.calls++;
 	c->started_ms = loop_now_ms();
 	if (c->timeout_ms)
 		loop_timer_arm(g->loop, &c->timer, c->timeout_ms);
@@ -1231,25 +1226,6 @@ int grpc_call(struct grpc *g, const struct grpc_call_params *p, const struct grp
 		conn_flush(k);
 	}
 	*ret = c;
-	return 0;
-}
-
-int grpc_call_send(struct grpc_call *c, const void *msg, size_t len)
-{
-	struct conn *k = c->k;
-	int r;
-
-	if (!c->stream)
-		return -EINVAL;
-	if (c->ended || !k)
-		return 0; /* its end is on the way */
-	r = call_append(c, msg, len);
-	if (r < 0)
-		return r;
-	if (k->state == CS_READY && c->stream_id) {
-		nghttp2_session_resume_data(k->h2, c->stream_id);
-		conn_flush(k);
-	}
 	return 0;
 }
 
@@ -1351,9 +1327,4 @@ void grpc_free(struct grpc *g)
 		return;
 	}
 	destroy(g);
-}
-
-void grpc_get_stats(const struct grpc *g, struct grpc_stats *ret)
-{
-	*ret = g->stats;
 }

@@ -4,9 +4,9 @@
  * non-blocking sockets (h2c with prior knowledge, or TLS with ALPN h2), one
  * connection per endpoint carrying every call to it, HTTP/2 PING to find a
  * dead connection, GOAWAY honoured. Calls are unary (one message each way)
- * or streams (more messages sent with grpc_call_send). No callback ever runs
- * from inside grpc_call() or grpc_call_send(). The process must ignore
- * SIGPIPE (TLS writes cannot ask for MSG_NOSIGNAL).
+ * or streams (the request side stays open). No callback ever runs from
+ * inside grpc_call(). The process must ignore SIGPIPE (TLS writes cannot
+ * ask for MSG_NOSIGNAL).
  */
 #ifndef FLANNELD_GRPC_H
 #define FLANNELD_GRPC_H
@@ -49,7 +49,7 @@ struct grpc_call_params {
 	bool hasleader;		    /* "hasleader: true" metadata (etcd watches) */
 	const void *msg;	    /* the first request message, without prefix */
 	size_t len;
-	bool stream;	     /* keep sending with grpc_call_send() */
+	bool stream;	     /* keep the request side open (a watch) */
 	unsigned timeout_ms; /* the whole call, also sent as grpc-timeout; 0: none */
 	size_t max_msg;	     /* largest response message accepted */
 };
@@ -60,16 +60,7 @@ void grpc_free(struct grpc *g);
 
 int grpc_call(struct grpc *g, const struct grpc_call_params *p, const struct grpc_call_ops *ops,
 	      void *arg, struct grpc_call **ret);
-/* Another request message on a stream. 0 or -ENOMEM (-EINVAL on a unary call). */
-int grpc_call_send(struct grpc_call *c, const void *msg, size_t len);
 /* Resets the stream; no callback afterwards. NULL-safe, allowed inside the call's callbacks. */
 void grpc_call_cancel(struct grpc_call *c);
-
-struct grpc_stats {
-	unsigned long connects; /* connections opened */
-	unsigned long calls;	/* calls started */
-	unsigned long pings;	/* keep-alive pings sent */
-};
-void grpc_get_stats(const struct grpc *g, struct grpc_stats *ret);
 
 #endif

@@ -190,6 +190,9 @@ alive() {
 }
 
 public_ip() { echo "10.3.$(($1 / 250)).$(($1 % 250 + 1))"; }
+# --iptables-forward-rules=false for both, as in scale.sh: N daemons in one
+# namespace would all rewrite the same FLANNEL-FWD chain every 5 s, and the
+# bench would measure iptables instead of the watch.
 launch() { # kind index: start daemon <index>, log appended
 	local ip
 	ip=$(public_ip "$2")

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -213,5 +214,10 @@ int main(void)
 		cmocka_unit_test(test_cancel),
 	};
 
+	/*
+	 * As the daemon does (main.c): a child that exits before reading its
+	 * stdin (test_stdin_unread) would otherwise kill this process.
+	 */
+	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,6 +18,7 @@
 #include "iface.h"
 #include "ip.h"
 #include "loop.h"
+#include "textutil.h"
 
 /* etcd retries transport errors forever by itself; we give up after this. */
 #define CHECK_DEADLINE_MS 5000
@@ -121,15 +122,16 @@ out:
 
 static int problem(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The message may quote etcd's text: its control bytes are escaped, as in the log. */
 static int problem(int code, const char *fmt, ...)
 {
+	char msg[1024], safe[4 * sizeof(msg) + 8];
 	va_list ap;
 
-	fprintf(stderr, "flanneld: --check-config: ");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	fprintf(stderr, "flanneld: --check-config: %s\n", text_escape_ctl(msg, safe, sizeof(safe)));
 	return code;
 }
 
@@ -165,7 +167,7 @@ static int check_parsed(const struct options *opts, const struct netconf *conf)
 	const struct backend_ops *bops;
 	struct iface ext;
 	uint32_t public_ip;
-	char msg[512], a[16], b[16];
+	char msg[512], a[16], b[16], safe[4 * sizeof(conf->backend_type) + 8];
 	unsigned mtu = 0;
 	int r;
 
@@ -180,7 +182,7 @@ static int check_parsed(const struct options *opts, const struct netconf *conf)
 		return problem(CHECK_INVALID,
 			       "SubnetMin %s is above SubnetMax %s: no subnet to lease",
 			       ip4_format(conf->subnet_min, a), ip4_format(conf->subnet_max, b));
-	printf("Backend:     %s\n", conf->backend_type);
+	printf("Backend:     %s\n", text_escape_ctl(conf->backend_type, safe, sizeof(safe)));
 	bops = backend_find(conf->backend_type);
 	if (!bops)
 		return problem(CHECK_INVALID, "%s backend type: \"%s\"",

@@ -115,7 +115,7 @@ static void log_config_error(struct daemon *d, const char *msg)
 	snprintf(d->last_config_err, sizeof(d->last_config_err), "%s", msg);
 	d->last_config_log = now;
 	log_warnx("Couldn't fetch network config: %s (retrying every 1s)", msg);
-	sd_notifyf("STATUS=Waiting for the network config: %s", msg);
+	sd_notify_status(NULL, "Waiting for the network config: %s", msg);
 }
 
 /* The etcd client retries by itself; say once per change why it is failing. */
@@ -137,7 +137,7 @@ static void check_etcd(void *arg)
 static void fatal_stop(struct daemon *d, const char *msg)
 {
 	log_error("%s", msg);
-	sd_notifyf("STATUS=Failed: %s", msg);
+	sd_notify_status(NULL, "Failed: %s", msg);
 	d->exit_code = 1;
 	loop_stop(d->loop);
 }
@@ -309,8 +309,8 @@ static void publish_lease(struct daemon *d)
 	d->env_written = true;
 	log_info("flannel is ready");
 	/* Only now: units ordered after us read subnet.env once we are "started". */
-	r = sd_notifyf("READY=1\nSTATUS=Running with subnet %s, backend %s",
-		       ip4net_format(&d->own_subnet.v4, a), d->bops->name);
+	r = sd_notify_status("READY=1", "Running with subnet %s, backend %s",
+			     ip4net_format(&d->own_subnet.v4, a), d->bops->name);
 	if (r < 0)
 		log_warnx("Failed to notify systemd ($NOTIFY_SOCKET): %s", strerror(-r));
 	d->backend_live = true;
@@ -396,9 +396,10 @@ static void lease_acquired(void *arg, const struct lease *own)
 		log_error("Our subnet changed from %s to %s: containers on the old subnet must "
 			  "be restarted",
 			  ip4net_format(&d->env_subnet, a), ip4net_format(&own->subnet.v4, b));
-		sd_notifyf("STATUS=Running with subnet %s (changed from %s: restart containers), "
-			   "backend %s",
-			   b, a, d->bops->name);
+		sd_notify_status(NULL,
+				 "Running with subnet %s (changed from %s: restart containers), "
+				 "backend %s",
+				 b, a, d->bops->name);
 	}
 	d->own_subnet = own->subnet;
 	if (d->opts->ip_masq) {
@@ -573,7 +574,7 @@ static void config_reply(void *arg, const struct etcd_reply *r)
 	}
 	d->have_conf = true;
 	log_info("Found network config - Backend type: %s", d->conf.backend_type);
-	sd_notifyf("STATUS=Acquiring a subnet lease (backend %s)", d->conf.backend_type);
+	sd_notify_status(NULL, "Acquiring a subnet lease (backend %s)", d->conf.backend_type);
 	if (start_backend(d) < 0 && d->exit_code == 0)
 		fatal_stop(d, "Failed to start the lease manager: out of memory");
 	return;
@@ -728,7 +729,7 @@ int daemon_start(struct loop *loop, const struct options *opts, const struct ifa
 			goto fail;
 		}
 	}
-	sd_notifyf("STATUS=Fetching the network config %s from etcd", d->config_key);
+	sd_notify_status(NULL, "Fetching the network config %s from etcd", d->config_key);
 	loop_timer_arm(loop, &d->config_timer, 0);
 	loop_timer_init(&d->etcd_check_timer, check_etcd, d);
 	loop_timer_arm(loop, &d->etcd_check_timer, 1000);

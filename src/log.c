@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "textutil.h"
+
 int log_verbosity;
 
 void log_init(const char *progname)
@@ -19,18 +21,24 @@ void log_init(const char *progname)
 	setvbuf(stderr, NULL, _IOLBF, 0);
 }
 
-/* klog-like prefix so the output reads like upstream's. */
+/*
+ * klog-like prefix so the output reads like upstream's. Messages quote
+ * keys, values and errors that other hosts wrote: every control byte is
+ * escaped here, in one place, so that none can end the line early and forge
+ * another (or reach a terminal as an escape sequence).
+ */
 static void log_vline(char level, const char *fmt, va_list ap, const char *suffix)
 {
 	struct timeval tv;
 	struct tm tm;
-	char msg[1024];
+	char msg[1024], safe[4 * sizeof(msg) + 8];
 
 	gettimeofday(&tv, NULL);
 	localtime_r(&tv.tv_sec, &tm);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	text_escape_ctl(msg, safe, sizeof(safe));
 	fprintf(stderr, "%c%02d%02d %02d:%02d:%02d.%06ld %d] %s%s%s\n", level, tm.tm_mon + 1,
-		tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)tv.tv_usec, (int)getpid(), msg,
+		tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)tv.tv_usec, (int)getpid(), safe,
 		suffix ? ": " : "", suffix ? suffix : "");
 }
 

@@ -12,6 +12,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "textutil.h"
+
 int sd_notify_send(const char *state)
 {
 	const char *path = getenv("NOTIFY_SOCKET");
@@ -38,15 +40,17 @@ int sd_notify_send(const char *state)
 	return r;
 }
 
-int sd_notifyf(const char *fmt, ...)
+int sd_notify_status(const char *state, const char *fmt, ...)
 {
-	char buf[1024];
+	char text[1024], safe[1024], msg[1100];
 	va_list ap;
 
 	if (!getenv("NOTIFY_SOCKET"))
 		return 0;
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	return sd_notify_send(buf);
+	text_escape_ctl(text, safe, sizeof(safe));
+	snprintf(msg, sizeof(msg), "%s%sSTATUS=%s", state ? state : "", state ? "\n" : "", safe);
+	return sd_notify_send(msg);
 }

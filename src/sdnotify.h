@@ -9,7 +9,12 @@
  * unset, else 1 or -errno.
  */
 int sd_notify_send(const char *state);
-/* The same with printf formatting; a state over 1 KiB is cut short. */
-int sd_notifyf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * Send state (fixed lines such as "READY=1"; NULL for none) and then
+ * "STATUS=" with the printf text, whose control bytes are escaped: a
+ * status quoting what another host wrote can never add a line of its own
+ * (a "READY=1" in a backend type). A status over 1 KiB is cut short.
+ */
+int sd_notify_status(const char *state, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -47,6 +47,37 @@ const char *text_quote(const char *s, char *buf, size_t len)
 	return buf;
 }
 
+const char *text_escape_ctl(const char *s, char *buf, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i = 0;
+
+	if (len < 8) {
+		if (len)
+			buf[0] = '\0';
+		return buf;
+	}
+	/* Room for one escape and "..." with the NUL. */
+	for (; *s && i + 8 < len; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < 0x20 || c == 0x7f) {
+			buf[i++] = '\\';
+			buf[i++] = 'x';
+			buf[i++] = hex[c >> 4];
+			buf[i++] = hex[c & 15];
+		} else {
+			buf[i++] = (char)c;
+		}
+	}
+	if (*s) {
+		memcpy(buf + i, "...", 3);
+		i += 3;
+	}
+	buf[i] = '\0';
+	return buf;
+}
+
 int text_parse_bool(const char *s, bool *ret)
 {
 	static const char *const yes[] = { "1", "t", "T", "TRUE", "true", "True" };

@@ -13,6 +13,14 @@ int text_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((for
  * non-ASCII bytes as \xNN, cut with "..." so the message stays one line. */
 const char *text_quote(const char *s, char *buf, size_t len);
 
+/*
+ * Copy s into buf with every control byte (below 0x20, and 0x7f) as \xNN,
+ * so that text from another host can neither end a line nor start a
+ * terminal escape; cut with "..." when it does not fit. Other bytes
+ * (UTF-8 included) pass unchanged. Returns buf.
+ */
+const char *text_escape_ctl(const char *s, char *buf, size_t len);
+
 /* The value of a hexadecimal digit, or -1. */
 int text_hex_digit(char c);
 

@@ -25,6 +25,12 @@
 #define WATCH_MAX_BYTES	 ((size_t)16 << 20)
 #define MAX_AUTH_RETRIES 3
 #define ERRTEXT_MAX	 384
+/*
+ * etcd_pb refuses answers holding a revision that is negative or INT64_MAX,
+ * so every "revision + 1" below (watch resume points, the listing's watch
+ * start) stays defined.
+ */
+#define REVISION_RANGE_TEXT "etcd sent a revision out of range (negative or 2^63-1)"
 
 /* gRPC status codes that the client acts on. */
 #define GRPC_FAILED_PRECONDITION 9
@@ -485,6 +491,11 @@ static bool req_classify(struct etcd_req *r, int err, int status, const char *te
 		out->message = msgbuf;
 		return true;
 	}
+	if (r->answered && r->parse_err == -ERANGE) {
+		out->err = -ERANGE;
+		out->message = REVISION_RANGE_TEXT;
+		return true;
+	}
 	if (!r->answered || r->parse_err) {
 		out->err = r->parse_err == -ENOMEM ? -ENOMEM : -EPROTO;
 		out->message = out->err == -EPROTO ? "malformed etcd response" : NULL;
@@ -820,7 +831,7 @@ static int on_watch_message(void *arg, const uint8_t *p, size_t n)
 		return 0;
 	r = etcd_pb_parse_watch(p, n, &m);
 	if (r < 0)
-		return r == -ENOMEM ? r : -EBADMSG;
+		return r == -ENOMEM || r == -ERANGE ? r : -EBADMSG;
 	e->stats.watch_messages++;
 	if (m.fragment)
 		return watch_keep_frag(w, &m, n);
@@ -856,6 +867,8 @@ static void on_watch_done(void *arg, int err, int status, const char *text)
 		watch_give_up(w);
 	} else if (err == -EBADMSG) {
 		watch_retry(w, "malformed watch message", false);
+	} else if (err == -ERANGE) {
+		watch_retry(w, REVISION_RANGE_TEXT, false);
 	} else if (err) {
 		watch_retry(w, text ? text : strerror(-err), true);
 	} else {

@@ -3,6 +3,8 @@
 #include "etcd_pb.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -421,6 +423,37 @@ static int fill_reply(enum etcd_pb_kind kind, const ProtobufCMessage *msg,
 	return -EINVAL;
 }
 
+/*
+ * Revisions come from the server and the client counts on from them
+ * (revision + 1 to resume a watch or a listing): one that cannot be
+ * counted past, or a negative one, makes the whole answer unusable.
+ */
+static bool revision_ok(int64_t rev)
+{
+	return rev >= 0 && rev < INT64_MAX;
+}
+
+static bool kv_revisions_ok(const struct etcd_kv *kv)
+{
+	return revision_ok(kv->mod_revision) && revision_ok(kv->create_revision);
+}
+
+static bool reply_revisions_ok(const struct etcd_reply *r)
+{
+	for (size_t i = 0; i < r->n_kvs; i++)
+		if (!kv_revisions_ok(&r->kvs[i]))
+			return false;
+	return revision_ok(r->revision);
+}
+
+static bool watch_revisions_ok(const struct etcd_watch_msg *m)
+{
+	for (size_t i = 0; i < m->n_events; i++)
+		if (!kv_revisions_ok(&m->events[i].kv))
+			return false;
+	return revision_ok(m->revision) && revision_ok(m->compact_revision);
+}
+
 int etcd_pb_parse_reply(enum etcd_pb_kind kind, const uint8_t *buf, size_t len,
 			struct etcd_pb_reply *ret)
 {
@@ -440,6 +473,8 @@ int etcd_pb_parse_reply(enum etcd_pb_kind kind, const uint8_t *buf, size_t len,
 		return -EPROTO;
 	r = fill_reply(kind, msg, ret);
 	protobuf_c_message_free_unpacked(msg, NULL);
+	if (r == 0 && !reply_revisions_ok(&ret->reply))
+		r = -ERANGE;
 	if (r < 0) {
 		etcd_pb_reply_free(ret);
 		return r;
@@ -530,6 +565,8 @@ int etcd_pb_parse_watch(const uint8_t *buf, size_t len, struct etcd_watch_msg *r
 		return -EPROTO;
 	r = fill_watch(w, ret);
 	etcdserverpb__watch_response__free_unpacked(w, NULL);
+	if (r == 0 && !watch_revisions_ok(ret))
+		r = -ERANGE;
 	if (r < 0)
 		etcd_watch_msg_free(ret);
 	return r;

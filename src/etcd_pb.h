@@ -79,6 +79,8 @@ struct etcd_pb_reply {
  * LEASE_GRANT: lease_id, ttl (a non-empty error field is -EREMOTEIO with
  * message). KEEPALIVE, TIMETOLIVE: ttl (TIMETOLIVE: -1 for no lease).
  * AUTH: token.
+ * -ERANGE when a revision in it is negative or INT64_MAX (nothing could
+ * follow it: the client counts on from revisions).
  */
 int etcd_pb_parse_reply(enum etcd_pb_kind kind, const uint8_t *buf, size_t len,
 			struct etcd_pb_reply *ret);
@@ -107,7 +109,7 @@ struct etcd_watch_msg {
 	char *arena;
 };
 
-/* Parse one WatchResponse. 0, -EPROTO or -ENOMEM. */
+/* Parse one WatchResponse. 0, -EPROTO, -ERANGE (a revision as above) or -ENOMEM. */
 int etcd_pb_parse_watch(const uint8_t *buf, size_t len, struct etcd_watch_msg *ret);
 /* NULL-safe; leaves *m zeroed. */
 void etcd_watch_msg_free(struct etcd_watch_msg *m);

@@ -846,6 +846,75 @@ static void test_malformed(void **state)
 	free(range);
 }
 
+/*
+ * A revision the client could not count past (INT64_MAX) or a negative one,
+ * anywhere in an answer, is -ERANGE: the client resumes at revision + 1.
+ */
+static int range_rev(int64_t header_rev, int64_t kv_rev)
+{
+	Etcdserverpb__ResponseHeader h = header(header_rev);
+	Mvccpb__KeyValue k = kv("/t/a", 4, "v", 1, kv_rev);
+	Mvccpb__KeyValue *kvs[] = { &k };
+	Etcdserverpb__RangeResponse m;
+	struct etcd_pb_reply r;
+	size_t len;
+	uint8_t *p;
+	int ret;
+
+	etcdserverpb__range_response__init(&m);
+	m.header = &h;
+	m.n_kvs = 1;
+	m.kvs = kvs;
+	p = pack(&m.base, &len);
+	ret = etcd_pb_parse_reply(ETCD_PB_RANGE, p, len, &r);
+	free(p);
+	etcd_pb_reply_free(&r);
+	return ret;
+}
+
+static int watch_rev(int64_t header_rev, int64_t kv_rev, int64_t compact)
+{
+	Etcdserverpb__ResponseHeader h = header(header_rev);
+	Mvccpb__KeyValue k = kv("/w/a", 4, "1", 1, kv_rev);
+	Mvccpb__Event e;
+	Mvccpb__Event *evs[] = { &e };
+	Etcdserverpb__WatchResponse w;
+	struct etcd_watch_msg m;
+	size_t len;
+	uint8_t *p;
+	int ret;
+
+	mvccpb__event__init(&e);
+	e.kv = &k;
+	etcdserverpb__watch_response__init(&w);
+	w.header = &h;
+	w.n_events = 1;
+	w.events = evs;
+	w.compact_revision = compact;
+	p = pack(&w.base, &len);
+	ret = etcd_pb_parse_watch(p, len, &m);
+	free(p);
+	if (ret == 0)
+		etcd_watch_msg_free(&m);
+	else
+		assert_null(m.events);
+	return ret;
+}
+
+static void test_revision_range(void **state)
+{
+	assert_int_equal(range_rev(INT64_MAX - 1, INT64_MAX - 1), 0);
+	assert_int_equal(range_rev(INT64_MAX, 5), -ERANGE);
+	assert_int_equal(range_rev(7, INT64_MAX), -ERANGE);
+	assert_int_equal(range_rev(-1, 5), -ERANGE);
+	assert_int_equal(range_rev(7, INT64_MIN), -ERANGE);
+	assert_int_equal(watch_rev(INT64_MAX - 1, INT64_MAX - 1, 0), 0);
+	assert_int_equal(watch_rev(INT64_MAX, 5, 0), -ERANGE);
+	assert_int_equal(watch_rev(7, INT64_MAX, 0), -ERANGE);
+	assert_int_equal(watch_rev(7, 5, INT64_MAX), -ERANGE);
+	assert_int_equal(watch_rev(7, -3, 0), -ERANGE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -864,6 +933,7 @@ int main(void)
 		cmocka_unit_test(test_watch_events),
 		cmocka_unit_test(test_watch_canceled),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_revision_range),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,7 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include "log.h"
 
 #define LIBSSL "libssl.so.3"
 
@@ -115,6 +118,19 @@ static bool unreadable(const char *what, const char *path, char *err, size_t err
 	return true;
 }
 
+/*
+ * A client key others can read is anyone's key; a group (Debian's
+ * root:ssl-cert 0640) is the admin's choice and stays quiet.
+ */
+static void warn_if_others_read(const char *keyfile)
+{
+	struct stat st;
+
+	if (keyfile && stat(keyfile, &st) == 0 && (st.st_mode & S_IROTH))
+		log_warnx("The etcd client key %s is readable by others (mode %04o); chmod o-r %s",
+			  keyfile, (unsigned)(st.st_mode & 07777), keyfile);
+}
+
 /* An encrypted key would make OpenSSL ask for its passphrase on the terminal. */
 static int no_passphrase(char *buf, int size, int rwflag, void *userdata)
 {
@@ -183,6 +199,8 @@ int tls_ctx_new(const char *cafile, const char *certfile, const char *keyfile, s
 		r = -EINVAL;
 		goto fail;
 	}
+	/* Here, so that it is said once: a context that loaded is kept. */
+	warn_if_others_read(keyfile);
 	*ret = c;
 	return 0;
 fail:

@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "backend/tun_conf.h"
-#include "log.h"
 
 #define LIBCRYPTO   "libcrypto.so.3"
 #define EVP_X25519  1034 /* NID_X25519 */
@@ -85,6 +84,36 @@ int wg_key_public(const uint8_t priv[32], uint8_t pub[32], char *err, size_t err
 	return r;
 }
 
+/*
+ * The key file must be ours alone: a regular file (O_NONBLOCK: a FIFO
+ * cannot hang start-up; O_NOFOLLOW: no symlink), owned by root or by the
+ * user we run as, with no access for group or others. 0, or -EPERM with
+ * the reason in err.
+ */
+static int check_key_file(const char *path, const struct stat *st, char *err, size_t errlen)
+{
+	if (!S_ISREG(st->st_mode)) {
+		snprintf(err, errlen, "%s is not a regular file, refusing it as the key file",
+			 path);
+		return -EPERM;
+	}
+	if (st->st_uid != 0 && st->st_uid != geteuid()) {
+		snprintf(err, errlen,
+			 "%s is owned by uid %u, not by root: refusing it (chown root %s)", path,
+			 (unsigned)st->st_uid, path);
+		return -EPERM;
+	}
+	if (st->st_mode & 077) {
+		snprintf(err, errlen,
+			 "%s is accessible to group or others (mode %04o): refusing it (chmod 600 "
+			 "%s)",
+			 path, (unsigned)(st->st_mode & 07777), path);
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* 0, -ENOENT (no file: make one) or another -errno with the reason in err. */
 static int read_key(const char *path, uint8_t priv[32], char *err, size_t errlen)
 {
 	char buf[KEYFILE_MAX];
@@ -93,12 +122,26 @@ static int read_key(const char *path, uint8_t priv[32], char *err, size_t errlen
 	size_t len;
 	int fd, r = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) == 0 && (st.st_mode & 077))
-		log_warnx("The WireGuard key file %s is accessible to others (mode %04o)", path,
-			  (unsigned)(st.st_mode & 07777));
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0) {
+		r = -errno;
+		if (r == -ELOOP)
+			snprintf(err, errlen, "%s is a symbolic link, refusing it as the key file",
+				 path);
+		else if (r != -ENOENT)
+			snprintf(err, errlen, "cannot open %s: %s", path, strerror(-r));
+		return r;
+	}
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot stat %s: %s", path, strerror(-r));
+	} else {
+		r = check_key_file(path, &st, err, errlen);
+	}
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
 	n = read(fd, buf, sizeof(buf) - 1);
 	if (n < 0)
 		r = -errno;
@@ -188,11 +231,8 @@ int wg_key_load_or_create(const char *path, uint8_t priv[32], bool *created, cha
 		*created = false;
 		return 0;
 	}
-	if (r != -ENOENT) {
-		if (r != -EINVAL)
-			snprintf(err, errlen, "cannot open %s: %s", path, strerror(-r));
+	if (r != -ENOENT)
 		return r;
-	}
 	if (getrandom(k, sizeof(k), 0) != (ssize_t)sizeof(k)) {
 		r = -errno;
 		snprintf(err, errlen, "getrandom: %s", strerror(-r));

@@ -22,7 +22,9 @@ const char *wg_key_file(void);
  * Load the private key from path, or when the file does not exist make
  * one (getrandom + X25519 clamping) and write it there (0600, atomically;
  * the directory is created). *created says which. 0 or -errno, with the
- * reason in err (never key material).
+ * reason in err (never key material). An existing file that is not a
+ * regular file, is owned by neither root nor our user, or grants group or
+ * others any access is refused (-EPERM; a symbolic link: -ELOOP).
  */
 int wg_key_load_or_create(const char *path, uint8_t priv[32], bool *created, char *err,
 			  size_t errlen);

@@ -80,12 +80,72 @@ static void test_file(void **state)
 	rmdir(dir);
 }
 
+static void write_file(const char *path, mode_t mode)
+{
+	FILE *f;
+
+	unlink(path);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("d0sXhtOpRyPmZZM4j4e5wjqCl+UjMjl8lQ3JhtWBK08=\n", f);
+	fclose(f);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+/* A key file that others could read, replace or block on is refused, not used. */
+static void test_file_refused(void **state)
+{
+	char dir[] = "/tmp/wgkeyXXXXXX", path[256], link[256], err[256];
+	uint8_t k[32];
+	bool created;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/wgkey", dir);
+	write_file(path, 0600);
+	assert_int_equal(wg_key_load_or_create(path, k, &created, err, sizeof(err)), 0);
+	assert_false(created);
+
+	write_file(path, 0644);
+	assert_int_equal(wg_key_load_or_create(path, k, &created, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "mode 0644"));
+	write_file(path, 0640);
+	assert_int_equal(wg_key_load_or_create(path, k, &created, err, sizeof(err)), -EPERM);
+	write_file(path, 0620);
+	assert_int_equal(wg_key_load_or_create(path, k, &created, err, sizeof(err)), -EPERM);
+	if (geteuid() == 0) {
+		write_file(path, 0600);
+		assert_int_equal(chown(path, 65534, 65534), 0);
+		assert_int_equal(wg_key_load_or_create(path, k, &created, err, sizeof(err)),
+				 -EPERM);
+		assert_non_null(strstr(err, "owned by uid 65534"));
+	}
+	/* A symbolic link to a good file: refused, and nothing is written through it. */
+	write_file(path, 0600);
+	snprintf(link, sizeof(link), "%s/link", dir);
+	assert_int_equal(symlink(path, link), 0);
+	assert_int_equal(wg_key_load_or_create(link, k, &created, err, sizeof(err)), -ELOOP);
+	assert_non_null(strstr(err, "symbolic link"));
+	unlink(link);
+	/* A FIFO would block a plain open() until a writer came: refused at once. */
+	unlink(path);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(wg_key_load_or_create(path, k, &created, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "not a regular file"));
+	unlink(path);
+	/* A directory. */
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(wg_key_load_or_create(path, k, &created, err, sizeof(err)), -EPERM);
+	rmdir(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_clamp),
 		cmocka_unit_test(test_public),
 		cmocka_unit_test(test_file),
+		cmocka_unit_test(test_file_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

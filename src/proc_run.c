@@ -20,7 +20,14 @@
 /* Kernels before 5.3 have no pidfd: look for the exit this often. */
 #define REAP_POLL_MS 10
 
-extern char **environ;
+/*
+ * Helpers get a fixed PATH and an environment of their own: nothing of the
+ * daemon's (FLANNELD_ETCD_PASSWORD, a PATH that a unit file or a caller
+ * chose). XTABLES_LOCKFILE is iptables' own setting and passes through.
+ */
+#define CHILD_PATH    "/usr/sbin:/usr/bin:/sbin:/bin"
+#define CHILD_ENV_MAX 4
+static const char *const child_env_kept[] = { "XTABLES_LOCKFILE" };
 
 struct sink {
 	char *buf;
@@ -193,12 +200,53 @@ static void on_deadline(void *arg)
 	finish(p, -ETIMEDOUT, msg);
 }
 
+/* argv[0] as given when it holds a '/', else found in CHILD_PATH: 0 or -ENOENT. */
+static int find_program(const char *name, char *buf, size_t len)
+{
+	const char *dir = CHILD_PATH;
+
+	if (strchr(name, '/'))
+		return snprintf(buf, len, "%s", name) < (int)len ? 0 : -ENAMETOOLONG;
+	while (*dir) {
+		size_t n = strcspn(dir, ":");
+
+		if (snprintf(buf, len, "%.*s/%s", (int)n, dir, name) < (int)len &&
+		    access(buf, X_OK) == 0)
+			return 0;
+		dir += n + (dir[n] == ':');
+	}
+	return -ENOENT;
+}
+
+/* PATH, LC_ALL=C (messages we may quote stay in English) and the kept ones. */
+static void child_env(char *env[CHILD_ENV_MAX + 1], char kept[][256])
+{
+	size_t n = 0;
+
+	env[n++] = (char *)"PATH=" CHILD_PATH;
+	env[n++] = (char *)"LC_ALL=C";
+	for (size_t i = 0; i < sizeof(child_env_kept) / sizeof(child_env_kept[0]); i++) {
+		const char *v = getenv(child_env_kept[i]);
+
+		if (v && snprintf(kept[i], 256, "%s=%s", child_env_kept[i], v) < 256)
+			env[n++] = kept[i];
+	}
+	env[n] = NULL;
+}
+
 static int spawn(struct proc *p, char *const argv[], int fds[3])
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t none, pipe_only;
+	char path[4096], kept[sizeof(child_env_kept) / sizeof(child_env_kept[0])][256];
+	char *env[CHILD_ENV_MAX + 1];
 	int r;
+
+	r = find_program(argv[0], path, sizeof(path));
+	if (r < 0)
+		return r;
+	child_env(env, kept);
 
 	posix_spawn_file_actions_init(&fa);
 	for (int i = 0; i < 3; i++)
@@ -214,7 +262,7 @@ static int spawn(struct proc *p, char *const argv[], int fds[3])
 	posix_spawnattr_setpgroup(&attr, 0);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
 						POSIX_SPAWN_SETPGROUP);
-	r = posix_spawnp(&p->pid, argv[0], &fa, &attr, argv, environ);
+	r = posix_spawn(&p->pid, path, &fa, &attr, argv, env);
 	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	return -r;

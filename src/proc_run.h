@@ -21,7 +21,9 @@ struct proc;
 typedef void (*proc_done_cb)(void *arg, int status, char *out, const char *err);
 
 /*
- * Start argv[0] (looked up in PATH) with input on its stdin (NULL: none,
+ * Start argv[0] (looked up in /usr/sbin:/usr/bin:/sbin:/bin, whatever our
+ * PATH; it gets that PATH, LC_ALL=C and XTABLES_LOCKFILE if set, and no
+ * other variable of ours) with input on its stdin (NULL: none,
  * copied), and return at once. done runs from the loop once it exited, or
  * after timeout_ms (it is killed then, with what it started). A negative
  * errno when nothing was started (-ENOENT: not installed); done is not

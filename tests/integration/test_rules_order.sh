@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Where the iptables rules sit in the start-up, with a slow iptables-restore
-# (a stand-in first in the daemon's PATH that holds until the test releases
-# it, then runs the real one): ordering, not timing.
+# (a stand-in over /usr/sbin in the daemon's mount namespace that holds until
+# the test releases it, then runs the real one): ordering, not timing.
 #   - default flags (forward rules only): subnet.env, READY and /readyz 200
 #     come while the forward rules' iptables-restore is still held; the
 #     forward rules arrive once it is released.
@@ -20,6 +20,7 @@ require_etcd
 require_flanneld
 command -v iptables-restore >/dev/null || skip "iptables not installed"
 command -v python3 >/dev/null || skip "python3 not installed"
+command -v unshare >/dev/null || skip "unshare (util-linux) not installed"
 
 topo_up 2
 etcd_start
@@ -27,32 +28,38 @@ etcd_put_config "$DEFAULT_CONFIG"
 
 # The stand-in: "start.N" when invocation N begins (saying whether subnet.env
 # existed then), waits for "release" (20 s at most), runs the real one,
-# "done.N" (the same) when that finished.
-REAL=$(command -v iptables-restore)
-mkdir -p "$TMP/fake"
-cat >"$TMP/fake/iptables-restore" <<SH
+# "done.N" (the same) when that finished. flanneld runs its helpers from a
+# fixed PATH with none of its environment, so each host's stand-in has its
+# paths written in and sits over /usr/sbin in the daemon's own mount
+# namespace (fake_sbin.sh). The real one is the xtables multi-call binary
+# that /usr/sbin/iptables-restore links to, named by its first argument.
+MULTI=$(readlink -f "$(command -v iptables-restore)")
+case ${MULTI##*/} in
+*-multi) ;;
+*) skip "iptables-restore is not a link to an xtables multi-call binary ($MULTI)" ;;
+esac
+
+# start_slow <host> [flags...]: flanneld with the stand-in, markers in $TMP/fake<host>
+start_slow() {
+	local h=$1 d=$TMP/fake$1
+	shift
+	mkdir -p "$d/bin"
+	cat >"$d/bin/iptables-restore" <<SH
 #!/bin/sh
-d=\$FAKE_DIR
+d=$d
 n=\$(ls "\$d" | grep -c '^start\.' || true)
 n=\$((n + 1))
-env_now() { if [ -e "\$FAKE_WATCH" ]; then echo env; else echo no-env; fi; }
+env_now() { if [ -e "$(inst_dir "$h")/subnet.env" ]; then echo env; else echo no-env; fi; }
 env_now >"\$d/start.\$n"
 i=0
 while [ ! -e "\$d/release" ] && [ \$i -lt 200 ]; do sleep 0.1; i=\$((i + 1)); done
 rc=0
-"$REAL" "\$@" || rc=\$?
+"$MULTI" iptables-restore "\$@" || rc=\$?
 env_now >"\$d/done.\$n"
 exit \$rc
 SH
-chmod +x "$TMP/fake/iptables-restore"
-
-# start_slow <host> [flags...]: flanneld with the stand-in, markers in $TMP/fake<host>
-start_slow() {
-	local h=$1
-	shift
-	mkdir -p "$TMP/fake$h"
-	FLANNEL_WRAP="env PATH=$TMP/fake:$PATH FAKE_DIR=$TMP/fake$h FAKE_WATCH=$(inst_dir "$h")/subnet.env ${WRAP:-}" \
-		flannel_start "$h" "$@"
+	chmod +x "$d/bin/iptables-restore"
+	FLANNEL_WRAP="env ${WRAP:-} $LIB_DIR/fake_sbin.sh $d/bin" flannel_start "$h" "$@"
 }
 marker() { cat "$TMP/fake$1/$2" 2>/dev/null; }
 chain() { host_exec "$1" iptables-save -t "$2" | grep -c -- "^-A $3 " || true; }

@@ -200,6 +200,41 @@ static void test_cancel(void **state)
 	loop_free(loop);
 }
 
+/*
+ * A helper sees a fixed PATH and nothing of ours: not the etcd password, not
+ * the PATH we were started with (which cannot pick the program either).
+ */
+static void test_environment(void **state)
+{
+	char *argv[] = { "env", NULL }, err[256], *out = NULL, *old = getenv("PATH");
+	char *saved = old ? strdup(old) : NULL;
+
+	assert_int_equal(setenv("FLANNELD_ETCD_PASSWORD", "s3cret", 1), 0);
+	assert_int_equal(setenv("PATH", "/nonexistent", 1), 0);
+	assert_int_equal(setenv("XTABLES_LOCKFILE", "/run/test.lock", 1), 0);
+	assert_int_equal(run(argv, NULL, 5000, &out, err), 0);
+	assert_string_equal(out, "PATH=/usr/sbin:/usr/bin:/sbin:/bin\nLC_ALL=C\n"
+				 "XTABLES_LOCKFILE=/run/test.lock\n");
+	free(out);
+	unsetenv("XTABLES_LOCKFILE");
+	assert_int_equal(run(argv, NULL, 5000, &out, err), 0);
+	assert_string_equal(out, "PATH=/usr/sbin:/usr/bin:/sbin:/bin\nLC_ALL=C\n");
+	free(out);
+	unsetenv("FLANNELD_ETCD_PASSWORD");
+	if (saved)
+		setenv("PATH", saved, 1);
+	free(saved);
+}
+
+/* A name with a slash is taken as it is; without one only the fixed PATH counts. */
+static void test_program_path(void **state)
+{
+	char *abs[] = { "/bin/sh", "-c", "exit 4", NULL }, *rel[] = { "./sh", NULL }, err[256];
+
+	assert_int_equal(run(abs, NULL, 5000, NULL, err), 4);
+	assert_int_equal(run(rel, NULL, 5000, NULL, err), -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -212,6 +247,8 @@ int main(void)
 		cmocka_unit_test(test_grandchild),
 		cmocka_unit_test(test_loop_not_blocked),
 		cmocka_unit_test(test_cancel),
+		cmocka_unit_test(test_environment),
+		cmocka_unit_test(test_program_path),
 	};
 
 	/*

@@ -59,7 +59,8 @@ static int check_endpoint(const char *val, const char **why);
  * Sorted by name, because Go's PrintDefaults lists flags in lexical order and
  * flags_usage() walks this table. Names, defaults and help texts are
  * upstream's (flannel main.go init() plus the three klog flags it copies);
- * check-config, nexthop-objects and subnet-lease-ttl are ours.
+ * check-config, etcd-password-file, nexthop-objects and subnet-lease-ttl
+ * are ours.
  */
 static const struct flag_def flag_table[] = {
 	BOOL("check-config", check_config, "false",
@@ -78,6 +79,9 @@ static const struct flag_def flag_table[] = {
 	  .help = "a comma-delimited list of etcd endpoints" },
 	STR("etcd-keyfile", etcd_keyfile, "", "SSL key file used to secure etcd communication"),
 	STR("etcd-password", etcd_password, "", "password for BasicAuth to etcd"),
+	STR("etcd-password-file", etcd_password_file, "",
+	    "file holding the password for BasicAuth to etcd, read at start (a trailing newline "
+	    "is dropped), so that it stays off the command line (not in upstream)"),
 	STR("etcd-prefix", etcd_prefix, "/coreos.com/network", "etcd prefix"),
 	STR("etcd-username", etcd_username, "", "username for BasicAuth to etcd"),
 	STR("healthz-ip", healthz_ip, "0.0.0.0", "the IP address for healthz server to listen"),
@@ -655,6 +659,12 @@ int flags_parse(int argc, char *const *argv, char *const *envp, struct options *
 		r = parse_env(envp, &o, given, err, errlen);
 		if (r < 0)
 			goto fail;
+		if (*o.etcd_password && *o.etcd_password_file) {
+			seterr(err, errlen,
+			       "--etcd-password and --etcd-password-file are both set: give one");
+			r = -EINVAL;
+			goto fail;
+		}
 	}
 	*ret = o;
 	return 0;

@@ -17,6 +17,7 @@ struct options {
 	char *etcd_prefix;
 	char *etcd_keyfile, *etcd_certfile, *etcd_cafile;
 	char *etcd_username, *etcd_password;
+	char *etcd_password_file;   /* not upstream: the password, read from this file */
 	struct strlist iface;	    /* repeatable */
 	struct strlist iface_regex; /* repeatable */
 	char *iface_can_reach;

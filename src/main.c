@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include "log.h"
 #include "loop.h"
 #include "sdnotify.h"
+#include "secret_file.h"
 
 extern char **environ;
 
@@ -71,6 +73,41 @@ static int check_unsupported(const struct options *o)
 	return 0;
 }
 
+/* --etcd-password-file: the password replaces the (empty) --etcd-password. */
+static int load_password_file(struct options *o)
+{
+	char err[512], *pw = NULL;
+	bool others;
+
+	if (!o->etcd_password_file || !*o->etcd_password_file)
+		return 0;
+	if (secret_file_read(o->etcd_password_file, &pw, &others, err, sizeof(err)) < 0) {
+		log_error("--etcd-password-file: %s", err);
+		return -EINVAL;
+	}
+	if (others)
+		log_warnx("The etcd password file %s is readable by others; chmod o-r %s",
+			  o->etcd_password_file, o->etcd_password_file);
+	free(o->etcd_password);
+	o->etcd_password = pw;
+	return 0;
+}
+
+/* Said once: etcd's Authenticate call carries the password as it is. */
+static void warn_plain_credentials(const struct options *o)
+{
+	if (!o->etcd_username || !*o->etcd_username)
+		return;
+	for (size_t i = 0; i < o->etcd_endpoints.n; i++) {
+		if (strncasecmp(o->etcd_endpoints.v[i], "http://", 7) != 0)
+			continue;
+		log_warnx("etcd credentials (user %s) go to %s unencrypted: use https:// "
+			  "endpoints",
+			  o->etcd_username, o->etcd_endpoints.v[i]);
+		return;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct options opts;
@@ -97,10 +134,11 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	log_verbosity = opts.v;
-	if (check_unsupported(&opts) < 0) {
+	if (check_unsupported(&opts) < 0 || load_password_file(&opts) < 0) {
 		flags_free(&opts);
 		return 1;
 	}
+	warn_plain_credentials(&opts);
 	if (opts.check_config) {
 		code = checkconfig_run(&opts);
 		flags_free(&opts);

@@ -459,6 +459,25 @@ static void test_env_errors(void **state)
 		  "invalid value \"5\\x0a\" for FLANNELD_IPTABLES_RESYNC: not an integer");
 }
 
+/* The password from a file (ours): a flag and FLANNELD_ETCD_PASSWORD_FILE; not both ways at once.
+ */
+static void test_password_file(void **state)
+{
+	struct options o;
+
+	parse_ok(ARGS("--etcd-password-file=/etc/flannel/pw"), NULL, &o);
+	assert_string_equal(o.etcd_password_file, "/etc/flannel/pw");
+	assert_string_equal(o.etcd_password, "");
+	flags_free(&o);
+	parse_ok(NOARGS, ENV("FLANNELD_ETCD_PASSWORD_FILE=/run/pw"), &o);
+	assert_string_equal(o.etcd_password_file, "/run/pw");
+	flags_free(&o);
+	parse_err(ARGS("--etcd-password=x", "--etcd-password-file=/run/pw"), NULL,
+		  "--etcd-password and --etcd-password-file are both set: give one");
+	parse_err(ARGS("--etcd-password-file=/run/pw"), ENV("FLANNELD_ETCD_PASSWORD=x"),
+		  "--etcd-password and --etcd-password-file are both set: give one");
+}
+
 static void test_env_skipped_for_help_and_version(void **state)
 {
 	struct options o;
@@ -604,6 +623,7 @@ static void test_usage(void **state)
 		"--etcd-endpoints string",
 		"--etcd-keyfile string",
 		"--etcd-password string",
+		"--etcd-password-file string",
 		"--etcd-prefix string",
 		"--etcd-username string",
 		"--healthz-ip string",
@@ -697,6 +717,7 @@ int main(void)
 		cmocka_unit_test(test_env_precedence),
 		cmocka_unit_test(test_env_misc),
 		cmocka_unit_test(test_env_errors),
+		cmocka_unit_test(test_password_file),
 		cmocka_unit_test(test_env_skipped_for_help_and_version),
 		cmocka_unit_test(test_int_errors),
 		cmocka_unit_test(test_syntax_errors),

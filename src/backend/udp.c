@@ -358,7 +358,7 @@ static int open_path(struct backend *b)
 		log_warnx("%s: %u queues, plain per-packet mode (offloads off: %s)", b->dev,
 			  udp_path_queues(b->path), why);
 	if (b->have_own)
-		udp_path_set_tun_addr(b->path, b->own.addr);
+		udp_path_set_own(b->path, b->own.addr, b->own.len);
 	r = udp_path_publish(b->path, b->peers, b->npeers);
 	if (r == 0)
 		r = udp_path_start(b->path);
@@ -384,7 +384,7 @@ static int udp_own_lease(struct backend *b, const struct lease *own)
 	}
 	if (!b->path)
 		return 0; /* being recreated: the repair configures it */
-	udp_path_set_tun_addr(b->path, b->own.addr);
+	udp_path_set_own(b->path, b->own.addr, b->own.len);
 	return configure_device(b);
 }
 

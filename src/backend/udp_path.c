@@ -114,7 +114,8 @@ struct udp_path {
 	_Atomic bool stopping;
 	bool gso_reported;
 	_Atomic(struct udp_table *) table;
-	_Atomic uint32_t tun_addr;
+	/* Our subnet: address << 32 | mask (0: none yet); its address is the TUN's. */
+	_Atomic uint64_t own;
 	size_t npeers;
 	struct retired *retired;
 	size_t nretired, cap_retired;
@@ -172,7 +173,7 @@ static void rx_deliver(struct worker *w, const struct udp_vnet *vh, const uint8_
 
 static void send_unreachable(struct worker *w, const uint8_t *pkt, size_t len)
 {
-	uint32_t src = atomic_load_explicit(&w->p->tun_addr, memory_order_relaxed);
+	uint32_t src = (uint32_t)(atomic_load_explicit(&w->p->own, memory_order_relaxed) >> 32);
 	uint8_t buf[128];
 	size_t n;
 
@@ -426,10 +427,14 @@ static void gro_emit(void *arg, const struct udp_vnet *vh, const uint8_t *p, siz
 	rx_deliver(arg, vh, p, len);
 }
 
-static void rx_datagram(struct worker *w, uint8_t *d, size_t len)
+/* One packet from peer: well formed, from that peer's subnet, to ours. */
+static void rx_datagram(struct worker *w, const struct udp_table *t, uint32_t peer, uint64_t own,
+			uint8_t *d, size_t len)
 {
 	enum udp_drop r = udp_pkt_check(d, len, w->p->conf.mtu);
 
+	if (!r)
+		r = udp_pkt_check_addrs(t, peer, d, (uint32_t)(own >> 32), (uint32_t)own);
 	if (!r)
 		r = udp_pkt_dec_ttl(d);
 	if (r) {
@@ -475,9 +480,11 @@ static size_t gro_size(struct msghdr *h)
 static bool rx_round(struct worker *w, const struct udp_table *t)
 {
 	int n = recvmmsg(w->sock, w->rmsg, w->nrx, MSG_DONTWAIT, NULL);
+	uint64_t own;
 
 	if (n <= 0)
 		return false;
+	own = atomic_load_explicit(&w->p->own, memory_order_relaxed);
 	for (int i = 0; i < n; i++) {
 		struct msghdr *h = &w->rmsg[i].msg_hdr;
 		size_t len = w->rmsg[i].msg_len, step = gro_size(h);
@@ -501,7 +508,7 @@ static bool rx_round(struct worker *w, const struct udp_table *t)
 		if (!step)
 			step = len;
 		for (size_t off = 0; off < len; off += step)
-			rx_datagram(w, b + off, len - off < step ? len - off : step);
+			rx_datagram(w, t, src, own, b + off, len - off < step ? len - off : step);
 	}
 	if (w->p->vnet)
 		udp_gro_flush(&w->gro);
@@ -809,9 +816,11 @@ int udp_path_start(struct udp_path *p)
 	return r;
 }
 
-void udp_path_set_tun_addr(struct udp_path *p, uint32_t addr)
+void udp_path_set_own(struct udp_path *p, uint32_t net, unsigned len)
 {
-	atomic_store_explicit(&p->tun_addr, addr, memory_order_relaxed);
+	uint32_t mask = len ? 0xffffffffu << (32 - (len > 32 ? 32 : len)) : 0;
+
+	atomic_store_explicit(&p->own, (uint64_t)(net & mask) << 32 | mask, memory_order_relaxed);
 }
 
 int udp_path_publish(struct udp_path *p, const struct udp_route *r, size_t n)

@@ -48,8 +48,11 @@ bool udp_path_offload(const struct udp_path *p, const char **why);
 int udp_path_gso_lost(struct udp_path *p, unsigned *nworkers);
 /* Start the workers. */
 int udp_path_start(struct udp_path *p);
-/* The TUN address ICMP errors come from (host byte order; 0: send none). */
-void udp_path_set_tun_addr(struct udp_path *p, uint32_t addr);
+/*
+ * Our subnet (host byte order; len 0: none yet). Its address is the TUN's,
+ * where ICMP errors come from; only datagrams to it are taken in.
+ */
+void udp_path_set_own(struct udp_path *p, uint32_t net, unsigned len);
 /* Build and publish a table for routes; -ENOMEM keeps the old one. */
 int udp_path_publish(struct udp_path *p, const struct udp_route *r, size_t n);
 /* Free the retired tables no worker can still hold: how many remain. */

@@ -30,6 +30,8 @@ static const char *const drop_names[UDP_DROP_MAX] = {
 	[UDP_DROP_TTL] = "ttl",
 	[UDP_DROP_NO_ROUTE] = "no_route",
 	[UDP_DROP_UNKNOWN_PEER] = "unknown_peer",
+	[UDP_DROP_FOREIGN_SRC] = "foreign_source",
+	[UDP_DROP_FOREIGN_DST] = "foreign_destination",
 	[UDP_DROP_OFFLOAD] = "offload",
 	[UDP_DROP_IO] = "io",
 };
@@ -325,6 +327,18 @@ bool udp_table_has_peer(const struct udp_table *t, uint32_t ip)
 			hi = mid;
 	}
 	return false;
+}
+
+enum udp_drop udp_pkt_check_addrs(const struct udp_table *t, uint32_t peer, const uint8_t *p,
+				  uint32_t own_net, uint32_t own_mask)
+{
+	const struct udp_route *rt = udp_table_lookup(t, get32(p + 12));
+
+	if (!rt || rt->peer != peer)
+		return UDP_DROP_FOREIGN_SRC;
+	if (!own_mask || (get32(p + 16) & own_mask) != own_net)
+		return UDP_DROP_FOREIGN_DST;
+	return UDP_DROP_NONE;
 }
 
 /* ------------------------------------------------------------ offloads: transmit */

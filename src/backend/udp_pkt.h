@@ -27,6 +27,8 @@ enum udp_drop {
 	UDP_DROP_TTL,	       /* TTL ran out */
 	UDP_DROP_NO_ROUTE,     /* no peer for the destination */
 	UDP_DROP_UNKNOWN_PEER, /* the datagram's source is not a peer */
+	UDP_DROP_FOREIGN_SRC,  /* inner source outside the sending peer's subnets */
+	UDP_DROP_FOREIGN_DST,  /* inner destination outside our subnet */
 	UDP_DROP_OFFLOAD,      /* a virtio-net header or super-packet we cannot handle */
 	UDP_DROP_IO,	       /* a send or TUN write failed */
 	UDP_DROP_MAX
@@ -98,6 +100,18 @@ size_t udp_table_count(const struct udp_table *t);
 const struct udp_route *udp_table_lookup(const struct udp_table *t, uint32_t dst);
 /* Whether ip is some route's peer. */
 bool udp_table_has_peer(const struct udp_table *t, uint32_t ip);
+
+/*
+ * The inner addresses of a checked packet p that came from peer (the
+ * datagram's source, host byte order): its source must lie in a subnet the
+ * table sends to that very peer (UDP_DROP_FOREIGN_SRC), its destination in
+ * our subnet own_net/own_mask (UDP_DROP_FOREIGN_DST; own_mask 0: no subnet
+ * of our own yet, nothing is for us). An outer source can be spoofed on the
+ * underlay; this keeps such a datagram from putting any packet into our
+ * forwarding path, leaving only what that peer itself could send us.
+ */
+enum udp_drop udp_pkt_check_addrs(const struct udp_table *t, uint32_t peer, const uint8_t *p,
+				  uint32_t own_net, uint32_t own_mask);
 
 /*
  * Complete a checksum the kernel left partial (VIRTIO_NET_HDR_F_NEEDS_CSUM

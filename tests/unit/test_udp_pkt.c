@@ -258,6 +258,54 @@ static void test_lpm(void **state)
 	free(many);
 }
 
+/*
+ * A datagram from a peer may carry only its own subnets' traffic, and only
+ * to our subnet: a spoofed outer source cannot inject anything else.
+ */
+static void test_check_addrs(void **state)
+{
+	struct udp_route r[] = {
+		{ 0x0af40100, 24, 0x0ac8000b }, /* 10.244.1.0/24 via 10.200.0.11 */
+		{ 0x0af40200, 24, 0x0ac8000c }, /* 10.244.2.0/24 via 10.200.0.12 */
+		{ 0x0af40280, 25, 0x0ac8000d }, /* 10.244.2.128/25 via 10.200.0.13 */
+	};
+	struct udp_table *t = udp_table_build(r, 3);
+	const uint32_t own = 0x0af40300, mask = 0xffffff00; /* 10.244.3.0/24 */
+	uint8_t p[100];
+
+	assert_non_null(t);
+	make_udp_ip(p, 100);
+	set32(p + 12, 0x0af40102); /* from 10.244.1.2 */
+	set32(p + 16, 0x0af40302); /* to 10.244.3.2 */
+	assert_int_equal(udp_pkt_check_addrs(t, 0x0ac8000b, p, own, mask), UDP_DROP_NONE);
+	/* The same packet from another peer: that peer does not own the source. */
+	assert_int_equal(udp_pkt_check_addrs(t, 0x0ac8000c, p, own, mask), UDP_DROP_FOREIGN_SRC);
+	/* A source in no peer's subnet, or in ours. */
+	set32(p + 12, 0x08080808);
+	assert_int_equal(udp_pkt_check_addrs(t, 0x0ac8000b, p, own, mask), UDP_DROP_FOREIGN_SRC);
+	set32(p + 12, 0x0af40305);
+	assert_int_equal(udp_pkt_check_addrs(t, 0x0ac8000b, p, own, mask), UDP_DROP_FOREIGN_SRC);
+	/* The longest prefix decides whose the source is. */
+	set32(p + 12, 0x0af40281);
+	assert_int_equal(udp_pkt_check_addrs(t, 0x0ac8000c, p, own, mask), UDP_DROP_FOREIGN_SRC);
+	assert_int_equal(udp_pkt_check_addrs(t, 0x0ac8000d, p, own, mask), UDP_DROP_NONE);
+	set32(p + 12, 0x0af40201);
+	assert_int_equal(udp_pkt_check_addrs(t, 0x0ac8000c, p, own, mask), UDP_DROP_NONE);
+	/* A destination outside our subnet: another peer's, anywhere else, or none of ours yet. */
+	set32(p + 16, 0x0af40102);
+	assert_int_equal(udp_pkt_check_addrs(t, 0x0ac8000c, p, own, mask), UDP_DROP_FOREIGN_DST);
+	set32(p + 16, 0x01010101);
+	assert_int_equal(udp_pkt_check_addrs(t, 0x0ac8000c, p, own, mask), UDP_DROP_FOREIGN_DST);
+	set32(p + 16, 0x0af40300);
+	assert_int_equal(udp_pkt_check_addrs(t, 0x0ac8000c, p, own, mask), UDP_DROP_NONE);
+	assert_int_equal(udp_pkt_check_addrs(t, 0x0ac8000c, p, 0, 0), UDP_DROP_FOREIGN_DST);
+	/* No peers at all: nothing is anyone's. */
+	assert_int_equal(udp_pkt_check_addrs(NULL, 0x0ac8000c, p, own, mask), UDP_DROP_FOREIGN_SRC);
+	assert_string_equal(udp_drop_name(UDP_DROP_FOREIGN_SRC), "foreign_source");
+	assert_string_equal(udp_drop_name(UDP_DROP_FOREIGN_DST), "foreign_destination");
+	udp_table_free(t);
+}
+
 static void test_csum_finish(void **state)
 {
 	uint8_t p[300];
@@ -542,8 +590,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ttl),	    cmocka_unit_test(test_check),
 		cmocka_unit_test(test_icmp),	    cmocka_unit_test(test_lpm),
-		cmocka_unit_test(test_csum_finish), cmocka_unit_test(test_tso),
-		cmocka_unit_test(test_gro),	    cmocka_unit_test(test_gro_corrupt),
+		cmocka_unit_test(test_check_addrs), cmocka_unit_test(test_csum_finish),
+		cmocka_unit_test(test_tso),	    cmocka_unit_test(test_gro),
+		cmocka_unit_test(test_gro_corrupt),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -39,9 +39,13 @@ struct proc {
 	int timeout_ms;
 	char name[64];
 	struct loop_timer deadline, reap;
-	proc_done_cb done;
+	proc_done_cb done; /* NULL: killed and forgotten, reaped when it exits */
 	void *arg;
+	struct proc *next_orphan, **prev_orphan; /* on the orphans list while forgotten */
 };
+
+/* Killed and forgotten, not reaped yet: held here, still reachable until they are. */
+static struct proc *orphans;
 
 /* Read what is there: > 0 bytes read, 0 at EOF, < 0 nothing now (or an error). */
 static ssize_t drain(int fd, struct sink *s)
@@ -84,6 +88,11 @@ static void close_fd(struct proc *p, int *fd)
 
 static void release(struct proc *p)
 {
+	if (p->prev_orphan) {
+		*p->prev_orphan = p->next_orphan;
+		if (p->next_orphan)
+			p->next_orphan->prev_orphan = p->prev_orphan;
+	}
 	close_fd(p, &p->pidfd);
 	close_fd(p, &p->in);
 	close_fd(p, &p->out);
@@ -149,12 +158,19 @@ static void check_exit(struct proc *p)
 	pid_t w = waitpid(p->pid, &status, WNOHANG);
 
 	if (w < 0 && errno == ECHILD) {
-		finish(p, -ECHILD, "its exit status was taken by someone else");
+		if (!p->done)
+			release(p);
+		else
+			finish(p, -ECHILD, "its exit status was taken by someone else");
 		return;
 	}
 	if (w != p->pid) {
 		if (p->pidfd < 0)
 			loop_timer_arm(p->loop, &p->reap, REAP_POLL_MS);
+		return;
+	}
+	if (!p->done) {
+		release(p); /* killed and forgotten: only the reaping was left */
 		return;
 	}
 	while (p->out >= 0 && drain(p->out, &p->so) > 0)
@@ -183,14 +199,37 @@ static void kill_wait(struct proc *p)
 	waitpid(p->pid, NULL, 0);
 }
 
+/*
+ * Kill it (and what it started) and forget it without waiting: one stuck
+ * in the kernel (uninterruptible sleep) dies only when the kernel lets it,
+ * so its exit is reaped from the loop whenever it comes. done is not called.
+ */
+static void kill_forget(struct proc *p)
+{
+	kill(-p->pid, SIGKILL);
+	p->done = NULL;
+	p->next_orphan = orphans;
+	if (orphans)
+		orphans->prev_orphan = &p->next_orphan;
+	orphans = p;
+	p->prev_orphan = &orphans;
+	close_fd(p, &p->in);
+	close_fd(p, &p->out);
+	close_fd(p, &p->err);
+	loop_timer_cancel(p->loop, &p->deadline);
+	check_exit(p);
+}
+
 static void on_deadline(void *arg)
 {
 	struct proc *p = arg;
+	proc_done_cb done = p->done;
+	void *done_arg = p->arg;
 	char msg[128];
 
-	kill_wait(p);
 	snprintf(msg, sizeof(msg), "%s did not finish in %d ms", p->name, p->timeout_ms);
-	finish(p, -ETIMEDOUT, msg);
+	kill_forget(p);
+	done(done_arg, -ETIMEDOUT, NULL, msg);
 }
 
 static int spawn(struct proc *p, char *const argv[], int fds[3])
@@ -294,8 +333,6 @@ fail:
 
 void proc_cancel(struct proc *p)
 {
-	if (!p)
-		return;
-	kill_wait(p);
-	release(p);
+	if (p)
+		kill_forget(p);
 }

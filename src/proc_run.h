@@ -23,13 +23,18 @@ typedef void (*proc_done_cb)(void *arg, int status, char *out, const char *err);
 /*
  * Start argv[0] (looked up in PATH) with input on its stdin (NULL: none,
  * copied), and return at once. done runs from the loop once it exited, or
- * after timeout_ms (it is killed then, with what it started). A negative
+ * after timeout_ms (it is killed then, with what it started, and reaped
+ * later without being waited for). A negative
  * errno when nothing was started (-ENOENT: not installed); done is not
  * called then.
  */
 int proc_start(struct loop *loop, char *const argv[], const char *input, int timeout_ms,
 	       bool want_out, proc_done_cb done, void *arg, struct proc **ret);
-/* Kill it (and what it started) and forget it: done is not called. NULL is fine. */
+/*
+ * Kill it (and what it started) and forget it: done is not called. Its exit
+ * is not waited for (one stuck in the kernel dies when the kernel lets it);
+ * the loop reaps it when it comes. NULL is fine.
+ */
 void proc_cancel(struct proc *p);
 
 #endif

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Run a helper program (iptables-save, iptables-restore) from the event
- * loop, bounded in time: its pipes, its exit (a pidfd) and its deadline are
- * loop events, so the daemon keeps serving while it runs.
+ * loop, bounded in time: its start (a thread), its pipes, its exit (a
+ * pidfd) and its deadline are loop events, so the daemon keeps serving
+ * while it runs.
  */
 #ifndef FLANNELD_PROC_RUN_H
 #define FLANNELD_PROC_RUN_H
@@ -22,11 +23,13 @@ typedef void (*proc_done_cb)(void *arg, int status, char *out, const char *err);
 
 /*
  * Start argv[0] (looked up in PATH) with input on its stdin (NULL: none,
- * copied), and return at once. done runs from the loop once it exited, or
- * after timeout_ms (it is killed then, with what it started, and reaped
- * later without being waited for). A negative
- * errno when nothing was started (-ENOENT: not installed); done is not
- * called then.
+ * copied), and return at once: even the spawn runs on a thread of its own
+ * (posix_spawn waits for the child's exec, which the scheduler may delay).
+ * done runs from the loop once it exited, when it could not be started
+ * (-ENOENT: not installed), or after timeout_ms (it is killed then, with
+ * what it started, and reaped later without being waited for). A negative
+ * errno when no start was attempted (out of memory, fds or threads); done
+ * is not called then.
  */
 int proc_start(struct loop *loop, char *const argv[], const char *input, int timeout_ms,
 	       bool want_out, proc_done_cb done, void *arg, struct proc **ret);

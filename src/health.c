@@ -83,6 +83,20 @@ static void respond(struct conn *c, int status, const char *ctype, const char *b
 	send_all(c->fd, body, len);
 }
 
+/* Ours, not the daemon's: how long the loop that answers this went without polling. */
+static void write_loop_lag(struct health *h, FILE *out)
+{
+	uint64_t us = loop_lag_max_us(h->loop);
+
+	fprintf(out,
+		"# HELP flannel_loop_lag_max_seconds Longest time the event loop did not wait in "
+		"epoll (callbacks and timers), over the last %d to %d s.\n"
+		"# TYPE flannel_loop_lag_max_seconds gauge\n"
+		"flannel_loop_lag_max_seconds %llu.%06llu\n",
+		LOOP_LAG_WINDOW_MS / 1000, 2 * LOOP_LAG_WINDOW_MS / 1000,
+		(unsigned long long)(us / 1000000u), (unsigned long long)(us % 1000000u));
+}
+
 static void handle_request(struct conn *c)
 {
 	struct health *h = c->h;
@@ -114,6 +128,7 @@ static void handle_request(struct conn *c)
 			return;
 		}
 		h->ops->metrics(h->arg, out);
+		write_loop_lag(h, out);
 		fclose(out);
 		respond(c, 200, "text/plain; version=0.0.4", text, len);
 		free(text);

@@ -22,7 +22,43 @@ struct loop {
 	struct loop_io *ios; /* indexed by fd */
 	int n_ios;
 	struct loop_timer *timers; /* unsorted; scanned each turn */
+	/* Lag: the longest turn away from epoll_wait, per window (see loop_lag_max_us). */
+	uint64_t lag_window_us; /* start of the current window */
+	uint64_t lag_cur_us, lag_prev_us;
 };
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Move the windows on to now: a window with no turn recorded counts as 0. */
+static void lag_roll(struct loop *loop, uint64_t now)
+{
+	uint64_t w = (uint64_t)LOOP_LAG_WINDOW_MS * 1000u;
+
+	if (now - loop->lag_window_us < w)
+		return;
+	loop->lag_prev_us = now - loop->lag_window_us < 2 * w ? loop->lag_cur_us : 0;
+	loop->lag_cur_us = 0;
+	loop->lag_window_us = now - (now - loop->lag_window_us) % w;
+}
+
+static void lag_record(struct loop *loop, uint64_t busy_since, uint64_t now)
+{
+	lag_roll(loop, now);
+	if (now - busy_since > loop->lag_cur_us)
+		loop->lag_cur_us = now - busy_since;
+}
+
+uint64_t loop_lag_max_us(struct loop *loop)
+{
+	lag_roll(loop, now_us());
+	return loop->lag_cur_us > loop->lag_prev_us ? loop->lag_cur_us : loop->lag_prev_us;
+}
 
 uint64_t loop_now_ms(void)
 {
@@ -38,6 +74,7 @@ int loop_new(struct loop **ret)
 
 	if (!loop)
 		return -ENOMEM;
+	loop->lag_window_us = now_us();
 	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (loop->epfd < 0) {
 		int r = -errno;
@@ -182,6 +219,7 @@ static int run_timers(struct loop *loop)
 int loop_run(struct loop *loop)
 {
 	struct epoll_event evs[32];
+	uint64_t busy_since = now_us();
 
 	loop->stop = false;
 	while (!loop->stop) {
@@ -190,7 +228,9 @@ int loop_run(struct loop *loop)
 
 		if (loop->stop)
 			break;
+		lag_record(loop, busy_since, now_us());
 		n = epoll_wait(loop->epfd, evs, 32, timeout);
+		busy_since = now_us();
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

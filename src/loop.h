@@ -41,6 +41,14 @@ void loop_timer_cancel(struct loop *loop, struct loop_timer *t);
 /* Monotonic milliseconds. */
 uint64_t loop_now_ms(void);
 
+/*
+ * The longest time, in microseconds, the loop spent away from epoll_wait
+ * (callbacks and timers) in the current LOOP_LAG_WINDOW_MS window and the
+ * one before it: a figure for /metrics that covers the last 10 to 20 s.
+ */
+#define LOOP_LAG_WINDOW_MS 10000
+uint64_t loop_lag_max_us(struct loop *loop);
+
 /* Runs until loop_stop(); returns 0, or a negative errno on failure. */
 int loop_run(struct loop *loop);
 void loop_stop(struct loop *loop);

@@ -29,8 +29,14 @@
 /* The kernel never builds a dump part larger than 32 KiB. */
 #define NL_RECV_SIZE (32 * 1024)
 #define NL_RCVBUF    (1024 * 1024)
-/* Acks come while sendmsg() runs; this only bounds a kernel that never answers. */
-#define NL_ACK_TIMEOUT_MS 2000
+/*
+ * The kernel answers while sendmsg() runs (a dump makes each next part
+ * while recv() runs), so this poll never waits on a working kernel: the
+ * bound is for one that never answers, and short, as the loop waits here.
+ * What can make us wait is sendmsg() itself, for the RTNL lock another
+ * program holds; that is not bounded here.
+ */
+#define NL_ACK_TIMEOUT_MS 250
 #define NL_DUMP_TRIES	  5
 
 struct nl_req {

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdint.h>
@@ -39,6 +40,17 @@ struct proc {
 	struct loop *loop;
 	pid_t pid;
 	int pidfd, in, out, err; /* -1 when closed (pidfd: none) */
+	/*
+	 * posix_spawn() returns once the child has exec'd (vfork), which under
+	 * load takes the scheduler tens to hundreds of ms: it runs on a thread
+	 * of its own, which closes spawn_wfd when done. Until then the child's
+	 * ends of the pipes stay open here and the proc is never freed.
+	 */
+	bool spawning;
+	int spawn_r; /* the thread's result: 0 or a negative errno */
+	int spawn_fd, spawn_wfd;
+	int child_fd[3];
+	char **argv; /* a copy, for the thread */
 	char *input;
 	size_t inlen, inoff;
 	struct sink so, se;
@@ -46,9 +58,13 @@ struct proc {
 	int timeout_ms;
 	char name[64];
 	struct loop_timer deadline, reap;
-	proc_done_cb done;
+	proc_done_cb done; /* NULL: killed and forgotten, reaped when it exits */
 	void *arg;
+	struct proc *next_orphan, **prev_orphan; /* on the orphans list while forgotten */
 };
+
+/* Killed and forgotten, not reaped yet: held here, still reachable until they are. */
+static struct proc *orphans;
 
 /* Read what is there: > 0 bytes read, 0 at EOF, < 0 nothing now (or an error). */
 static ssize_t drain(int fd, struct sink *s)
@@ -91,12 +107,26 @@ static void close_fd(struct proc *p, int *fd)
 
 static void release(struct proc *p)
 {
+	if (p->prev_orphan) {
+		*p->prev_orphan = p->next_orphan;
+		if (p->next_orphan)
+			p->next_orphan->prev_orphan = p->prev_orphan;
+	}
 	close_fd(p, &p->pidfd);
 	close_fd(p, &p->in);
 	close_fd(p, &p->out);
 	close_fd(p, &p->err);
+	close_fd(p, &p->spawn_fd);
+	if (p->spawn_wfd >= 0)
+		close(p->spawn_wfd);
+	for (int i = 0; i < 3; i++)
+		if (p->child_fd[i] >= 0)
+			close(p->child_fd[i]);
 	loop_timer_cancel(p->loop, &p->deadline);
 	loop_timer_cancel(p->loop, &p->reap);
+	for (char **a = p->argv; a && *a; a++)
+		free(*a);
+	free(p->argv);
 	free(p->input);
 	free(p->so.buf);
 	free(p->se.buf);
@@ -156,12 +186,19 @@ static void check_exit(struct proc *p)
 	pid_t w = waitpid(p->pid, &status, WNOHANG);
 
 	if (w < 0 && errno == ECHILD) {
-		finish(p, -ECHILD, "its exit status was taken by someone else");
+		if (!p->done)
+			release(p);
+		else
+			finish(p, -ECHILD, "its exit status was taken by someone else");
 		return;
 	}
 	if (w != p->pid) {
 		if (p->pidfd < 0)
 			loop_timer_arm(p->loop, &p->reap, REAP_POLL_MS);
+		return;
+	}
+	if (!p->done) {
+		release(p); /* killed and forgotten: only the reaping was left */
 		return;
 	}
 	while (p->out >= 0 && drain(p->out, &p->so) > 0)
@@ -184,20 +221,39 @@ static void on_reap(void *arg)
 	check_exit(arg);
 }
 
-static void kill_wait(struct proc *p)
+/*
+ * Kill it (and what it started) and forget it without waiting: one stuck
+ * in the kernel (uninterruptible sleep) dies only when the kernel lets it,
+ * so its exit is reaped from the loop whenever it comes. done is not called.
+ */
+static void kill_forget(struct proc *p)
 {
+	p->done = NULL;
+	p->next_orphan = orphans;
+	if (orphans)
+		orphans->prev_orphan = &p->next_orphan;
+	orphans = p;
+	p->prev_orphan = &orphans;
+	close_fd(p, &p->in);
+	close_fd(p, &p->out);
+	close_fd(p, &p->err);
+	loop_timer_cancel(p->loop, &p->deadline);
+	if (p->spawning)
+		return; /* on_spawned kills it, if it started at all */
 	kill(-p->pid, SIGKILL);
-	waitpid(p->pid, NULL, 0);
+	check_exit(p);
 }
 
 static void on_deadline(void *arg)
 {
 	struct proc *p = arg;
+	proc_done_cb done = p->done;
+	void *done_arg = p->arg;
 	char msg[128];
 
-	kill_wait(p);
 	snprintf(msg, sizeof(msg), "%s did not finish in %d ms", p->name, p->timeout_ms);
-	finish(p, -ETIMEDOUT, msg);
+	kill_forget(p);
+	done(done_arg, -ETIMEDOUT, NULL, msg);
 }
 
 /* argv[0] as given when it holds a '/', else found in CHILD_PATH: 0 or -ENOENT. */
@@ -268,11 +324,89 @@ static int spawn(struct proc *p, char *const argv[], int fds[3])
 	return -r;
 }
 
+/* The spawn thread: touches p only until it closes spawn_wfd (the loop owns p after). */
+static void *spawn_main(void *arg)
+{
+	struct proc *p = arg;
+	int wfd = p->spawn_wfd;
+
+	p->spawn_r = spawn(p, p->argv, p->child_fd);
+	close(wfd);
+	return NULL;
+}
+
+/* The spawn is done: watch the running program, or report why it did not start. */
+static void on_spawned(int fd, unsigned events, void *arg)
+{
+	struct proc *p = arg;
+	int r = p->spawn_r;
+
+	p->spawning = false;
+	p->spawn_wfd = -1; /* closed by the thread */
+	close_fd(p, &p->spawn_fd);
+	for (int i = 0; i < 3; i++) {
+		close(p->child_fd[i]);
+		p->child_fd[i] = -1;
+	}
+	if (r < 0) {
+		if (p->done)
+			finish(p, r, strerror(-r));
+		else
+			release(p);
+		return;
+	}
+	p->pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0);
+	if (p->pidfd >= 0 && loop_io_add(p->loop, p->pidfd, LOOP_READ, on_pidfd, p) < 0) {
+		close(p->pidfd);
+		p->pidfd = -1;
+	}
+	if (!p->done) {
+		/* Cancelled or past its deadline while it was being started. */
+		kill(-p->pid, SIGKILL);
+		check_exit(p);
+		return;
+	}
+	if ((p->in >= 0 && (r = loop_io_add(p->loop, p->in, LOOP_WRITE, on_input, p)) < 0) ||
+	    (r = loop_io_add(p->loop, p->out, LOOP_READ, on_output, p)) < 0 ||
+	    (r = loop_io_add(p->loop, p->err, LOOP_READ, on_output, p)) < 0) {
+		proc_done_cb done = p->done;
+		void *done_arg = p->arg;
+
+		kill_forget(p);
+		done(done_arg, r, NULL, strerror(-r));
+		return;
+	}
+	if (p->pidfd < 0)
+		loop_timer_arm(p->loop, &p->reap, REAP_POLL_MS);
+}
+
+static char **copy_argv(char *const argv[])
+{
+	size_t n = 0;
+	char **a;
+
+	while (argv[n])
+		n++;
+	a = calloc(n + 1, sizeof(*a));
+	for (size_t i = 0; a && i < n; i++) {
+		a[i] = strdup(argv[i]);
+		if (!a[i]) {
+			for (size_t j = 0; j < i; j++)
+				free(a[j]);
+			free(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
 int proc_start(struct loop *loop, char *const argv[], const char *input, int timeout_ms,
 	       bool want_out, proc_done_cb done, void *arg, struct proc **ret)
 {
 	struct proc *p = calloc(1, sizeof(*p));
-	int in[2] = { -1, -1 }, o[2] = { -1, -1 }, e[2] = { -1, -1 }, r;
+	int in[2] = { -1, -1 }, o[2] = { -1, -1 }, e[2] = { -1, -1 }, sp[2] = { -1, -1 }, r;
+	pthread_attr_t attr;
+	pthread_t tid;
 
 	if (!p)
 		return -ENOMEM;
@@ -281,6 +415,9 @@ int proc_start(struct loop *loop, char *const argv[], const char *input, int tim
 			    .in = -1,
 			    .out = -1,
 			    .err = -1,
+			    .spawn_fd = -1,
+			    .spawn_wfd = -1,
+			    .child_fd = { -1, -1, -1 },
 			    .so.max = OUT_MAX,
 			    .se.max = 4096,
 			    .want_out = want_out,
@@ -291,39 +428,42 @@ int proc_start(struct loop *loop, char *const argv[], const char *input, int tim
 	loop_timer_init(&p->deadline, on_deadline, p);
 	loop_timer_init(&p->reap, on_reap, p);
 	p->inlen = input ? strlen(input) : 0;
-	if (p->inlen && !(p->input = strdup(input))) {
+	p->argv = copy_argv(argv);
+	if (!p->argv || (p->inlen && !(p->input = strdup(input)))) {
 		r = -ENOMEM;
 		goto fail;
 	}
-	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(o, O_CLOEXEC) < 0 || pipe2(e, O_CLOEXEC) < 0) {
+	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(o, O_CLOEXEC) < 0 || pipe2(e, O_CLOEXEC) < 0 ||
+	    pipe2(sp, O_CLOEXEC) < 0) {
 		r = -errno;
 		goto fail;
 	}
-	r = spawn(p, argv, (int[3]){ in[0], o[1], e[1] });
-	close(in[0]);
-	close(o[1]);
-	close(e[1]);
 	p->in = in[1];
 	p->out = o[0];
 	p->err = e[0];
-	in[0] = in[1] = o[0] = o[1] = e[0] = e[1] = -1;
-	if (r < 0)
-		goto fail;
-	p->pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0);
+	p->child_fd[0] = in[0];
+	p->child_fd[1] = o[1];
+	p->child_fd[2] = e[1];
+	p->spawn_fd = sp[0];
+	p->spawn_wfd = sp[1];
+	in[0] = in[1] = o[0] = o[1] = e[0] = e[1] = sp[0] = sp[1] = -1;
 	fcntl(p->in, F_SETFL, O_NONBLOCK);
 	fcntl(p->out, F_SETFL, O_NONBLOCK);
 	fcntl(p->err, F_SETFL, O_NONBLOCK);
-	if (!p->inlen)
-		close_fd(p, &p->in);
-	if ((p->in >= 0 && (r = loop_io_add(loop, p->in, LOOP_WRITE, on_input, p)) < 0) ||
-	    (r = loop_io_add(loop, p->out, LOOP_READ, on_output, p)) < 0 ||
-	    (r = loop_io_add(loop, p->err, LOOP_READ, on_output, p)) < 0 ||
-	    (p->pidfd >= 0 && (r = loop_io_add(loop, p->pidfd, LOOP_READ, on_pidfd, p)) < 0)) {
-		kill_wait(p);
-		goto fail;
+	if (!p->inlen) {
+		close(p->in);
+		p->in = -1;
 	}
-	if (p->pidfd < 0)
-		loop_timer_arm(loop, &p->reap, REAP_POLL_MS);
+	r = loop_io_add(loop, p->spawn_fd, LOOP_READ, on_spawned, p);
+	if (r < 0)
+		goto fail;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	r = -pthread_create(&tid, &attr, spawn_main, p);
+	pthread_attr_destroy(&attr);
+	if (r < 0)
+		goto fail;
+	p->spawning = true;
 	loop_timer_arm(loop, &p->deadline, (uint64_t)timeout_ms);
 	*ret = p;
 	return 0;
@@ -335,6 +475,8 @@ fail:
 			close(o[i]);
 		if (e[i] >= 0)
 			close(e[i]);
+		if (sp[i] >= 0)
+			close(sp[i]);
 	}
 	release(p);
 	return r;
@@ -342,8 +484,6 @@ fail:
 
 void proc_cancel(struct proc *p)
 {
-	if (!p)
-		return;
-	kill_wait(p);
-	release(p);
+	if (p)
+		kill_forget(p);
 }

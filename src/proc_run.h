@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Run a helper program (iptables-save, iptables-restore) from the event
- * loop, bounded in time: its pipes, its exit (a pidfd) and its deadline are
- * loop events, so the daemon keeps serving while it runs.
+ * loop, bounded in time: its start (a thread), its pipes, its exit (a
+ * pidfd) and its deadline are loop events, so the daemon keeps serving
+ * while it runs.
  */
 #ifndef FLANNELD_PROC_RUN_H
 #define FLANNELD_PROC_RUN_H
@@ -23,15 +24,22 @@ typedef void (*proc_done_cb)(void *arg, int status, char *out, const char *err);
 /*
  * Start argv[0] (looked up in /usr/sbin:/usr/bin:/sbin:/bin, whatever our
  * PATH; it gets that PATH, LC_ALL=C and XTABLES_LOCKFILE if set, and no
- * other variable of ours) with input on its stdin (NULL: none,
- * copied), and return at once. done runs from the loop once it exited, or
- * after timeout_ms (it is killed then, with what it started). A negative
- * errno when nothing was started (-ENOENT: not installed); done is not
- * called then.
+ * other variable of ours) with input on its stdin (NULL: none, copied),
+ * and return at once: even the spawn runs on a thread of its own
+ * (posix_spawn waits for the child's exec, which the scheduler may delay).
+ * done runs from the loop once it exited, when it could not be started
+ * (-ENOENT: not installed), or after timeout_ms (it is killed then, with
+ * what it started, and reaped later without being waited for). A negative
+ * errno when no start was attempted (out of memory, fds or threads); done
+ * is not called then.
  */
 int proc_start(struct loop *loop, char *const argv[], const char *input, int timeout_ms,
 	       bool want_out, proc_done_cb done, void *arg, struct proc **ret);
-/* Kill it (and what it started) and forget it: done is not called. NULL is fine. */
+/*
+ * Kill it (and what it started) and forget it: done is not called. Its exit
+ * is not waited for (one stuck in the kernel dies when the kernel lets it);
+ * the loop reaps it when it comes. NULL is fine.
+ */
 void proc_cancel(struct proc *p);
 
 #endif

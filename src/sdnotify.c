@@ -34,7 +34,9 @@ int sd_notify_send(const char *state)
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sun, slen) < 0)
+	/* A receiver whose queue is full (a stalled systemd) gets EAGAIN, never our loop. */
+	if (sendto(fd, state, strlen(state), MSG_NOSIGNAL | MSG_DONTWAIT, (struct sockaddr *)&sun,
+		   slen) < 0)
 		r = -errno;
 	close(fd);
 	return r;

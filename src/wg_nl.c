@@ -138,7 +138,7 @@ static int family_cb(const struct nlmsghdr *nlh, void *arg)
 int wg_nl_open(struct wg_nl **ret)
 {
 	struct wg_nl *w = calloc(1, sizeof(*w));
-	struct timeval tv = { .tv_sec = 5 };
+	struct timeval tv = { .tv_usec = 250000 };
 	uint8_t buf[WG_MSG_MAX];
 	struct run run = { .data = family_cb };
 	int one = 1, r;
@@ -151,7 +151,11 @@ int wg_nl_open(struct wg_nl **ret)
 		goto fail;
 	}
 	w->portid = mnl_socket_get_portid(w->sock);
-	/* Synchronous use: the kernel answers while sendmsg runs; the timeout is a bound. */
+	/*
+	 * Synchronous use: the kernel answers while sendmsg runs (the module
+	 * loads inside it too), so the timeout only bounds one that never
+	 * answers, and is short: the loop waits here.
+	 */
 	setsockopt(mnl_socket_get_fd(w->sock), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	mnl_socket_setsockopt(w->sock, NETLINK_EXT_ACK, &one, sizeof(one));
 	run.arg = &w->fam;

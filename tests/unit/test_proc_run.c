@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Unit tests for proc_run.c: exit status, output, stdin, missing programs,
- * deadlines, cancelling, and the loop serving timers while a program runs.
+ * deadlines (reaped later, not waited for), cancelling, and the loop
+ * serving timers while a program runs.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include <cmocka.h>
 
@@ -121,6 +123,45 @@ static void test_deadline(void **state)
 	assert_int_equal(run(argv, NULL, 200, NULL, err), -ETIMEDOUT);
 	assert_true(loop_now_ms() - t0 < 5000);
 	assert_non_null(strstr(err, "sleep did not finish in 200 ms"));
+}
+
+static void stop_loop(void *arg);
+
+static void on_done_keep_running(void *arg, int status, char *out, const char *err)
+{
+	struct result *res = arg;
+
+	res->done = true;
+	res->status = status;
+	free(out);
+}
+
+/*
+ * Past its deadline a program is reported at once and reaped later by the
+ * loop, without a blocking wait (one stuck in the kernel would stall it).
+ * First in the list: no earlier test may leave a child behind.
+ */
+static void test_deadline_reaped_later(void **state)
+{
+	char *argv[] = { "sleep", "10", NULL };
+	struct result res = { 0 };
+	struct loop_timer t;
+	struct proc *p;
+	uint64_t t0 = loop_now_ms();
+
+	assert_int_equal(loop_new(&res.loop), 0);
+	assert_int_equal(
+		proc_start(res.loop, argv, NULL, 100, false, on_done_keep_running, &res, &p), 0);
+	loop_timer_init(&t, stop_loop, res.loop);
+	loop_timer_arm(res.loop, &t, 1000);
+	assert_int_equal(loop_run(res.loop), 0);
+	assert_true(res.done);
+	assert_int_equal(res.status, -ETIMEDOUT);
+	assert_true(loop_now_ms() - t0 < 5000);
+	/* The loop reaped it: no child of ours is left, not even a zombie. */
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+	assert_int_equal(errno, ECHILD);
+	loop_free(res.loop);
 }
 
 /* A child that leaves a grandchild holding the pipes has still finished. */
@@ -238,6 +279,7 @@ static void test_program_path(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_deadline_reaped_later),
 		cmocka_unit_test(test_status_and_output),
 		cmocka_unit_test(test_signal),
 		cmocka_unit_test(test_stdin),

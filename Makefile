@@ -85,6 +85,11 @@ test_etcd_pb_DEPS := src/etcd_pb.c $(PB_SRCS:%.c=$(UNIT_BUILD)/%.o)
 test_http_url_DEPS := src/http_url.c src/textutil.c
 test_grpc_msg_DEPS := src/grpc_msg.c src/textutil.c
 test_leasecache_DEPS := src/leasecache.c src/subnet.c src/ip.c src/jsonutil.c src/textutil.c
+# The lease decisions, against a scripted etcd and loop (tests/unit/fake_etcd.c).
+LEASE_DECISION_DEPS := tests/unit/fake_etcd.c src/leasewatch.c src/leasecache.c src/subnet.c \
+	src/ip.c src/jsonutil.c src/textutil.c src/log.c
+test_leasewatch_DEPS := $(LEASE_DECISION_DEPS)
+test_ownlease_DEPS := $(LEASE_DECISION_DEPS) src/ownlease.c src/alloc_choice.c src/config.c
 test_vxlan_conf_DEPS := src/backend/vxlan_conf.c src/jsonutil.c src/textutil.c
 test_fdbset_DEPS := src/backend/fdbset.c
 test_nl_msg_DEPS := src/nl_msg.c

@@ -4,9 +4,13 @@
 # scenario, a container behind each, ping and ping6 across every pair.
 # Dual-stack vxlan (flannel.1 + flannel-v6.1 with upstream's attributes,
 # BackendV6Data in the lease), dual-stack host-gw, IPv6-only vxlan (no
-# flannel.1) and IPv6-only host-gw. A restart keeps both subnets and
-# writes nothing; deleted IPv6 entries (route, neighbour, FDB entry, the
-# whole flannel-v6.1 device) come back.
+# flannel.1) and IPv6-only host-gw. In every scenario each host must hold
+# each other's IPv6 entries in upstream's exact form (vxlan: route,
+# permanent neighbour and FDB entry with the MAC of the peer's lease;
+# host-gw: route via the PublicIPv6), after start and after restarts, so
+# a backend that stops programming any of them fails here. A restart
+# keeps both subnets and writes nothing; deleted IPv6 entries (route,
+# neighbour, FDB entry, the whole flannel-v6.1 device) come back.
 #
 #	sw: br0 10.200.0.1 fd00:200::1 + etcd
 #	 |-- h1..h3   vxlan dual-stack         Network 10.244/16 fc00::/48
@@ -94,9 +98,53 @@ ping_all() {
 	done
 }
 
+# entries6_ok <backend> <host> <peer> <peer's v6 VtepMAC>: host holds, in
+# upstream's form, every IPv6 entry its backend programs for peer: vxlan a
+# route via the peer's subnet address on flannel-v6.1, a permanent
+# neighbour with the peer's MAC and an FDB entry to its PublicIPv6;
+# host-gw a route via the peer's PublicIPv6 on eth0.
+entries6_ok() {
+	local be=$1 h=$2 p=$3 mac=$4 n6
+	n6=$(net6_of "$p")
+	case $be in
+	vxlan)
+		v6_routes "$h" | grep -qx "$n6 via ${n6%/64} dev flannel-v6.1 metric 1024 onlink" &&
+			host_exec "$h" ip -6 neigh show dev flannel-v6.1 | sed 's/ *$//' | grep -qx "${n6%/64} lladdr $mac PERMANENT" &&
+			host_exec "$h" bridge fdb show dev flannel-v6.1 | sed 's/ *$//' | grep -qx "$mac dst $(host_ip6 "$p") self permanent"
+		;;
+	host-gw)
+		v6_routes "$h" | grep -qx "$n6 via $(host_ip6 "$p") dev eth0 metric 1024"
+		;;
+	*) return 1 ;;
+	esac
+}
+
+# all_entries6 <backend> <prefix> <hosts...>: every host holds every other's IPv6
+# entries (the MACs from the peers' leases, each checked against its device).
+all_entries6() {
+	local be=$1 p=$2 i j leases
+	shift 2
+	local -A macs
+	leases=$(etcdctl_sw get --prefix -w json -- "$p/subnets/" | jq -c '[.kvs[]? | .value | @base64d | fromjson]')
+	for j in "$@"; do
+		macs[$j]=none
+		[ "$be" = vxlan ] || continue
+		macs[$j]=$(jq -r --arg b "$(host_ip6 "$j")" '.[] | select(.PublicIPv6 == $b) | .BackendV6Data.VtepMAC' <<<"$leases")
+		assert_eq "${macs[$j]}" "$(host_exec "$j" cat /sys/class/net/flannel-v6.1/address)" "$be: VtepMAC in host $j's BackendV6Data"
+	done
+	for i in "$@"; do
+		for j in "$@"; do
+			[ "$i" = "$j" ] && continue
+			wait_until 10 entries6_ok "$be" "$i" "$j" "${macs[$j]}" ||
+				fail "$be host $i lacks IPv6 entries for host $j ($(net6_of "$j")): routes $(v6_routes "$i");
+neighbours $(host_exec "$i" ip -6 neigh show 2>&1); FDB $(host_exec "$i" bridge fdb show dev flannel-v6.1 2>&1)"
+		done
+	done
+}
+
 # scenario <backend> <prefix> <config> <dual: 0|1> <hosts...>
 scenario() {
-	local be=$1 p=$2 conf=$3 dual=$4 i j
+	local be=$1 p=$2 conf=$3 dual=$4 i
 	shift 4
 	local hosts=("$@")
 	etcd_put_config "$conf" "$p"
@@ -106,12 +154,8 @@ scenario() {
 	for i in "${hosts[@]}"; do wait_ready "$i"; done
 	for i in "${hosts[@]}"; do
 		[ -n "$(subnet6_of "$i")" ] || fail "$be host $i: no FLANNEL_IPV6_SUBNET"
-		for j in "${hosts[@]}"; do
-			[ "$i" = "$j" ] && continue
-			wait_until 10 has_v6_route_to "$i" "$(net6_of "$j")" ||
-				fail "$be host $i: no IPv6 route to host $j's $(net6_of "$j"): $(v6_routes "$i")"
-		done
 	done
+	all_entries6 "$be" "$p" "${hosts[@]}"
 	for i in "${hosts[@]}"; do container_up_any "$i"; done
 	ping_all "$dual" "${hosts[@]}"
 }
@@ -168,6 +212,7 @@ assert_eq "$k1b" "$k1" "key of host 1 after a restart"
 assert_eq "$(host_exec 1 cat /sys/class/net/flannel-v6.1/address)" "$mac6" "flannel-v6.1 MAC after a restart"
 wait_until 10 log_has 1 "Converged flannel-v6.1" || wait_until 5 log_has 1 "Returning existing device flannel-v6.1" || fail "no reuse of flannel-v6.1"
 log_has 1 "Converged flannel-v6.1:" "added or fixed" && fail "a restart rewrote IPv6 entries"
+all_entries6 vxlan "$P1" 1 2 3
 ping_all 1 1 2 3
 pass "vxlan dual-stack restart: key $(basename "$k1") and MAC kept, nothing rewritten, pings still pass"
 
@@ -181,6 +226,7 @@ wait_until 10 eval 'host_exec 1 bridge fdb show dev flannel-v6.1 | grep -q "^$m2
 host_exec 1 ip link del flannel-v6.1
 wait_until 10 has_v6_route_to 1 "$n2" || fail "flannel-v6.1 not recreated with its routes"
 assert_eq "$(host_exec 1 cat /sys/class/net/flannel-v6.1/address)" "$mac6" "MAC of the recreated flannel-v6.1"
+all_entries6 vxlan "$P1" 1 2 3
 ping_all 1 1 2 3
 pass "vxlan IPv6 self-healing: route, neighbour, FDB entry and flannel-v6.1 itself come back (same MAC)"
 flannel_stop_all 1 2 3
@@ -197,6 +243,7 @@ wait_until 10 has_v6_route_to 4 "$n5" || fail "deleted host-gw IPv6 route not re
 flannel_stop 4
 flannel_start 4 --etcd-prefix="$P2"
 wait_ready 4
+all_entries6 host-gw "$P2" 4 5 6
 ping_all 1 4 5 6
 pass "host-gw dual-stack: $n5 via $(host_ip6 5) dev eth0, repaired when deleted; ping and ping6 across all pairs, also after a restart"
 flannel_stop_all 4 5 6
@@ -210,6 +257,7 @@ assert_eq "$(jq -r '.PublicIP, (.BackendData // "none"), .BackendV6Data.VNI' <<<
 flannel_stop 7
 flannel_start 7 --etcd-prefix="$P3"
 wait_ready 7
+all_entries6 vxlan "$P3" 7 8 9
 ping_all 0 7 8 9
 pass "vxlan IPv6-only: no flannel.1, PublicIP 0.0.0.0 and only BackendV6Data; ping6 across all pairs, also after a restart"
 flannel_stop_all 7 8 9
@@ -220,6 +268,7 @@ scenario host-gw "$P4" '{"EnableIPv4":false,"EnableIPv6":true,"IPv6Network":"fc0
 flannel_stop 10
 flannel_start 10 --etcd-prefix="$P4"
 wait_ready 10
+all_entries6 host-gw "$P4" 10 11 12
 ping_all 0 10 11 12
 pass "host-gw IPv6-only: IPv6 routes only; ping6 across all pairs, also after a restart"
 flannel_stop_all 10 11 12

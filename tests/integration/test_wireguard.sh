@@ -8,7 +8,8 @@
 # across a restart (10 ms pings); key rotation (delete the key file,
 # restart) re-keys the peers without disturbing other hosts; a host with a
 # key nobody published cannot inject traffic; a deleted device comes back;
-# a removed host's peer goes; Mode ipv6 and bad PSKs are refused.
+# a removed host's peer goes; Mode ipv6 and bad PSKs are refused; a valid
+# PSK carries traffic, and peers with different PSKs exchange nothing.
 #
 #	sw: br0 10.200.0.1 + etcd          (captures on the ports h1, h4)
 #	 |-- h1 10.200.0.11 eth0  flannel-wg  cni0 -- c1
@@ -199,3 +200,31 @@ container_ping 1 2 || fail "container 1 cannot ping container 2 after host 3 lef
 flannel_stop_all 1 2
 host_exec 1 ip link show flannel-wg >/dev/null || fail "SIGTERM removed flannel-wg"
 pass "host 3 removed from etcd: its peer is gone on h1 and h2 (no route through WireGuard); SIGTERM keeps the device"
+
+# -- a valid PSK: traffic flows with it, and a peer with another PSK gets nothing through
+psk_a=$(head -c 32 /dev/urandom | base64)
+psk_b=$(head -c 32 /dev/urandom | base64)
+psk_config() { echo "{\"Network\":\"10.244.0.0/16\",\"Backend\":{\"Type\":\"wireguard\",\"PersistentKeepaliveInterval\":25,\"PSK\":\"$1\"}}"; }
+# psk_restart <id>: a fresh device (no session left from before), then flanneld.
+psk_restart() {
+	proc_running "flanneld-$1" && flannel_stop "$1"
+	host_exec "$1" ip link del flannel-wg 2>/dev/null || true
+	wg_start "$1"
+	wait_ready "$1" 60
+	log_has "$1" "WireGuard config:" "PSK=set" || fail "flanneld $1 runs without the PSK"
+}
+etcd_put_config "$(psk_config "$psk_a")"
+for i in 1 2; do psk_restart "$i"; done
+wait_until 30 container_ping 1 2 || fail "PSK: container 1 cannot ping container 2"
+wait_until 30 container_ping 2 1 || fail "PSK: container 2 cannot ping container 1"
+for i in 1 2; do
+	grep -qF -- "$psk_a" "$(inst_dir "$i")/flanneld.log" && fail "host $i logged the PSK"
+done
+# h2 alone takes another PSK: no handshake can succeed between them.
+etcd_put_config "$(psk_config "$psk_b")"
+psk_restart 2
+container_ping 1 2 && fail "PSK: traffic passed between hosts with different PSKs (is the PSK applied?)"
+psk_restart 1
+wait_until 30 container_ping 1 2 || fail "PSK: no traffic once both hosts have the new PSK"
+flannel_stop_all 1 2
+pass "PSK: containers ping both ways over peers with a shared PSK (never logged); with different PSKs nothing passes, with the same again it does"

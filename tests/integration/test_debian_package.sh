@@ -185,9 +185,13 @@ dpkg-deb -e "$DEB" "$TMP/control"
 assert_eq "$(cat "$TMP/control/conffiles")" /etc/default/flanneld "conffiles"
 # Maintainer scripts: nothing starts the unit on a fresh install; enabling
 # only restores the state of an earlier install (was-enabled).
-! grep -qE 'deb-systemd-invoke (start|restart)|systemctl .*(start|enable)' "$TMP/control/postinst" ||
-	fail "postinst starts or enables the unit: $(cat "$TMP/control/postinst")"
-grep -q 'deb-systemd-helper --quiet was-enabled' "$TMP/control/postinst" || fail "postinst: $(cat "$TMP/control/postinst")"
+# shellcheck disable=SC2016 # $_dh_action is the script's, not ours
+! grep -qE 'deb-systemd-invoke (start|restart|\$_dh_action)|_dh_action=start|systemctl .*(start|enable)' \
+	"$TMP/control/postinst" || fail "postinst starts the unit: $(cat "$TMP/control/postinst")"
+# dh_installsystemd --no-enable's snippet: enable only what an earlier
+# install of the package had enabled.
+grep -q 'if deb-systemd-helper debian-installed' "$TMP/control/postinst" ||
+	fail "postinst enables the unit on a fresh install: $(cat "$TMP/control/postinst")"
 grep -q 'deb-systemd-invoke try-restart' "$TMP/control/postinst" || fail "postinst does not restart a running daemon on upgrade"
 grep -q 'deb-systemd-invoke stop flanneld.service' "$TMP/control/prerm" || fail "prerm does not stop the daemon"
 grep -q 'rm -rf /run/flannel' "$TMP/control/postrm" || fail "postrm leaves /run/flannel"

@@ -10,12 +10,17 @@ DOCDIR ?= $(PREFIX)/share/doc/flanneld
 DESTDIR ?=
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
+# The release number, kept here only: `flanneld --version` prints
+# "v$(VERSION)" and, when known, the git commit after it; debian/changelog's
+# top entry must carry the same number (debian/rules refuses otherwise).
+VERSION := 0.1.0
+GIT_COMMIT ?= $(shell git describe --always --dirty --exclude='*' 2>/dev/null)
+VERSION_STRING := v$(VERSION)$(if $(GIT_COMMIT), (git $(GIT_COMMIT)))
 
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
 	  -Wpointer-arith -Wcast-qual -Wsign-compare -Wno-unused-parameter \
-	  -D_GNU_SOURCE -DFLANNELD_VERSION='"$(VERSION)"' -Isrc -MMD -MP
+	  -D_GNU_SOURCE -DFLANNELD_VERSION='"$(VERSION_STRING)"' -Isrc -MMD -MP
 LIBS := $(shell $(PKG_CONFIG) --libs jansson libmnl libnghttp2 2>/dev/null || \
 	  echo -ljansson -lmnl -lnghttp2)
 LIBS += -pthread
@@ -55,9 +60,18 @@ all: $(BUILD)/flanneld
 $(BUILD)/flanneld: $(DAEMON_OBJS)
 	$(call quiet,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+# main.c prints the version: rebuild it when the string changes (a new
+# commit), which make cannot see from the sources. The stamp is rewritten
+# only then, so an unchanged tree relinks nothing.
+$(BUILD)/version.stamp: FORCE
+	@mkdir -p $(@D)
+	@echo '$(VERSION_STRING)' | cmp -s - $@ || echo '$(VERSION_STRING)' >$@
+
+$(BUILD)/src/main.o: $(BUILD)/version.stamp
+
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
-	$(call quiet,CC,$<)$(CC) $(CFLAGS) -c -o $@ $<
+	$(call quiet,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 # Both outputs of one protoc-c run (a multi-target pattern rule is one recipe).
 # Every proto is a prerequisite since rpc.proto imports kv.proto.
@@ -67,7 +81,7 @@ $(PB_GEN)/%.pb-c.c $(PB_GEN)/%.pb-c.h: proto/%.proto $(PB_PROTOS)
 
 $(BUILD)/$(PB_GEN)/%.o: $(PB_GEN)/%.c
 	@mkdir -p $(@D)
-	$(call quiet,CC,$<)$(CC) $(CFLAGS) $(PB_GEN_CFLAGS) -c -o $@ $<
+	$(call quiet,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) $(PB_GEN_CFLAGS) -c -o $@ $<
 
 # Any source may include a generated header; -MMD only knows after the first build.
 $(DAEMON_OBJS): | $(PB_HDRS)
@@ -189,8 +203,11 @@ uninstall:
 		$(DESTDIR)$(DOCDIR)/examples/flanneld.default
 
 clean:
-	rm -rf build build-san build-unit build-fuzz $(PB_GEN)
+	rm -rf build build-san build-unit build-fuzz build-deb $(PB_GEN)
 
-.PHONY: all units check bench fuzz format format-check install uninstall clean
+print-version:
+	@echo $(VERSION)
+
+.PHONY: all units check bench fuzz format format-check install uninstall clean print-version FORCE
 
 -include $(DAEMON_OBJS:.o=.d) $(EXTRA_OBJS:.o=.d)

@@ -19,6 +19,7 @@ PKGS=(
 	man-db groff-base
 	clang clang-format libclang-rt-14-dev valgrind
 	qemu-system-x86 busybox-static # tests/qemu/run-in-guest.sh
+	debhelper lintian # dpkg-buildpackage (dpkg-dev: build-essential); no fakeroot: Rules-Requires-Root: no
 )
 
 missing=()

@@ -11,7 +11,7 @@ static const struct backend_ops *const backends[] = {
 };
 
 /* Upstream's other types; they land in later changes. */
-static const char *const missing[] = { "extension", "ipsec",   "tencentvpc",
+static const char *const missing[] = { "extension", "ipsec",   "tencent-vpc",
 				       "gce",	    "aws-vpc", "ali-vpc" };
 
 const struct backend_ops *backend_find(const char *type)

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "backend/backend.h"
+#include "blackhole.h"
 #include "config.h"
 #include "etcd.h"
 #include "flags.h"
@@ -46,7 +47,8 @@ struct daemon {
 	struct ownlease *own;
 	const struct backend_ops *bops;
 	struct backend *backend;
-	struct masq *masq; /* --ip-masq, --iptables-forward-rules */
+	struct masq *masq;	     /* --ip-masq, --iptables-forward-rules */
+	struct blackhole *blackhole; /* --ip-blackhole-route */
 	struct log_limit outside_limit;
 
 	char *prefix;
@@ -389,6 +391,8 @@ static void lease_acquired(void *arg, const struct lease *own)
 		 * backend as a remote lease: converge again. */
 		backend_resync(d);
 	}
+	if (d->blackhole)
+		blackhole_set(d->blackhole, &own->subnet);
 	if (d->env_written && d->env_subnet.addr == own->subnet.v4.addr &&
 	    d->env_subnet.len == own->subnet.v4.len)
 		return; /* re-acquired the same subnet: nothing changes for containers */
@@ -525,6 +529,14 @@ static int start_backend(struct daemon *d)
 			 strerror(-r));
 		fatal_stop(d, msg);
 		return r;
+	}
+	if (d->opts->ip_blackhole_route) {
+		r = blackhole_new(d->loop, &d->blackhole);
+		if (r < 0) {
+			snprintf(msg, sizeof(msg), "--ip-blackhole-route: %s", strerror(-r));
+			fatal_stop(d, msg);
+			return r;
+		}
 	}
 	r = leasewatch_new(d->loop, d->etcd, d->prefix, &watch_ops, d, &d->watch);
 	if (r < 0)
@@ -753,6 +765,7 @@ void daemon_free(struct daemon *d)
 	ownlease_free(d->own);
 	leasewatch_free(d->watch);
 	masq_free(d->masq);
+	blackhole_free(d->blackhole);
 	if (d->bops)
 		d->bops->close(d->backend);
 	health_free(d->health);

@@ -17,6 +17,7 @@
 
 #include "backend/backend.h"
 #include "blackhole.h"
+#include "brnf.h"
 #include "config.h"
 #include "etcd.h"
 #include "flags.h"
@@ -563,6 +564,18 @@ static int start_backend(struct daemon *d)
 	return 0;
 }
 
+/* iptables mode only: nftables rules see bridged traffic without br_netfilter. */
+static void warn_brnf(const struct daemon *d)
+{
+	char missing[80], msg[400];
+
+	if (d->conf.enable_nftables || !brnf_missing(BRNF_SYSCTL_DIR, d->conf.enable_ipv4,
+						     d->conf.enable_ipv6, missing, sizeof(missing)))
+		return;
+	brnf_describe(missing, msg, sizeof(msg));
+	log_warnx("br_netfilter is not loaded: %s; continuing without it", msg);
+}
+
 static void config_reply(void *arg, const struct etcd_reply *r)
 {
 	struct daemon *d = arg;
@@ -585,6 +598,7 @@ static void config_reply(void *arg, const struct etcd_reply *r)
 	}
 	d->have_conf = true;
 	log_info("Found network config - Backend type: %s", d->conf.backend_type);
+	warn_brnf(d);
 	sd_notifyf("STATUS=Acquiring a subnet lease (backend %s)", d->conf.backend_type);
 	if (start_backend(d) < 0 && d->exit_code == 0)
 		fatal_stop(d, "Failed to start the lease manager: out of memory");
@@ -662,6 +676,12 @@ static void write_metrics(void *arg, FILE *out)
 	metric(out, "flannel_etcd_watch_reconnects_total", "counter", "Watch stream reconnects.",
 	       es.watch_reconnects);
 	metric(out, "flannel_ready", "gauge", "1 when /readyz answers 200.", is_ready(d));
+	if (d->have_conf && !d->conf.enable_nftables)
+		metric(out, "flannel_br_netfilter", "gauge",
+		       "1 when the bridge-nf-call sysctls iptables mode needs exist (br_netfilter "
+		       "loaded), 0 when not.",
+		       !brnf_missing(BRNF_SYSCTL_DIR, d->conf.enable_ipv4, d->conf.enable_ipv6,
+				     NULL, 0));
 	if (d->backend && d->bops->metrics)
 		d->bops->metrics(d->backend, out);
 }

@@ -193,7 +193,7 @@ static void on_deadline(void *arg)
 	finish(p, -ETIMEDOUT, msg);
 }
 
-static int spawn(struct proc *p, char *const argv[], int fds[3])
+static int spawn(struct proc *p, char *const argv[], char *const envp[], int fds[3])
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
@@ -214,7 +214,7 @@ static int spawn(struct proc *p, char *const argv[], int fds[3])
 	posix_spawnattr_setpgroup(&attr, 0);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
 						POSIX_SPAWN_SETPGROUP);
-	r = posix_spawnp(&p->pid, argv[0], &fa, &attr, argv, environ);
+	r = posix_spawnp(&p->pid, argv[0], &fa, &attr, argv, envp ? envp : environ);
 	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	return -r;
@@ -222,6 +222,12 @@ static int spawn(struct proc *p, char *const argv[], int fds[3])
 
 int proc_start(struct loop *loop, char *const argv[], const char *input, int timeout_ms,
 	       bool want_out, proc_done_cb done, void *arg, struct proc **ret)
+{
+	return proc_start_env(loop, argv, NULL, input, timeout_ms, want_out, done, arg, ret);
+}
+
+int proc_start_env(struct loop *loop, char *const argv[], char *const envp[], const char *input,
+		   int timeout_ms, bool want_out, proc_done_cb done, void *arg, struct proc **ret)
 {
 	struct proc *p = calloc(1, sizeof(*p));
 	int in[2] = { -1, -1 }, o[2] = { -1, -1 }, e[2] = { -1, -1 }, r;
@@ -251,7 +257,7 @@ int proc_start(struct loop *loop, char *const argv[], const char *input, int tim
 		r = -errno;
 		goto fail;
 	}
-	r = spawn(p, argv, (int[3]){ in[0], o[1], e[1] });
+	r = spawn(p, argv, envp, (int[3]){ in[0], o[1], e[1] });
 	close(in[0]);
 	close(o[1]);
 	close(e[1]);

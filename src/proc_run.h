@@ -29,6 +29,9 @@ typedef void (*proc_done_cb)(void *arg, int status, char *out, const char *err);
  */
 int proc_start(struct loop *loop, char *const argv[], const char *input, int timeout_ms,
 	       bool want_out, proc_done_cb done, void *arg, struct proc **ret);
+/* The same with envp (NULL: the daemon's environment) as the program's environment. */
+int proc_start_env(struct loop *loop, char *const argv[], char *const envp[], const char *input,
+		   int timeout_ms, bool want_out, proc_done_cb done, void *arg, struct proc **ret);
 /* Kill it (and what it started) and forget it: done is not called. NULL is fine. */
 void proc_cancel(struct proc *p);
 

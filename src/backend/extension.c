@@ -66,6 +66,8 @@ struct peer {
 	bool tried;  /* an add ran since the last successful remove: a remove is due when it goes */
 	bool failed; /* the last command failed: wait for a resync */
 	bool applying; /* running: what it runs for (want at start) */
+	bool changed;  /* the lease changed while its add ran: run it again */
+	bool seen;     /* in the lease set a resync is going through */
 	struct proc *proc;
 	struct backend *b;
 };
@@ -361,7 +363,7 @@ static void cmd_done(void *arg, int status, char *out, const char *err)
 	b->running--;
 	log_subnet(p, sn);
 	if (status == 0) {
-		p->have = p->applying ? HAVE_ADDED : HAVE_NONE;
+		p->have = p->applying && !p->changed ? HAVE_ADDED : HAVE_NONE;
 		p->tried = p->applying;
 		p->failed = false;
 		b->retry_ms = RETRY_MIN_MS;
@@ -414,6 +416,7 @@ static int start_cmd(struct backend *b, struct peer *p)
 		return r;
 	}
 	p->applying = p->want;
+	p->changed = false;
 	p->tried |= p->want;
 	b->running++;
 	b->runs++;
@@ -526,10 +529,14 @@ static void set_lease(struct backend *b, const struct lease *l)
 		p->b = b;
 		p->subnet = l->subnet;
 	} else if (p->public_ip == l->attrs.public_ip &&
-		   ((!p->data && !data) || (p->data && data && strcmp(p->data, data) == 0)) &&
-		   p->want) {
+		   p->has_public_ipv6 == l->attrs.has_public_ipv6 &&
+		   (!p->has_public_ipv6 || ip6_equal(&p->public_ipv6, &l->attrs.public_ipv6)) &&
+		   ((!p->data && !data) || (p->data && data && strcmp(p->data, data) == 0))) {
+		/* Unchanged: an add that ran stands (a remove not yet run is dropped). */
 		free(data);
-		return; /* nothing changed: the add stands */
+		p->want = true;
+		p->seen = true;
+		return;
 	}
 	/* New or changed: run the add (again), as upstream does for every Added event. */
 	free(p->data);
@@ -538,8 +545,11 @@ static void set_lease(struct backend *b, const struct lease *l)
 	p->has_public_ipv6 = l->attrs.has_public_ipv6;
 	p->public_ipv6 = l->attrs.public_ipv6;
 	p->want = true;
+	p->seen = true;
 	if (p->have == HAVE_ADDED)
 		p->have = HAVE_NONE;
+	if (p->proc)
+		p->changed = true;
 	p->failed = false;
 }
 
@@ -564,11 +574,14 @@ static void ext_lease_removed(struct backend *b, const struct lease *l)
 static void ext_resync(struct backend *b, const struct lease *const *all, size_t n)
 {
 	for (size_t i = 0; i < b->npeers; i++) {
-		b->peers[i]->want = false;
+		b->peers[i]->seen = false;
 		b->peers[i]->failed = false; /* tried again now */
 	}
 	for (size_t i = 0; i < n; i++)
 		set_lease(b, all[i]);
+	for (size_t i = 0; i < b->npeers; i++)
+		if (!b->peers[i]->seen)
+			b->peers[i]->want = false;
 	pump(b);
 }
 

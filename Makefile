@@ -117,6 +117,7 @@ test_tun_conf_DEPS := src/backend/tun_conf.c src/jsonutil.c src/textutil.c
 test_wg_nl_msg_DEPS := src/wg_nl_msg.c
 test_secret_file_DEPS := src/secret_file.c
 test_wg_key_DEPS := src/wg_key.c src/backend/tun_conf.c src/jsonutil.c src/textutil.c src/log.c
+test_ext_cmd_DEPS := src/backend/ext_cmd.c
 
 UNIT_CFLAGS := $(filter-out -Werror,$(CFLAGS)) -Werror -O1 -g -fno-omit-frame-pointer \
 	       -fsanitize=address,undefined -fno-sanitize-recover=all

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "backend/backend.h"
+#include "brnf.h"
 #include "config.h"
 #include "daemon.h"
 #include "etcd.h"
@@ -160,6 +161,22 @@ static void print_ipv6(const struct netconf *conf)
 	printf("IPv6SubnetMax:   %s\n", ip6_format(&conf->ipv6_subnet_max, hi));
 }
 
+/* iptables mode: whether br_netfilter's sysctls are there (a warning, not a problem). */
+static void print_brnf(const struct netconf *conf)
+{
+	char missing[80], msg[400];
+
+	if (conf->enable_nftables)
+		return;
+	if (!brnf_missing(BRNF_SYSCTL_DIR, conf->enable_ipv4, conf->enable_ipv6, missing,
+			  sizeof(missing))) {
+		printf("br_netfilter: loaded\n");
+		return;
+	}
+	brnf_describe(missing, msg, sizeof(msg));
+	printf("br_netfilter: not loaded: %s\n", msg);
+}
+
 /* Everything after the config parsed: stacks, backend, interface, MTU. */
 static int check_parsed(const struct options *opts, const struct netconf *conf)
 {
@@ -183,6 +200,7 @@ static int check_parsed(const struct options *opts, const struct netconf *conf)
 			       "SubnetMin %s is above SubnetMax %s: no subnet to lease",
 			       ip4_format(conf->subnet_min, a), ip4_format(conf->subnet_max, b));
 	printf("Backend:     %s\n", text_escape_ctl(conf->backend_type, safe, sizeof(safe)));
+	print_brnf(conf);
 	bops = backend_find(conf->backend_type);
 	if (!bops)
 		return problem(CHECK_INVALID, "%s backend type: \"%s\"",

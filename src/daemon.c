@@ -16,6 +16,8 @@
 #include <time.h>
 
 #include "backend/backend.h"
+#include "blackhole.h"
+#include "brnf.h"
 #include "config.h"
 #include "etcd.h"
 #include "flags.h"
@@ -46,7 +48,8 @@ struct daemon {
 	struct ownlease *own;
 	const struct backend_ops *bops;
 	struct backend *backend;
-	struct masq *masq; /* --ip-masq, --iptables-forward-rules */
+	struct masq *masq;	     /* --ip-masq, --iptables-forward-rules */
+	struct blackhole *blackhole; /* --ip-blackhole-route */
 	struct log_limit outside_limit;
 
 	char *prefix;
@@ -389,6 +392,8 @@ static void lease_acquired(void *arg, const struct lease *own)
 		 * backend as a remote lease: converge again. */
 		backend_resync(d);
 	}
+	if (d->blackhole)
+		blackhole_set(d->blackhole, &own->subnet);
 	if (d->env_written && d->env_subnet.addr == own->subnet.v4.addr &&
 	    d->env_subnet.len == own->subnet.v4.len)
 		return; /* re-acquired the same subnet: nothing changes for containers */
@@ -527,6 +532,14 @@ static int start_backend(struct daemon *d)
 		fatal_stop(d, msg);
 		return r;
 	}
+	if (d->opts->ip_blackhole_route) {
+		r = blackhole_new(d->loop, &d->blackhole);
+		if (r < 0) {
+			snprintf(msg, sizeof(msg), "--ip-blackhole-route: %s", strerror(-r));
+			fatal_stop(d, msg);
+			return r;
+		}
+	}
 	r = leasewatch_new(d->loop, d->etcd, d->prefix, &watch_ops, d, &d->watch);
 	if (r < 0)
 		return r;
@@ -552,6 +565,18 @@ static int start_backend(struct daemon *d)
 	return 0;
 }
 
+/* iptables mode only: nftables rules see bridged traffic without br_netfilter. */
+static void warn_brnf(const struct daemon *d)
+{
+	char missing[80], msg[400];
+
+	if (d->conf.enable_nftables || !brnf_missing(BRNF_SYSCTL_DIR, d->conf.enable_ipv4,
+						     d->conf.enable_ipv6, missing, sizeof(missing)))
+		return;
+	brnf_describe(missing, msg, sizeof(msg));
+	log_warnx("br_netfilter is not loaded: %s; continuing without it", msg);
+}
+
 static void config_reply(void *arg, const struct etcd_reply *r)
 {
 	struct daemon *d = arg;
@@ -574,6 +599,7 @@ static void config_reply(void *arg, const struct etcd_reply *r)
 	}
 	d->have_conf = true;
 	log_info("Found network config - Backend type: %s", d->conf.backend_type);
+	warn_brnf(d);
 	sd_notify_status(NULL, "Acquiring a subnet lease (backend %s)", d->conf.backend_type);
 	if (start_backend(d) < 0 && d->exit_code == 0)
 		fatal_stop(d, "Failed to start the lease manager: out of memory");
@@ -651,6 +677,12 @@ static void write_metrics(void *arg, FILE *out)
 	metric(out, "flannel_etcd_watch_reconnects_total", "counter", "Watch stream reconnects.",
 	       es.watch_reconnects);
 	metric(out, "flannel_ready", "gauge", "1 when /readyz answers 200.", is_ready(d));
+	if (d->have_conf && !d->conf.enable_nftables)
+		metric(out, "flannel_br_netfilter", "gauge",
+		       "1 when the bridge-nf-call sysctls iptables mode needs exist (br_netfilter "
+		       "loaded), 0 when not.",
+		       !brnf_missing(BRNF_SYSCTL_DIR, d->conf.enable_ipv4, d->conf.enable_ipv6,
+				     NULL, 0));
 	if (d->backend && d->bops->metrics)
 		d->bops->metrics(d->backend, out);
 }
@@ -754,6 +786,7 @@ void daemon_free(struct daemon *d)
 	ownlease_free(d->own);
 	leasewatch_free(d->watch);
 	masq_free(d->masq);
+	blackhole_free(d->blackhole);
 	if (d->bops)
 		d->bops->close(d->backend);
 	health_free(d->health);

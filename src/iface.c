@@ -3,7 +3,6 @@
 #include "iface.h"
 
 #include <errno.h>
-#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <linux/rtnetlink.h>
 #include <regex.h>
@@ -431,28 +430,56 @@ static bool is_global6(const struct ip6 *a)
 	return !(a->b[0] == 0xfe && (a->b[1] & 0xc0) == 0x80); /* fe80::/10 */
 }
 
+struct addr6_ctx {
+	int ifindex;
+	int rank; /* of best; IFSET_RANKS: none yet */
+	struct ip6 best;
+};
+
+static int addr6_cb(void *arg, const struct nlmsghdr *nlh)
+{
+	struct addr6_ctx *c = arg;
+	struct nl_addr a;
+	int rank;
+
+	if (nl_parse_addr(nlh, &a) < 0 || a.family != AF_INET6 || a.ifindex != c->ifindex ||
+	    !is_global6(&a.addr6))
+		return 0;
+	/* The first of the best rank, in the kernel's order. */
+	rank = ifset_flags_rank(a.flags, true);
+	if (rank < c->rank) {
+		c->rank = rank;
+		c->best = a.addr6;
+	}
+	return 0;
+}
+
+static void addr6_reset(void *arg)
+{
+	struct addr6_ctx *c = arg;
+
+	c->rank = IFSET_RANKS;
+}
+
 int iface_ipv6_addr(const char *name, struct ip6 *ret)
 {
-	struct ifaddrs *ifas, *ifa;
-	int r = -EADDRNOTAVAIL;
+	NL_MSG_BUF(buf);
+	struct addr6_ctx c = { .rank = IFSET_RANKS };
+	struct nl *nl = NULL;
+	int r;
 
-	if (getifaddrs(&ifas) < 0)
+	c.ifindex = (int)if_nametoindex(name);
+	if (c.ifindex == 0)
 		return -errno;
-	for (ifa = ifas; ifa; ifa = ifa->ifa_next) {
-		const struct sockaddr_in6 *sin6;
-		struct ip6 a;
-
-		if (!ifa->ifa_addr || ifa->ifa_addr->sa_family != AF_INET6 ||
-		    strcmp(ifa->ifa_name, name) != 0)
-			continue;
-		sin6 = (const struct sockaddr_in6 *)(const void *)ifa->ifa_addr;
-		memcpy(a.b, &sin6->sin6_addr, 16);
-		if (is_global6(&a)) {
-			*ret = a;
-			r = 0;
-			break;
-		}
-	}
-	freeifaddrs(ifas);
-	return r;
+	r = nl_open(&nl);
+	if (r == 0)
+		r = nl_dump(nl, nl_msg_dump(buf, RTM_GETADDR, AF_INET6, 0), addr6_cb, addr6_reset,
+			    &c);
+	nl_close(nl);
+	if (r < 0)
+		return r;
+	if (c.rank == IFSET_RANKS)
+		return -EADDRNOTAVAIL;
+	*ret = c.best;
+	return 0;
 }

@@ -34,8 +34,9 @@ int iface_select(const struct options *o, struct iface *ret, uint32_t *ret_publi
 
 /*
  * The first global unicast IPv6 address of the interface (Go's
- * IsGlobalUnicast: ULAs count, link-local, loopback and multicast do not),
- * in the kernel's order. 0, or -EADDRNOTAVAIL when it has none.
+ * IsGlobalUnicast: ULAs count, link-local, loopback and multicast do not):
+ * permanent before non-permanent, non-temporary before temporary, else
+ * the kernel's order. 0, or -EADDRNOTAVAIL when it has none.
  */
 int iface_ipv6_addr(const char *name, struct ip6 *ret);
 

@@ -94,16 +94,26 @@ static bool is_usable(const struct ifset_addr *a)
 	       !(a->flags & (IFA_F_DEPRECATED | IFA_F_TENTATIVE | IFA_F_DADFAILED));
 }
 
+int ifset_flags_rank(uint32_t flags, bool ipv6)
+{
+	/* IFA_F_TEMPORARY shares its bit with IPv4's IFA_F_SECONDARY. */
+	return (flags & IFA_F_PERMANENT ? 0 : 2) + (ipv6 && (flags & IFA_F_TEMPORARY) ? 1 : 0);
+}
+
 size_t ifset_usable(const struct ifset_link *l, uint32_t *ret, size_t max)
 {
 	size_t n = 0;
 
-	/* Two passes keep the kernel's order within each class. */
-	for (int pass = 0; pass < 2; pass++) {
+	/*
+	 * One pass per (class, rank) keeps the kernel's order within each:
+	 * global before link-local, permanent before non-permanent.
+	 */
+	for (int pass = 0; pass < 2 * IFSET_RANKS; pass++) {
 		for (size_t i = 0; i < l->naddrs; i++) {
 			const struct ifset_addr *a = &l->addrs[i];
 
-			if (!is_usable(a) || is_link_local(a->addr) != (pass == 1))
+			if (!is_usable(a) || is_link_local(a->addr) != (pass / IFSET_RANKS == 1) ||
+			    ifset_flags_rank(a->flags, false) != pass % IFSET_RANKS)
 				continue;
 			if (n < max)
 				ret[n] = a->addr;

@@ -5,6 +5,7 @@
 
 #include <net/if.h>
 #include <regex.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,8 +37,17 @@ int ifset_add_addr(struct ifset *s, int index, uint32_t addr, uint32_t flags);
 void ifset_sort(struct ifset *s);
 
 /*
+ * An address's place by its IFA_F_* flags, as upstream (>= v0.28) orders
+ * them: permanent before non-permanent, then (IPv6 only) non-temporary
+ * before temporary. 0 (best) to IFSET_RANKS - 1.
+ */
+#define IFSET_RANKS 4
+int ifset_flags_rank(uint32_t flags, bool ipv6);
+
+/*
  * The addresses an interface can be chosen by, in pick order: global
- * unicast, then link-local (169.254/16), each in the kernel's order;
+ * unicast, then link-local (169.254/16), each by ifset_flags_rank() and
+ * within a rank in the kernel's order;
  * deprecated, tentative and DAD-failed ones left out, loopback and
  * multicast never. Up to max go to ret; returns how many there are.
  */

@@ -66,10 +66,6 @@ static int check_unsupported(const struct options *o)
 		fprintf(stderr, "flanneld: --kube-subnet-mgr is not supported (etcd mode only)\n");
 		return -ENOTSUP;
 	}
-	if (o->ip_blackhole_route) {
-		fprintf(stderr, "flanneld: --ip-blackhole-route is not supported yet\n");
-		return -ENOTSUP;
-	}
 	return 0;
 }
 

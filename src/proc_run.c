@@ -51,6 +51,7 @@ struct proc {
 	int spawn_fd, spawn_wfd;
 	int child_fd[3];
 	char **argv; /* a copy, for the thread */
+	char **envp; /* a copy, or NULL: the helpers' fixed environment */
 	char *input;
 	size_t inlen, inoff;
 	struct sink so, se;
@@ -127,6 +128,9 @@ static void release(struct proc *p)
 	for (char **a = p->argv; a && *a; a++)
 		free(*a);
 	free(p->argv);
+	for (char **a = p->envp; a && *a; a++)
+		free(*a);
+	free(p->envp);
 	free(p->input);
 	free(p->so.buf);
 	free(p->se.buf);
@@ -299,10 +303,12 @@ static int spawn(struct proc *p, char *const argv[], int fds[3])
 	char *env[CHILD_ENV_MAX + 1];
 	int r;
 
-	r = find_program(argv[0], path, sizeof(path));
-	if (r < 0)
-		return r;
-	child_env(env, kept);
+	if (!p->envp) {
+		r = find_program(argv[0], path, sizeof(path));
+		if (r < 0)
+			return r;
+		child_env(env, kept);
+	}
 
 	posix_spawn_file_actions_init(&fa);
 	for (int i = 0; i < 3; i++)
@@ -318,7 +324,10 @@ static int spawn(struct proc *p, char *const argv[], int fds[3])
 	posix_spawnattr_setpgroup(&attr, 0);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
 						POSIX_SPAWN_SETPGROUP);
-	r = posix_spawn(&p->pid, path, &fa, &attr, argv, env);
+	if (p->envp) /* an extension command: looked up and run as upstream does */
+		r = posix_spawnp(&p->pid, argv[0], &fa, &attr, argv, p->envp);
+	else
+		r = posix_spawn(&p->pid, path, &fa, &attr, argv, env);
 	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	return -r;
@@ -403,6 +412,12 @@ static char **copy_argv(char *const argv[])
 int proc_start(struct loop *loop, char *const argv[], const char *input, int timeout_ms,
 	       bool want_out, proc_done_cb done, void *arg, struct proc **ret)
 {
+	return proc_start_env(loop, argv, NULL, input, timeout_ms, want_out, done, arg, ret);
+}
+
+int proc_start_env(struct loop *loop, char *const argv[], char *const envp[], const char *input,
+		   int timeout_ms, bool want_out, proc_done_cb done, void *arg, struct proc **ret)
+{
 	struct proc *p = calloc(1, sizeof(*p));
 	int in[2] = { -1, -1 }, o[2] = { -1, -1 }, e[2] = { -1, -1 }, sp[2] = { -1, -1 }, r;
 	pthread_attr_t attr;
@@ -429,7 +444,9 @@ int proc_start(struct loop *loop, char *const argv[], const char *input, int tim
 	loop_timer_init(&p->reap, on_reap, p);
 	p->inlen = input ? strlen(input) : 0;
 	p->argv = copy_argv(argv);
-	if (!p->argv || (p->inlen && !(p->input = strdup(input)))) {
+	if (envp)
+		p->envp = copy_argv(envp);
+	if (!p->argv || (envp && !p->envp) || (p->inlen && !(p->input = strdup(input)))) {
 		r = -ENOMEM;
 		goto fail;
 	}

@@ -36,6 +36,12 @@ typedef void (*proc_done_cb)(void *arg, int status, char *out, const char *err);
 int proc_start(struct loop *loop, char *const argv[], const char *input, int timeout_ms,
 	       bool want_out, proc_done_cb done, void *arg, struct proc **ret);
 /*
+ * The same with envp (NULL: the helpers' fixed environment above) as the
+ * program's whole environment, argv[0] looked up in the daemon's PATH.
+ */
+int proc_start_env(struct loop *loop, char *const argv[], char *const envp[], const char *input,
+		   int timeout_ms, bool want_out, proc_done_cb done, void *arg, struct proc **ret);
+/*
  * Kill it (and what it started) and forget it: done is not called. Its exit
  * is not waited for (one stuck in the kernel dies when the kernel lets it);
  * the loop reaps it when it comes. NULL is fine.

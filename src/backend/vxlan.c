@@ -32,6 +32,7 @@
 #include "backend/repair.h"
 #include "backend/routes.h"
 #include "backend/vxlan6.h"
+#include "backend/txcsum.h"
 #include "backend/vxlan_conf.h"
 #include "config.h"
 #include "iface.h"
@@ -1328,6 +1329,41 @@ static int vxlan_own_lease(struct backend *b, const struct lease *own)
 	return configure_device(b);
 }
 
+/* ------------------------------------------------------------ checksum offload */
+
+/*
+ * "ChecksumOffload": false: TX checksum offload off on dev, checked after
+ * every (re)creation and feature change. Logged when it had to be changed.
+ */
+static int ensure_csum_off(const struct vxlan_conf *cfg, const char *dev)
+{
+	bool on = true;
+	int r;
+
+	if (cfg->checksum_offload)
+		return 0;
+	r = txcsum_get(dev, &on);
+	if (r == 0 && !on)
+		return 0;
+	r = txcsum_off(dev);
+	if (r < 0) {
+		log_error(
+			"Failed to turn TX checksum offload off on %s (ChecksumOffload false): %s",
+			dev, strerror(-r));
+		return r;
+	}
+	log_info("TX checksum offload off on %s (ChecksumOffload false)", dev);
+	return 0;
+}
+
+/* Whether a device that should have TX checksum offload off has it on again. */
+static bool csum_came_back(const struct vxlan_conf *cfg, const char *dev)
+{
+	bool on = false;
+
+	return !cfg->checksum_offload && txcsum_get(dev, &on) == 0 && on;
+}
+
 /* ------------------------------------------------------------ self-healing */
 
 /* Device, address and entries as they should be; on failure again later, backing off. */
@@ -1339,10 +1375,12 @@ static void heal_cb(void *arg)
 	if (b->prefill == PF_ON)
 		prefill_end(b); /* the device may have changed: no more blind writes */
 	if (b->v4) {
-		ok4 = ensure_device(b, false) == 0 && (!b->have_own || configure_device(b) == 0);
+		ok4 = ensure_device(b, false) == 0 && ensure_csum_off(&b->cfg, b->dev) == 0 &&
+		      (!b->have_own || configure_device(b) == 0);
 	}
 	if (b->v6)
-		ok6 = vx6_ensure_device(&b->six, false) == 0 && vx6_configure(&b->six) == 0;
+		ok6 = vx6_ensure_device(&b->six, false) == 0 &&
+		      ensure_csum_off(&b->cfg, b->six.dev) == 0 && vx6_configure(&b->six) == 0;
 	/* Before the first resync there are no peers yet: a converge would delete them all. */
 	if (ok4 && b->v4 && b->resynced)
 		converge(b);
@@ -1402,6 +1440,9 @@ static void link_event(struct backend *b, const struct nlmsghdr *nlh)
 		    nl_link_get(b->nl, NULL, b->ifindex, &now) == 0 &&
 		    device_wrong(b, &now, why, sizeof(why)))
 			repair_soon_why(&b->heal, "%s", why);
+		else if (csum_came_back(&b->cfg, b->dev))
+			repair_soon_why(&b->heal, "TX checksum offload on %s was turned on",
+					b->dev);
 		return;
 	}
 	if (l.index == b->ext.index)
@@ -1518,9 +1559,16 @@ static void nexthop_event(struct backend *b, const struct nlmsghdr *nlh)
 static void kernel_event(void *arg, const struct nlmsghdr *nlh)
 {
 	struct backend *b = arg;
+	struct nl_link l;
 
-	if (b->v6)
+	if (b->v6) {
 		vx6_event(&b->six, nlh);
+		/* A feature change is an RTM_NEWLINK (NETDEV_FEAT_CHANGE). */
+		if (nlh->nlmsg_type == RTM_NEWLINK && nl_parse_link(nlh, &l) == 0 &&
+		    l.index == b->six.ifindex && csum_came_back(&b->cfg, b->six.dev))
+			repair_soon_why(&b->heal, "TX checksum offload on %s was turned on",
+					b->six.dev);
+	}
 	if (!b->v4) {
 		if (nlh->nlmsg_type == RTM_NEWLINK || nlh->nlmsg_type == RTM_DELLINK)
 			ext_link_event(b, nlh);
@@ -1653,8 +1701,14 @@ static int vxlan_prepare(const struct backend_env *env, struct vxlan_conf *cfg, 
 static int vxlan_check(const struct backend_env *env, unsigned *mtu, char *msg, size_t msglen)
 {
 	struct vxlan_conf cfg;
+	int r = vxlan_prepare(env, &cfg, mtu, msg, msglen);
 
-	return vxlan_prepare(env, &cfg, mtu, msg, msglen);
+	/* --check-config's only caller: one line of ours before its MTU line. */
+	if (r == 0)
+		printf("ChecksumOffload: %s\n",
+		       cfg.checksum_offload ? "on (the kernel's default)"
+					    : "off (TX checksum offload turned off on the device)");
+	return r;
 }
 
 static int vxlan_init(const struct backend_env *env, struct lease_attrs *attrs, unsigned *mtu,
@@ -1683,9 +1737,10 @@ static int vxlan_init(const struct backend_env *env, struct lease_attrs *attrs, 
 		log_error("Invalid VXLAN backend config: %s", err);
 		goto fail;
 	}
-	log_info("VXLAN config: VNI=%u Port=%u GBP=%s Learning=%s DirectRouting=%s", b->cfg.vni,
+	log_info("VXLAN config: VNI=%u Port=%u GBP=%s Learning=%s DirectRouting=%s%s", b->cfg.vni,
 		 b->cfg.port, b->cfg.gbp ? "true" : "false", b->cfg.learning ? "true" : "false",
-		 b->cfg.direct_routing ? "true" : "false");
+		 b->cfg.direct_routing ? "true" : "false",
+		 b->cfg.checksum_offload ? "" : " ChecksumOffload=false");
 	snprintf(b->dev, sizeof(b->dev), "flannel.%u", b->cfg.vni);
 	b->six = (struct vx6){
 		.ext = &b->ext,
@@ -1721,6 +1776,8 @@ static int vxlan_init(const struct backend_env *env, struct lease_attrs *attrs, 
 	attrs->backend_v6_data = NULL;
 	if (b->v4) {
 		r = ensure_device(b, true);
+		if (r == 0)
+			r = ensure_csum_off(&b->cfg, b->dev);
 		if (r < 0)
 			goto fail;
 		data = vxlan_lease_data_format(b->cfg.vni, b->mac);
@@ -1732,6 +1789,8 @@ static int vxlan_init(const struct backend_env *env, struct lease_attrs *attrs, 
 	}
 	if (b->v6) {
 		r = vx6_ensure_device(&b->six, true); /* fills BackendV6Data */
+		if (r == 0)
+			r = ensure_csum_off(&b->cfg, b->six.dev);
 		if (r < 0)
 			goto fail;
 	}

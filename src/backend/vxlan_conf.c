@@ -24,9 +24,10 @@ struct field {
 };
 
 static const struct field fields[] = {
-	{ "VNI", F_INT, 0, VNI_MAX }, { "Port", F_INT, 0, PORT_MAX },
-	{ "MTU", F_INT, 0, MTU_MAX }, { "GBP", F_BOOL, 0, 0 },
-	{ "Learning", F_BOOL, 0, 0 }, { "DirectRouting", F_BOOL, 0, 0 },
+	{ "VNI", F_INT, 0, VNI_MAX },	     { "Port", F_INT, 0, PORT_MAX },
+	{ "MTU", F_INT, 0, MTU_MAX },	     { "GBP", F_BOOL, 0, 0 },
+	{ "Learning", F_BOOL, 0, 0 },	     { "DirectRouting", F_BOOL, 0, 0 },
+	{ "ChecksumOffload", F_BOOL, 0, 0 },
 };
 
 /* Store one member's value; -EINVAL with a message naming the field. */
@@ -78,6 +79,8 @@ static int set_field(struct vxlan_conf *c, const struct field *f, const char *ra
 		c->gbp = b;
 	else if (strcmp(f->name, "Learning") == 0)
 		c->learning = b;
+	else if (strcmp(f->name, "ChecksumOffload") == 0)
+		c->checksum_offload = b;
 	else
 		c->direct_routing = b;
 	return 0;
@@ -85,7 +88,7 @@ static int set_field(struct vxlan_conf *c, const struct field *f, const char *ra
 
 int vxlan_conf_parse(const char *json, size_t len, struct vxlan_conf *ret, char *err, size_t errlen)
 {
-	struct vxlan_conf c = { .vni = VXLAN_DEFAULT_VNI };
+	struct vxlan_conf c = { .vni = VXLAN_DEFAULT_VNI, .checksum_offload = true };
 	struct jsonu_iter it;
 	struct jsonu_member m;
 	int r;

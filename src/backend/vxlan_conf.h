@@ -16,7 +16,8 @@ struct vxlan_conf {
 	uint32_t vni;  /* default 1 */
 	uint16_t port; /* 0: the kernel's default, 8472 */
 	bool gbp, learning, direct_routing;
-	unsigned mtu; /* underlay MTU to subtract from; 0: the external interface's */
+	bool checksum_offload; /* ours, default true: false turns TX checksum offload off */
+	unsigned mtu;	       /* underlay MTU to subtract from; 0: the external interface's */
 };
 
 /*

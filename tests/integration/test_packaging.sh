@@ -70,7 +70,7 @@ refused=()
 for f in $(cat "$TMP/flags.help"); do
 	entry "$f" | grep -q 'start-up fails' && refused+=("$f")
 done
-assert_eq "${refused[*]}" "--ip-blackhole-route --kube-subnet-mgr" \
+assert_eq "${refused[*]}" "--kube-subnet-mgr" \
 	"flags the man page says are refused"
 for f in "${refused[@]}"; do
 	val=

@@ -76,6 +76,35 @@ static void test_skip_flags(void **state)
 	ifset_free(NULL);
 }
 
+static void test_flags_rank(void **state)
+{
+	struct ifset s = { 0 };
+	uint32_t v[6];
+
+	/* Permanent before non-permanent in each class; IPv4's SECONDARY is no "temporary". */
+	assert_int_equal(ifset_add_link(&s, 2, "eth0", 1500), 0);
+	assert_int_equal(ifset_add_addr(&s, 2, A(169, 254, 0, 9), 0), 0);
+	assert_int_equal(ifset_add_addr(&s, 2, A(10, 0, 0, 1), 0), 0);
+	assert_int_equal(ifset_add_addr(&s, 2, A(169, 254, 0, 8), IFA_F_PERMANENT), 0);
+	assert_int_equal(ifset_add_addr(&s, 2, A(10, 0, 0, 2), IFA_F_SECONDARY), 0);
+	assert_int_equal(ifset_add_addr(&s, 2, A(10, 0, 0, 3), IFA_F_PERMANENT | IFA_F_SECONDARY),
+			 0);
+	assert_int_equal(ifset_add_addr(&s, 2, A(10, 0, 0, 4), IFA_F_PERMANENT), 0);
+	assert_int_equal(ifset_usable(&s.links[0], v, 6), 6);
+	assert_int_equal(v[0], A(10, 0, 0, 3));
+	assert_int_equal(v[1], A(10, 0, 0, 4));
+	assert_int_equal(v[2], A(10, 0, 0, 1));
+	assert_int_equal(v[3], A(10, 0, 0, 2));
+	assert_int_equal(v[4], A(169, 254, 0, 8));
+	assert_int_equal(v[5], A(169, 254, 0, 9));
+	ifset_free(&s);
+	assert_int_equal(ifset_flags_rank(IFA_F_PERMANENT, true), 0);
+	assert_int_equal(ifset_flags_rank(IFA_F_PERMANENT | IFA_F_TEMPORARY, true), 1);
+	assert_int_equal(ifset_flags_rank(0, true), 2);
+	assert_int_equal(ifset_flags_rank(IFA_F_TEMPORARY, true), 3);
+	assert_int_equal(ifset_flags_rank(IFA_F_TEMPORARY, false), 2);
+}
+
 static void test_lookups(void **state)
 {
 	struct ifset s;
@@ -153,9 +182,9 @@ static void test_describe(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_order),	 cmocka_unit_test(test_skip_flags),
-		cmocka_unit_test(test_lookups),	 cmocka_unit_test(test_regex),
-		cmocka_unit_test(test_describe),
+		cmocka_unit_test(test_order),	   cmocka_unit_test(test_skip_flags),
+		cmocka_unit_test(test_flags_rank), cmocka_unit_test(test_lookups),
+		cmocka_unit_test(test_regex),	   cmocka_unit_test(test_describe),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -73,6 +73,23 @@ static void test_status_and_output(void **state)
 	free(out);
 }
 
+static void test_env(void **state)
+{
+	char *argv[] = { "sh", "-c", "echo \"$FLT_A/${FLT_B:-unset}\"", NULL };
+	char *envp[] = { "FLT_A=given", "PATH=/usr/bin:/bin", NULL };
+	struct result res = { 0 };
+	struct proc *p;
+
+	assert_int_equal(loop_new(&res.loop), 0);
+	assert_int_equal(proc_start_env(res.loop, argv, envp, NULL, 5000, true, on_done, &res, &p),
+			 0);
+	assert_int_equal(loop_run(res.loop), 0);
+	assert_int_equal(res.status, 0);
+	assert_string_equal(res.out, "given/unset\n"); /* that environment only */
+	free(res.out);
+	loop_free(res.loop);
+}
+
 static void test_signal(void **state)
 {
 	char *argv[] = { "sh", "-c", "kill -9 $$", NULL }, err[256];
@@ -281,6 +298,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_deadline_reaped_later),
 		cmocka_unit_test(test_status_and_output),
+		cmocka_unit_test(test_env),
 		cmocka_unit_test(test_signal),
 		cmocka_unit_test(test_stdin),
 		cmocka_unit_test(test_stdin_unread),

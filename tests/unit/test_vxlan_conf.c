@@ -43,6 +43,7 @@ static void test_conf_defaults(void **state)
 	assert_false(c.gbp);
 	assert_false(c.learning);
 	assert_false(c.direct_routing);
+	assert_true(c.checksum_offload);
 	assert_int_equal(c.mtu, 0);
 	c = parse_ok("{}");
 	assert_int_equal(c.vni, 1);
@@ -60,6 +61,10 @@ static void test_conf_fields(void **state)
 	assert_true(c.learning);
 	assert_true(c.direct_routing);
 	assert_int_equal(c.mtu, 9000);
+	c = parse_ok("{\"checksumoffload\":false}");
+	assert_false(c.checksum_offload);
+	c = parse_ok("{\"ChecksumOffload\":null}");
+	assert_true(c.checksum_offload);
 
 	/* Go matches names case-insensitively; the last duplicate wins; null keeps the default. */
 	c = parse_ok("{\"vni\":7,\"PORT\":1,\"gbp\":false,\"directrouting\":true,\"Vni\":8}");
@@ -90,6 +95,9 @@ static void test_conf_errors(void **state)
 		  "json: cannot unmarshal number into Go struct field .GBP of type bool");
 	parse_err("{\"learning\":\"yes\"}",
 		  "json: cannot unmarshal string into Go struct field .Learning of type bool");
+	parse_err(
+		"{\"ChecksumOffload\":\"no\"}",
+		"json: cannot unmarshal string into Go struct field .ChecksumOffload of type bool");
 	parse_err("{\"DirectRouting\":{}}",
 		  "json: cannot unmarshal object into Go struct field .DirectRouting of type bool");
 	parse_err("{\"VNI\":16777216}", "VNI must be an integer from 0 to 16777215, not 16777216");

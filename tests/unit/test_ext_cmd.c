@@ -14,6 +14,28 @@
 static char *vars[] = { "SUBNET=10.244.3.0/24", "PUBLIC_IP=10.0.0.3", "EMPTY=", NULL };
 static char *env[] = { "PATH=/bin", "PUBLIC_IP=shadowed", "HOME=/root", NULL };
 
+/* The daemon's etcd credentials reach neither a command's words nor its environment. */
+static void test_credentials_withheld(void **state)
+{
+	char *secret_env[] = { "PATH=/bin", "FLANNELD_ETCD_PASSWORD=s3cret",
+			       "FLANNELD_ETCD_USERNAME=root", NULL };
+	char **v;
+
+	(void)state;
+	assert_int_equal(extcmd_argv("echo $FLANNELD_ETCD_PASSWORD ${FLANNELD_ETCD_USERNAME}x",
+				     vars, secret_env, &v),
+			 0);
+	assert_string_equal(v[1], "");
+	assert_string_equal(v[2], "x");
+	extcmd_free(v);
+	assert_int_equal(extcmd_env(vars, secret_env, &v), 0);
+	for (size_t i = 0; v[i]; i++)
+		assert_null(strstr(v[i], "FLANNELD_ETCD_"));
+	assert_string_equal(v[3], "PATH=/bin");
+	assert_null(v[4]);
+	extcmd_env_free(v);
+}
+
 static void test_split_expand(void **state)
 {
 	char **v;
@@ -74,6 +96,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_split_expand),
 		cmocka_unit_test(test_env),
+		cmocka_unit_test(test_credentials_withheld),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -84,9 +84,12 @@ test_alloc_DEPS := src/alloc_choice.c src/config.c src/ip.c src/subnet.c src/jso
 test_etcd_pb_DEPS := src/etcd_pb.c $(PB_SRCS:%.c=$(UNIT_BUILD)/%.o)
 test_http_url_DEPS := src/http_url.c src/textutil.c
 test_grpc_msg_DEPS := src/grpc_msg.c src/textutil.c
-test_leasecache_DEPS := src/leasecache.c src/subnet.c src/ip.c src/jsonutil.c src/textutil.c
+test_leasecache_DEPS := src/leasecache.c src/keyhash.c src/subnet.c src/ip.c src/jsonutil.c src/textutil.c
 test_vxlan_conf_DEPS := src/backend/vxlan_conf.c src/jsonutil.c src/textutil.c
-test_fdbset_DEPS := src/backend/fdbset.c
+test_fdbset_DEPS := src/backend/fdbset.c src/keyhash.c
+test_keyhash_DEPS := src/keyhash.c src/leasecache.c src/backend/fdbset.c src/subnet.c src/ip.c \
+	src/jsonutil.c src/textutil.c
+test_leasecheck_DEPS := src/leasecheck.c src/subnet.c src/ip.c src/jsonutil.c src/textutil.c src/config.c
 test_nl_msg_DEPS := src/nl_msg.c
 test_nl_DEPS := src/nl.c src/nl_msg.c src/log.c
 test_masq_rules_DEPS := src/masq_rules.c src/ip.c src/textutil.c

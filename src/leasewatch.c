@@ -24,9 +24,15 @@
  * Each page also goes to ops->page while etcd serves the next one.
  */
 #define LIST_PAGE 500
-#define RETRY_MS  1000
-#define STR_(x)	  #x
-#define STR(x)	  STR_(x)
+/*
+ * Values this large in one page (the answer and its parsed copy are held,
+ * and the next page is on its way meanwhile) make the next pages smaller:
+ * 500 values near the 64 KiB cap would be 30 MB a page.
+ */
+#define LIST_PAGE_BYTES (4 << 20)
+#define RETRY_MS	1000
+#define STR_(x)		#x
+#define STR(x)		STR_(x)
 /* A watch message with this many events held enough JSON to be worth a malloc_trim(). */
 #define TRIM_AFTER_EVENTS 64
 /*
@@ -355,6 +361,27 @@ static int next_page(struct leasewatch *w, const struct etcd_kv *last)
 	return 0;
 }
 
+/* Fewer keys per page after a page whose values were over LIST_PAGE_BYTES. */
+static void shrink_page(struct leasewatch *w, const struct etcd_reply *r)
+{
+	size_t bytes = 0;
+	unsigned n;
+
+	for (size_t i = 0; i < r->n_kvs; i++)
+		bytes += r->kvs[i].key_len + r->kvs[i].value_len;
+	if (bytes <= LIST_PAGE_BYTES || r->n_kvs == 0)
+		return;
+	n = (unsigned)((size_t)LIST_PAGE_BYTES * r->n_kvs / bytes);
+	n = n ? n : 1;
+	if (n < w->page) {
+		log_debug(1,
+			  "Listing leases: a page of %zu keys held %zu bytes, asking for %u at a "
+			  "time",
+			  r->n_kvs, bytes, n);
+		w->page = n;
+	}
+}
+
 static void list_reply(void *arg, const struct etcd_reply *r)
 {
 	struct leasewatch *w = arg;
@@ -386,6 +413,7 @@ static void list_reply(void *arg, const struct etcd_reply *r)
 	}
 	if (!w->list_rev)
 		w->list_rev = r->revision;
+	shrink_page(w, r);
 	page = w->ops->page ? calloc(r->n_kvs ? r->n_kvs : 1, sizeof(*page)) : NULL;
 	for (size_t i = 0; i < r->n_kvs; i++) {
 		const struct etcd_kv *kv = &r->kvs[i];

@@ -232,7 +232,10 @@ static void lease_removed(void *arg, const struct lease *l)
 	if (d->own && ownlease_key_deleted(d->own, l))
 		return;
 	log_debug(1, "Lease removed: %s", ip4net_format(&l->subnet.v4, buf));
-	if (d->backend_live && l->has_attrs)
+	/* Backends find a peer by its subnet: a lease never routed must not remove
+	 * the honest one with the same subnet (a resync already dropped any that
+	 * stopped being routable when our subnet changed). */
+	if (d->backend_live && l->has_attrs && routable(d, l, true))
 		d->bops->lease_removed(d->backend, l);
 }
 

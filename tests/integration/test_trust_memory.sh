@@ -22,7 +22,10 @@ require_flanneld
 command -v python3 >/dev/null || skip "python3 is not installed"
 
 # Bounds (kB). Keeping every BackendData of this flood costs over 120 MB.
+# ASan's shadow memory and quarantine make RSS meaningless: with a
+# sanitized daemon the figure is logged and the cache's own count asserted.
 RSS_MAX_KB=48000
+grep -qa __asan_init "$FLANNELD" && RSS_MAX_KB=
 CACHE_MAX_BYTES=$((64 << 20))
 
 topo_up 2
@@ -81,7 +84,7 @@ check() { # when
 	bytes=$(metric 1 flannel_lease_cache_bytes || echo "(no metric)")
 	capped=$(metric 1 flannel_lease_cache_capped_total || echo 0)
 	info "$1: h1 RSS $rss kB (peak $hwm kB), lease cache $bytes bytes, $capped capped, $(metric 1 flannel_leases_known) leases known"
-	((rss < RSS_MAX_KB)) || fail "$1: h1's RSS is $rss kB, over $RSS_MAX_KB kB"
+	[ -z "$RSS_MAX_KB" ] || ((rss < RSS_MAX_KB)) || fail "$1: h1's RSS is $rss kB, over $RSS_MAX_KB kB"
 	((bytes < CACHE_MAX_BYTES)) || fail "$1: the lease cache holds $bytes bytes, over the cap"
 	((capped > 0)) || fail "$1: no lease's BackendData was dropped for the cap"
 	log_has 1 "Lease cache: dropping" "of the 64 MiB cap" || fail "$1: no warning naming the cache cap"

@@ -38,7 +38,8 @@ for i in 1 2; do flannel_start "$i"; done
 for i in 1 2; do wait_ready "$i"; done
 for i in 1 2; do container_up "$i"; done
 routes() { host_exec "$1" ip route show proto 158; }
-has_route() { routes "$1" | grep -q "^$2 "; }
+# grep reads it all: with pipefail, grep -q exiting early could fail the pipe (SIGPIPE).
+has_route() { routes "$1" | grep "^$2 " >/dev/null; }
 wait_until 10 eval '[ -n "$(routes 1)" ] && [ -n "$(routes 2)" ]' || fail "the hosts do not route to each other"
 rss_kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$(flannel_pid "$1")/status"; }
 info "before the flood: h1 RSS $(rss_kb 1 VmRSS) kB"

@@ -30,7 +30,8 @@ net_of() {
 	ip_add "${s%/*}" -1
 }
 routes() { host_exec "$1" ip route show proto "$PROTO"; }
-has_route() { routes "$1" | grep -q "^$2 "; }
+# grep reads it all: with pipefail, grep -q exiting early could fail the pipe (SIGPIPE).
+has_route() { routes "$1" | grep "^$2 " >/dev/null; }
 key() { echo "$ETCD_PREFIX/subnets/$1"; }
 CONTAINERS=0
 

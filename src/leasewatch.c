@@ -113,13 +113,16 @@ static struct lease *new_entry(struct leasewatch *w, const char *key, size_t key
 {
 	struct lease *l;
 
+	/* A lease refused counts as skipped (flannel_bad_leases_total), as it always did. */
 	if (leasecache_count(w->cache) >= LEASES_MAX) {
+		w->stats.bad_leases++;
 		warn_cap(w, key, key_len,
 			 "holding the maximum of " STR(LEASES_MAX) " leases, ignoring the lease");
 		w->refused = true;
 		return NULL;
 	}
 	if (leasecache_bytes(w->cache) + leasecache_entry_bytes(key_len) > LEASE_BYTES_MAX) {
+		w->stats.bad_leases++;
 		warn_cap(w, key, key_len, "at its byte cap, ignoring the lease");
 		w->refused = true;
 		return NULL;

@@ -98,14 +98,17 @@ test_alloc_DEPS := src/alloc_choice.c src/config.c src/ip.c src/subnet.c src/jso
 test_etcd_pb_DEPS := src/etcd_pb.c $(PB_SRCS:%.c=$(UNIT_BUILD)/%.o)
 test_http_url_DEPS := src/http_url.c src/textutil.c
 test_grpc_msg_DEPS := src/grpc_msg.c src/textutil.c
-test_leasecache_DEPS := src/leasecache.c src/subnet.c src/ip.c src/jsonutil.c src/textutil.c
+test_leasecache_DEPS := src/leasecache.c src/keyhash.c src/subnet.c src/ip.c src/jsonutil.c src/textutil.c
 # The lease decisions, against a scripted etcd and loop (tests/unit/fake_etcd.c).
-LEASE_DECISION_DEPS := tests/unit/fake_etcd.c src/leasewatch.c src/leasecache.c src/subnet.c \
-	src/ip.c src/jsonutil.c src/textutil.c src/log.c
+LEASE_DECISION_DEPS := tests/unit/fake_etcd.c src/leasewatch.c src/leasecache.c src/keyhash.c \
+	src/leasecheck.c src/subnet.c src/ip.c src/jsonutil.c src/textutil.c src/log.c
 test_leasewatch_DEPS := $(LEASE_DECISION_DEPS)
 test_ownlease_DEPS := $(LEASE_DECISION_DEPS) src/ownlease.c src/alloc_choice.c src/config.c
 test_vxlan_conf_DEPS := src/backend/vxlan_conf.c src/jsonutil.c src/textutil.c
-test_fdbset_DEPS := src/backend/fdbset.c
+test_fdbset_DEPS := src/backend/fdbset.c src/keyhash.c
+test_keyhash_DEPS := src/keyhash.c src/leasecache.c src/backend/fdbset.c src/subnet.c src/ip.c \
+	src/jsonutil.c src/textutil.c
+test_leasecheck_DEPS := src/leasecheck.c src/subnet.c src/ip.c src/jsonutil.c src/textutil.c src/config.c
 test_nl_msg_DEPS := src/nl_msg.c
 test_nl_DEPS := src/nl.c src/nl_msg.c src/log.c src/textutil.c
 test_masq_rules_DEPS := src/masq_rules.c src/ip.c src/textutil.c
@@ -160,6 +163,8 @@ fuzz_ip_DEPS := src/ip.c src/textutil.c
 fuzz_nl_DEPS := src/nl_msg.c
 fuzz_udp_DEPS := src/backend/udp_pkt.c
 fuzz_wg_DEPS := src/backend/tun_conf.c src/jsonutil.c src/textutil.c src/wg_nl_msg.c
+fuzz_leasecache_DEPS := src/leasewatch.c src/leasecache.c src/leasecheck.c src/keyhash.c \
+	src/subnet.c src/ip.c src/jsonutil.c src/textutil.c
 
 $(FUZZ_BUILD)/%: fuzz/%.c $$(%_DEPS) | $(PB_HDRS)
 	@mkdir -p $(@D)

@@ -25,6 +25,7 @@
 #include "iface.h"
 #include "lease.h"
 #include "leasecache.h"
+#include "leasecheck.h"
 #include "leasewatch.h"
 #include "log.h"
 #include "loop.h"
@@ -65,6 +66,9 @@ struct daemon {
 	bool env_written;
 	bool backend_live;
 	struct subnet_key own_subnet; /* our lease, for subnet.env once the rules are in */
+	struct subnet_key
+		own_key_subnet; /* the lease we hold now: no remote lease may overlap it */
+	bool has_own_subnet;
 	struct ip4net env_subnet;
 
 	char last_etcd_err[256];
@@ -150,38 +154,41 @@ static bool is_own_key(const struct daemon *d, const struct lease *l)
 	return d->own && ownlease_owns_key(d->own, l->key);
 }
 
-/* 4 or 6: the subnet of that family in l lies outside our network; 0: neither does. */
-static int outside_family(const struct daemon *d, const struct lease *l)
+/*
+ * Our subnets, as far as known: the lease we hold, else (before the first
+ * acquisition) the one subnet.env had, which we are likely to get back.
+ */
+static const struct subnet_key *own_subnets(struct daemon *d, struct subnet_key *buf)
 {
-	const struct ip4net *v4 = &l->subnet.v4, *net = &d->conf.network;
-	const struct ip6net *v6 = &l->subnet.v6, *net6 = &d->conf.ipv6_network;
-
-	if (v4->len &&
-	    (!d->conf.enable_ipv4 || v4->len < net->len || !ip4net_contains(net, v4->addr)))
-		return 4;
-	if (l->subnet.has_v6 && v6->len &&
-	    (!d->conf.enable_ipv6 || v6->len < net6->len || !ip6net_contains(net6, &v6->addr)))
-		return 6;
-	return 0;
+	if (d->has_own_subnet)
+		return &d->own_key_subnet;
+	if (!d->has_prev_subnet && !d->prev.has_ipv6_subnet)
+		return NULL;
+	*buf = (struct subnet_key){ 0 };
+	if (d->has_prev_subnet)
+		buf->v4 = d->prev.subnet;
+	buf->has_v6 = d->prev.has_ipv6_subnet;
+	if (buf->has_v6)
+		buf->v6 = d->prev.ipv6_subnet;
+	return buf;
 }
 
 /*
- * A lease whose subnet lies outside our Network is none of ours to route:
- * written by mistake (or malice) it could point the underlay's own subnet
- * at a peer. Upstream programs it; we skip it, saying so.
+ * Whatever etcd says, we route only to subnets of our network, of its
+ * SubnetLen, and never to one that overlaps ours: a lease written by
+ * mistake (or malice) could otherwise point the underlay's own subnet, or
+ * half of our own containers, at a peer. Upstream programs it; we skip
+ * it, saying why (rate limited). Every backend gets leases through here.
  */
-static bool in_network(struct daemon *d, const struct lease *l)
+static bool routable(struct daemon *d, const struct lease *l, bool quiet)
 {
-	char sn[IP_STRLEN], nn[IP_STRLEN];
-	int fam = outside_family(d, l);
+	struct subnet_key prev;
+	char why[200];
 
-	if (!fam || !log_limit_ok(&d->outside_limit, "leases outside the network"))
-		return !fam;
-	if (fam == 4)
-		log_warnx("Ignoring lease %s: %s is outside the network %s", l->key,
-			  ip4net_format(&l->subnet.v4, sn), ip4net_format(&d->conf.network, nn));
-	else
-		log_warnx("Ignoring lease %s: its IPv6 subnet is outside the network", l->key);
+	if (lease_subnet_check(&d->conf, &l->subnet, own_subnets(d, &prev), why, sizeof(why)) == 0)
+		return true;
+	if (!quiet && log_limit_ok(&d->outside_limit, "leases that are not ours to route"))
+		log_warnx("Ignoring lease %s: %s", l->key, why);
 	return false;
 }
 
@@ -198,7 +205,7 @@ static void backend_resync(struct daemon *d)
 		return;
 	}
 	while ((l = leasecache_next(c, &pos)))
-		if (l->has_attrs && !is_own_key(d, l) && in_network(d, l))
+		if (l->has_attrs && !is_own_key(d, l) && routable(d, l, false))
 			all[k++] = l;
 	d->bops->resync(d->backend, all, k);
 	free(all);
@@ -216,7 +223,7 @@ static void lease_added(void *arg, const struct lease *l)
 		return;
 	log_debug(1, "Lease added: %s PublicIP %s", ip4net_format(&l->subnet.v4, buf),
 		  ip4_format(l->attrs.public_ip, pub));
-	if (in_network(d, l))
+	if (routable(d, l, false))
 		d->bops->lease_added(d->backend, l);
 }
 
@@ -228,7 +235,10 @@ static void lease_removed(void *arg, const struct lease *l)
 	if (d->own && ownlease_key_deleted(d->own, l))
 		return;
 	log_debug(1, "Lease removed: %s", ip4net_format(&l->subnet.v4, buf));
-	if (d->backend_live && l->has_attrs)
+	/* Backends find a peer by its subnet: a lease never routed must not remove
+	 * the honest one with the same subnet (a resync already dropped any that
+	 * stopped being routable when our subnet changed). */
+	if (d->backend_live && l->has_attrs && routable(d, l, true))
 		d->bops->lease_removed(d->backend, l);
 }
 
@@ -246,7 +256,7 @@ static void leases_page(void *arg, const struct lease *const *page, size_t n)
 	if (d->backend_live || !d->bops->prefill || !(ok = malloc((n ? n : 1) * sizeof(*ok))))
 		return;
 	for (size_t i = 0; i < n; i++)
-		if (!ownlease_may_own(d->own, page[i]) && !outside_family(d, page[i]))
+		if (!ownlease_may_own(d->own, page[i]) && routable(d, page[i], true))
 			ok[k++] = page[i];
 	d->bops->prefill(d->backend, ok, k);
 	free(ok);
@@ -380,6 +390,8 @@ static void lease_acquired(void *arg, const struct lease *own)
 	char a[IP_STRLEN], b[IP_STRLEN];
 	int r;
 
+	d->own_key_subnet = own->subnet;
+	d->has_own_subnet = true;
 	r = d->bops->own_lease(d->backend, own);
 	if (r < 0) {
 		log_error("Configuring the backend for our lease failed: %s", strerror(-r));
@@ -543,6 +555,10 @@ static int start_backend(struct daemon *d)
 	r = leasewatch_new(d->loop, d->etcd, d->prefix, &watch_ops, d, &d->watch);
 	if (r < 0)
 		return r;
+	/* Other hosts' BackendData matters only when our backend reads it, as in ours. */
+	r = leasewatch_keep_backend_data(d->watch, d->attrs.backend_type);
+	if (r < 0)
+		return r;
 	p = (struct ownlease_params){
 		.prefix = d->prefix,
 		.conf = &d->conf,
@@ -670,6 +686,10 @@ static void write_metrics(void *arg, FILE *out)
 	       ws.resyncs);
 	metric(out, "flannel_bad_leases_total", "counter",
 	       "Malformed lease keys or values skipped.", ws.bad_leases);
+	metric(out, "flannel_lease_cache_capped_total", "counter",
+	       "Leases ignored, or BackendData dropped, for the lease cache's caps.", ws.capped);
+	metric(out, "flannel_lease_cache_bytes", "gauge",
+	       "Bytes the lease cache holds (entries, keys, BackendData).", ws.cache_bytes);
 	metric(out, "flannel_etcd_requests_total", "counter", "HTTP requests sent to etcd.",
 	       es.requests);
 	metric(out, "flannel_etcd_request_errors_total", "counter",

@@ -410,6 +410,19 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id, const ui
 
 	if (!c || c->ended)
 		return 0;
+	/*
+	 * An answer that is no gRPC (a proxy's or a broken server's error page)
+	 * is never buffered: its status is all we keep.
+	 */
+	if (c->http_status != 200 || !c->grpc_content) {
+		call_reset(c);
+		if (c->http_status != 200)
+			call_end(c, -EPROTO, "HTTP status %d with a body that is no gRPC",
+				 c->http_status);
+		else
+			call_end(c, -EPROTO, "the answer is not gRPC (content-type)");
+		return 0;
+	}
 	if (grpc_reader_append(&c->rd, data, len) < 0) {
 		call_reset(c);
 		call_end(c, -ENOMEM, "out of memory");

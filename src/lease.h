@@ -9,7 +9,8 @@
 #include "subnet.h"
 
 struct lease {
-	char *key; /* full etcd key; owned */
+	char *key; /* full etcd key, NUL-terminated; owned */
+	size_t key_len;
 	struct subnet_key subnet;
 	struct lease_attrs attrs; /* valid only when has_attrs */
 	bool has_attrs;

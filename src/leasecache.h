@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The set of leases known from etcd, keyed by etcd key. */
+/*
+ * The set of leases known from etcd, keyed by the etcd key's full bytes.
+ * The hash is keyed with a random seed per cache, so that keys chosen by
+ * other hosts cannot pile up in one probe run.
+ */
 #ifndef FLANNELD_LEASECACHE_H
 #define FLANNELD_LEASECACHE_H
 
@@ -27,5 +31,23 @@ struct lease *leasecache_next(struct leasecache *c, size_t *pos);
  * then sweep the ones not seen. */
 void leasecache_mark(struct leasecache *c, struct lease *l, uint64_t gen);
 uint64_t leasecache_gen(const struct leasecache *c, const struct lease *l);
+
+/* Replace l's attributes with *a (taken over; a is emptied), keeping the byte count. */
+void leasecache_set_attrs(struct leasecache *c, struct lease *l, struct lease_attrs *a);
+/* What an entry costs without its BackendData: struct, key and slot. */
+size_t leasecache_entry_bytes(size_t key_len);
+/* Bytes held: every entry's cost plus its BackendData and BackendV6Data. */
+size_t leasecache_bytes(const struct leasecache *c);
+/*
+ * BackendData (or BackendV6Data) up to this size is small: the data of
+ * our backends is under 80 bytes (vxlan's VNI and VtepMAC, WireGuard's key).
+ */
+#define LEASECACHE_SMALL_DATA 128
+/* The part of leasecache_bytes() that is data over LEASECACHE_SMALL_DATA. */
+size_t leasecache_large_bytes(const struct leasecache *c);
+/* What a's data adds to leasecache_large_bytes(). */
+size_t leasecache_large_of(const struct lease_attrs *a);
+/* Slots looked at by every lookup and insert so far (a measure of the hash's spread). */
+uint64_t leasecache_probes(const struct leasecache *c);
 
 #endif

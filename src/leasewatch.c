@@ -11,8 +11,10 @@
 #include "etcd.h"
 #include "lease.h"
 #include "leasecache.h"
+#include "leasecheck.h"
 #include "log.h"
 #include "loop.h"
+#include "textutil.h"
 
 /*
  * Keys per range page: bounds the JSON held in memory at once (the answer
@@ -22,17 +24,33 @@
  * Each page also goes to ops->page while etcd serves the next one.
  */
 #define LIST_PAGE 500
-#define RETRY_MS  1000
-#define STR_(x)	  #x
-#define STR(x)	  STR_(x)
+/*
+ * Values this large in one page (the answer and its parsed copy are held,
+ * and the next page is on its way meanwhile) make the next pages smaller:
+ * 500 values near the 64 KiB cap would be 30 MB a page.
+ */
+#define LIST_PAGE_BYTES (4 << 20)
+#define RETRY_MS	1000
+#define STR_(x)		#x
+#define STR(x)		STR_(x)
 /* A watch message with this many events held enough JSON to be worth a malloc_trim(). */
 #define TRIM_AFTER_EVENTS 64
 /*
  * Caps on what other hosts can make us hold. A lease value is a few hundred
  * bytes; 100000 leases are more subnets than a /8 of /24s and about 30 MB.
+ * The cache's bytes (entries, keys, kept BackendData) stay under
+ * LEASE_BYTES_MAX: room for LEASES_MAX leases with small data is kept
+ * aside, and only the rest may go to data over LEASECACHE_SMALL_DATA,
+ * which no backend of ours writes. So a flood of big values can never
+ * crowd out a new host's lease.
  */
 #define LEASE_VALUE_MAX (64 * 1024)
 #define LEASES_MAX	100000
+#define LEASE_BYTES_MAX ((size_t)64 << 20)
+/* The longest key element lease_key_check() lets through, plus its '/'. */
+#define KEY_ELEM_MAX 81
+/* After leases were refused for the caps, re-list this long after one leaves. */
+#define REFILL_MS 30000
 /* At most this many malformed-lease warnings per window; the rest are counted. */
 #define WARN_BURST     20
 #define WARN_WINDOW_MS 10000
@@ -59,7 +77,11 @@ struct leasewatch {
 	struct etcd_watch *watch;
 	struct loop_timer retry, relist;
 
-	struct log_limit warn_limit;
+	struct log_limit warn_limit, cap_limit;
+	char *backend_type;  /* BackendData of other types is not kept; NULL: none is */
+	size_t large_budget; /* bytes of the cache that data over the small size may use */
+	bool refused;	     /* a lease was refused for a cap: re-list once room is made */
+	bool refill_armed;
 
 	struct leasewatch_stats stats;
 };
@@ -68,10 +90,83 @@ static void start_list_page(struct leasewatch *w);
 
 static void warn_bad(struct leasewatch *w, const char *key, size_t key_len, const char *why)
 {
+	char q[320];
+
 	w->stats.bad_leases++;
 	if (log_limit_ok(&w->warn_limit, "bad subnet nodes"))
-		log_warnx("Ignoring bad subnet node %.*s: %s", (int)(key_len > 200 ? 200 : key_len),
-			  key, why);
+		log_warnx("Ignoring bad subnet node \"%s\": %s", text_quote_n(key, key_len, q, 240),
+			  why);
+}
+
+/* A cap was hit: say so (rate limited on its own, so junk does not hide it). */
+static void warn_cap(struct leasewatch *w, const char *key, size_t key_len, const char *what)
+{
+	char q[320];
+
+	w->stats.capped++;
+	if (log_limit_ok(&w->cap_limit, "lease cache cap warnings"))
+		log_warnx("Lease cache: %s for \"%s\"", what, text_quote_n(key, key_len, q, 240));
+}
+
+/* A new entry for key, unless a cap says no (then a re-list follows once room is made). */
+static struct lease *new_entry(struct leasewatch *w, const char *key, size_t key_len)
+{
+	struct lease *l;
+
+	/* A lease refused counts as skipped (flannel_bad_leases_total), as it always did. */
+	if (leasecache_count(w->cache) >= LEASES_MAX) {
+		w->stats.bad_leases++;
+		warn_cap(w, key, key_len,
+			 "holding the maximum of " STR(LEASES_MAX) " leases, ignoring the lease");
+		w->refused = true;
+		return NULL;
+	}
+	if (leasecache_bytes(w->cache) + leasecache_entry_bytes(key_len) > LEASE_BYTES_MAX) {
+		w->stats.bad_leases++;
+		warn_cap(w, key, key_len, "at its byte cap, ignoring the lease");
+		w->refused = true;
+		return NULL;
+	}
+	l = leasecache_upsert(w->cache, key, key_len);
+	if (!l) {
+		char q[320];
+
+		log_warnx("Out of memory caching lease \"%s\", ignoring",
+			  text_quote_n(key, key_len, q, 240));
+	}
+	return l;
+}
+
+/*
+ * Keep only the BackendData our backend reads, and data over the small size
+ * only while its share of the byte cap lasts: the lease itself stays.
+ */
+static void trim_data(struct leasewatch *w, const struct lease *l, struct lease_attrs *a)
+{
+	size_t held, add;
+	char what[160];
+
+	if (!w->backend_type || strcmp(a->backend_type, w->backend_type) != 0) {
+		free(a->backend_data);
+		free(a->backend_v6_data);
+		a->backend_data = a->backend_v6_data = NULL;
+		return;
+	}
+	add = leasecache_large_of(a);
+	if (!add)
+		return;
+	held = leasecache_large_bytes(w->cache) -
+	       (l->has_attrs ? leasecache_large_of(&l->attrs) : 0);
+	if (held + add <= w->large_budget)
+		return;
+	snprintf(what, sizeof(what),
+		 "dropping %zu bytes of BackendData: data over %d bytes may use only %zu KiB of "
+		 "the %zu MiB cap, and that is used up",
+		 add, LEASECACHE_SMALL_DATA, w->large_budget >> 10, LEASE_BYTES_MAX >> 20);
+	warn_cap(w, l->key, l->key_len, what);
+	free(a->backend_data);
+	free(a->backend_v6_data);
+	a->backend_data = a->backend_v6_data = NULL;
 }
 
 struct lease *leasewatch_apply_kv(struct leasewatch *w, const char *key, size_t key_len,
@@ -81,22 +176,16 @@ struct lease *leasewatch_apply_kv(struct leasewatch *w, const char *key, size_t 
 	struct subnet_key sk;
 	struct lease_attrs attrs;
 	struct lease *l;
-	char err[160];
+	char err[200];
 
-	if (subnet_key_parse(key, key_len, &sk) < 0) {
-		warn_bad(w, key, key_len, "failed to parse subnet key");
+	/* Keys with NUL or control bytes, or any other spelling, never reach the cache. */
+	if (lease_key_check(key, key_len, w->key, w->key_len, &sk, err, sizeof(err)) < 0) {
+		warn_bad(w, key, key_len, err);
 		return NULL;
 	}
-	if (leasecache_count(w->cache) >= LEASES_MAX && !leasecache_get(w->cache, key, key_len)) {
-		warn_bad(w, key, key_len,
-			 "already holding the maximum of " STR(LEASES_MAX) " leases");
+	l = leasecache_get(w->cache, key, key_len);
+	if (!l && !(l = new_entry(w, key, key_len)))
 		return NULL;
-	}
-	l = leasecache_upsert(w->cache, key, key_len);
-	if (!l) {
-		log_warnx("Out of memory caching lease %.*s, ignoring", (int)key_len, key);
-		return NULL;
-	}
 	leasecache_mark(w->cache, l, w->gen);
 	/* Seen already, or older than what we know (a txn answer can be ahead of the watch). */
 	if (mod_revision != 0 && l->mod_revision >= mod_revision)
@@ -116,13 +205,20 @@ struct lease *leasewatch_apply_kv(struct leasewatch *w, const char *key, size_t 
 		warn_bad(w, key, key_len, err);
 		return l;
 	}
-	if (l->has_attrs)
-		lease_attrs_free(&l->attrs);
-	l->attrs = attrs;
-	l->has_attrs = true;
+	trim_data(w, l, &attrs);
+	leasecache_set_attrs(w->cache, l, &attrs);
 	if (notify)
 		w->ops->added(w->arg, l);
 	return l;
+}
+
+/* Leases were refused for a cap and one left: re-list a while later to take them in. */
+static void maybe_refill(struct leasewatch *w)
+{
+	if (!w->refused || w->refill_armed)
+		return;
+	w->refill_armed = true;
+	loop_timer_arm(w->loop, &w->relist, REFILL_MS);
 }
 
 static void remove_key(struct leasewatch *w, const char *key, size_t key_len, int64_t revision)
@@ -133,6 +229,7 @@ static void remove_key(struct leasewatch *w, const char *key, size_t key_len, in
 		return; /* unknown, or recreated after this delete */
 	w->ops->removed(w->arg, l);
 	leasecache_remove(w->cache, key, key_len);
+	maybe_refill(w);
 }
 
 static void watch_events(void *arg, int64_t revision, const struct etcd_event *ev, size_t n)
@@ -158,6 +255,11 @@ static void relist_now(void *arg)
 {
 	struct leasewatch *w = arg;
 
+	if (w->refill_armed)
+		log_info("Re-listing leases: some were ignored for the cache's caps and room was "
+			 "made");
+	w->refill_armed = false;
+	w->refused = false;
 	etcd_watch_stop(w->watch);
 	w->watch = NULL;
 	leasewatch_list(w);
@@ -215,7 +317,8 @@ static void sweep(struct leasewatch *w)
 		if (leasecache_gen(w->cache, l) == w->gen)
 			continue;
 		w->ops->removed(w->arg, l);
-		leasecache_remove(w->cache, l->key, strlen(l->key));
+		leasecache_remove(w->cache, l->key, l->key_len);
+		maybe_refill(w);
 	}
 }
 
@@ -261,6 +364,27 @@ static int next_page(struct leasewatch *w, const struct etcd_kv *last)
 	return 0;
 }
 
+/* Fewer keys per page after a page whose values were over LIST_PAGE_BYTES. */
+static void shrink_page(struct leasewatch *w, const struct etcd_reply *r)
+{
+	size_t bytes = 0;
+	unsigned n;
+
+	for (size_t i = 0; i < r->n_kvs; i++)
+		bytes += r->kvs[i].key_len + r->kvs[i].value_len;
+	if (bytes <= LIST_PAGE_BYTES || r->n_kvs == 0)
+		return;
+	n = (unsigned)((size_t)LIST_PAGE_BYTES * r->n_kvs / bytes);
+	n = n ? n : 1;
+	if (n < w->page) {
+		log_debug(1,
+			  "Listing leases: a page of %zu keys held %zu bytes, asking for %u at a "
+			  "time",
+			  r->n_kvs, bytes, n);
+		w->page = n;
+	}
+}
+
 static void list_reply(void *arg, const struct etcd_reply *r)
 {
 	struct leasewatch *w = arg;
@@ -292,6 +416,7 @@ static void list_reply(void *arg, const struct etcd_reply *r)
 	}
 	if (!w->list_rev)
 		w->list_rev = r->revision;
+	shrink_page(w, r);
 	page = w->ops->page ? calloc(r->n_kvs ? r->n_kvs : 1, sizeof(*page)) : NULL;
 	for (size_t i = 0; i < r->n_kvs; i++) {
 		const struct etcd_kv *kv = &r->kvs[i];
@@ -362,6 +487,7 @@ int leasewatch_new(struct loop *loop, struct etcd *etcd, const char *prefix,
 		   const struct leasewatch_ops *ops, void *arg, struct leasewatch **ret)
 {
 	struct leasewatch *w = calloc(1, sizeof(*w));
+	size_t reserve;
 	int r;
 
 	if (!w)
@@ -369,6 +495,7 @@ int leasewatch_new(struct loop *loop, struct etcd *etcd, const char *prefix,
 	w->loop = loop;
 	w->etcd = etcd;
 	w->warn_limit = LOG_LIMIT(WARN_BURST, WARN_WINDOW_MS);
+	w->cap_limit = LOG_LIMIT(WARN_BURST, WARN_WINDOW_MS);
 	w->ops = ops;
 	w->arg = arg;
 	if (asprintf(&w->key, "%s/subnets", prefix) < 0) {
@@ -376,6 +503,9 @@ int leasewatch_new(struct loop *loop, struct etcd *etcd, const char *prefix,
 		return -ENOMEM;
 	}
 	w->key_len = strlen(w->key);
+	reserve = LEASES_MAX *
+		  (leasecache_entry_bytes(w->key_len + KEY_ELEM_MAX) + 2 * LEASECACHE_SMALL_DATA);
+	w->large_budget = LEASE_BYTES_MAX > reserve ? LEASE_BYTES_MAX - reserve : 0;
 	w->range_end_len = etcd_prefix_end(w->key, w->key_len, w->range_end, sizeof(w->range_end));
 	r = leasecache_new(&w->cache);
 	if (r < 0) {
@@ -398,8 +528,20 @@ void leasewatch_free(struct leasewatch *w)
 	etcd_watch_stop(w->watch);
 	leasecache_free(w->cache);
 	free(w->page_key);
+	free(w->backend_type);
 	free(w->key);
 	free(w);
+}
+
+int leasewatch_keep_backend_data(struct leasewatch *w, const char *type)
+{
+	char *t = type ? strdup(type) : NULL;
+
+	if (type && !t)
+		return -ENOMEM;
+	free(w->backend_type);
+	w->backend_type = t;
+	return 0;
 }
 
 void leasewatch_forget(struct leasewatch *w, const char *key, size_t key_len)
@@ -415,4 +557,5 @@ struct leasecache *leasewatch_cache(struct leasewatch *w)
 void leasewatch_get_stats(const struct leasewatch *w, struct leasewatch_stats *ret)
 {
 	*ret = w->stats;
+	ret->cache_bytes = leasecache_bytes(w->cache);
 }

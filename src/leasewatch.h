@@ -29,10 +29,12 @@ struct leasewatch_ops {
 };
 
 struct leasewatch_stats {
-	uint64_t events;     /* watch events applied */
-	uint64_t resyncs;    /* re-lists after compaction */
-	uint64_t bad_leases; /* keys or values skipped as malformed */
-	uint64_t lists;	     /* listings done */
+	uint64_t events;      /* watch events applied */
+	uint64_t resyncs;     /* re-lists after compaction */
+	uint64_t bad_leases;  /* keys or values skipped as malformed */
+	uint64_t lists;	      /* listings done */
+	uint64_t capped;      /* leases refused, or data dropped, for the cache's caps */
+	uint64_t cache_bytes; /* what the cache holds now (entries, keys, BackendData) */
 };
 
 int leasewatch_new(struct loop *loop, struct etcd *etcd, const char *prefix,
@@ -46,8 +48,14 @@ struct leasecache *leasewatch_cache(struct leasewatch *w);
 /* We know key is gone from etcd (a txn said so): drop it, with a removed event. */
 void leasewatch_forget(struct leasewatch *w, const char *key, size_t key_len);
 void leasewatch_get_stats(const struct leasewatch *w, struct leasewatch_stats *ret);
+/*
+ * Keep BackendData (and BackendV6Data) only in leases of this BackendType,
+ * the one our backend reads (NULL: none). 0 or -ENOMEM.
+ */
+int leasewatch_keep_backend_data(struct leasewatch *w, const char *type);
 /* Parse one kv into a cache entry (used for txn failure answers too). Returns
- * the entry, or NULL when the key is not a subnet key. */
+ * the entry, or NULL when the key is not a subnet key as flannel writes it
+ * (lease_key_check()) or a cap refused it. */
 struct lease *leasewatch_apply_kv(struct leasewatch *w, const char *key, size_t key_len,
 				  const char *value, size_t value_len, int64_t etcd_lease,
 				  int64_t create_revision, int64_t mod_revision, bool notify);

@@ -20,6 +20,7 @@
 #include "etcd.h"
 #include "lease.h"
 #include "leasecache.h"
+#include "leasecheck.h"
 #include "leasewatch.h"
 #include "log.h"
 #include "loop.h"
@@ -456,6 +457,9 @@ static bool subnet_free(struct ownlease *o, const struct subnet_key *k)
 	size_t pos = 0;
 
 	while ((l = leasecache_next(c, &pos))) {
+		/* A lease no host may hold (wrong length, host bits, outside) claims nothing. */
+		if (lease_subnet_check(o->conf, &l->subnet, NULL, NULL, 0) < 0)
+			continue;
 		if (o->conf->enable_ipv4 && l->subnet.v4.len &&
 		    ip4net_overlaps(&l->subnet.v4, &k->v4))
 			return false;

@@ -47,6 +47,34 @@ const char *text_quote(const char *s, char *buf, size_t len)
 	return buf;
 }
 
+const char *text_quote_n(const char *s, size_t n, char *buf, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i = 0, k = 0;
+
+	for (; k < n && i + 8 < len; k++) {
+		unsigned char c = (unsigned char)s[k];
+
+		if (c == '"' || c == '\\') {
+			buf[i++] = '\\';
+			buf[i++] = (char)c;
+		} else if (c < 0x20 || c >= 0x7f) {
+			buf[i++] = '\\';
+			buf[i++] = 'x';
+			buf[i++] = hex[c >> 4];
+			buf[i++] = hex[c & 15];
+		} else {
+			buf[i++] = (char)c;
+		}
+	}
+	if (k < n) {
+		memcpy(buf + i, "...", 3);
+		i += 3;
+	}
+	buf[i] = '\0';
+	return buf;
+}
+
 const char *text_escape_ctl(const char *s, char *buf, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";

@@ -13,6 +13,9 @@ int text_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((for
  * non-ASCII bytes as \xNN, cut with "..." so the message stays one line. */
 const char *text_quote(const char *s, char *buf, size_t len);
 
+/* The same for n bytes that may hold NULs (an etcd key): a NUL shows as \x00. */
+const char *text_quote_n(const char *s, size_t n, char *buf, size_t len);
+
 /*
  * Copy s into buf with every control byte (below 0x20, and 0x7f) as \xNN,
  * so that text from another host can neither end a line nor start a

@@ -2,6 +2,8 @@
 /* Reference counts of FDB entries and MACs: open addressing, linear probing, no tombstones. */
 #include "fdbset.h"
 
+#include "keyhash.h"
+
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -19,20 +21,16 @@ struct fdbset_slot {
 
 static const uint8_t no_dst[16];
 
-static uint64_t hash(const uint8_t mac[6], uint8_t kind, const uint8_t dst[16])
+/* Keyed (keyhash.h): the MACs in leases are chosen by other hosts. */
+static uint64_t hash(const struct fdbset *s, const uint8_t mac[6], uint8_t kind,
+		     const uint8_t dst[16])
 {
-	uint64_t x = 0, lo, hi;
+	uint8_t k[23];
 
-	memcpy(&x, mac, 6);
-	memcpy(&hi, dst, 8);
-	memcpy(&lo, dst + 8, 8);
-	x ^= (uint64_t)kind << 48 ^ lo << 16 ^ (lo >> 48) ^ hi * 0x9e3779b97f4a7c15ull;
-	/* splitmix64's finaliser: every input bit reaches the low bits we index with */
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ull;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
+	memcpy(k, mac, 6);
+	k[6] = kind;
+	memcpy(k + 7, dst, 16);
+	return keyhash(s->seed, k, sizeof(k));
 }
 
 static bool is(const struct fdbset_slot *e, const uint8_t mac[6], uint8_t kind,
@@ -41,14 +39,17 @@ static bool is(const struct fdbset_slot *e, const uint8_t mac[6], uint8_t kind,
 	return e->kind == kind && memcmp(e->dst, dst, 16) == 0 && memcmp(e->mac, mac, 6) == 0;
 }
 
-/* The slot holding the key, or the empty one where it would go. */
+/* The slot holding the key, or the empty one where it would go; *probes += slots seen. */
 static size_t find(const struct fdbset *s, const uint8_t mac[6], uint8_t kind,
-		   const uint8_t dst[16])
+		   const uint8_t dst[16], uint64_t *probes)
 {
-	size_t mask = s->cap - 1, i = hash(mac, kind, dst) & mask;
+	size_t mask = s->cap - 1, i = hash(s, mac, kind, dst) & mask;
+	uint64_t n = 1;
 
-	while (s->slots[i].kind && !is(&s->slots[i], mac, kind, dst))
+	for (; s->slots[i].kind && !is(&s->slots[i], mac, kind, dst); n++)
 		i = (i + 1) & mask;
+	if (probes)
+		*probes += n;
 	return i;
 }
 
@@ -60,11 +61,13 @@ static int grow(struct fdbset *s)
 
 	if (!n)
 		return -ENOMEM;
+	if (!s->cap)
+		keyhash_seed(s->seed);
 	s->slots = n;
 	s->cap = cap;
 	for (size_t i = 0; i < oldcap; i++)
 		if (old[i].kind)
-			s->slots[find(s, old[i].mac, old[i].kind, old[i].dst)] = old[i];
+			s->slots[find(s, old[i].mac, old[i].kind, old[i].dst, &s->probes)] = old[i];
 	free(old);
 	return 0;
 }
@@ -76,7 +79,7 @@ static int inc(struct fdbset *s, const uint8_t mac[6], uint8_t kind, const uint8
 	/* At most half full: probe runs stay short. */
 	if ((s->used + 1) * 2 > s->cap && grow(s) < 0)
 		return -ENOMEM;
-	e = &s->slots[find(s, mac, kind, dst)];
+	e = &s->slots[find(s, mac, kind, dst, &s->probes)];
 	if (!e->kind) {
 		memcpy(e->mac, mac, 6);
 		e->kind = kind;
@@ -101,7 +104,7 @@ static void erase(struct fdbset *s, size_t i)
 			j = (j + 1) & mask;
 			if (!s->slots[j].kind)
 				return;
-			home = hash(s->slots[j].mac, s->slots[j].kind, s->slots[j].dst) & mask;
+			home = hash(s, s->slots[j].mac, s->slots[j].kind, s->slots[j].dst) & mask;
 			/* j stays if its home lies cyclically in (i, j] */
 		} while (i <= j ? (i < home && home <= j) : (i < home || home <= j));
 		s->slots[i] = s->slots[j];
@@ -115,7 +118,7 @@ static void dec(struct fdbset *s, const uint8_t mac[6], uint8_t kind, const uint
 
 	if (!s->cap)
 		return;
-	i = find(s, mac, kind, dst);
+	i = find(s, mac, kind, dst, NULL);
 	if (!s->slots[i].kind)
 		return;
 	if (--s->slots[i].count == 0) {
@@ -141,7 +144,7 @@ static void del(struct fdbset *s, const uint8_t mac[6], const uint8_t dst[16])
 
 	if (!s->cap)
 		return;
-	i = find(s, mac, KEY_PAIR, dst);
+	i = find(s, mac, KEY_PAIR, dst, NULL);
 	if (!s->slots[i].kind)
 		return; /* nobody wanted it: the MAC's count is not ours to lower */
 	dec(s, mac, KEY_PAIR, dst);
@@ -155,7 +158,7 @@ static unsigned count(const struct fdbset *s, const uint8_t mac[6], uint8_t kind
 
 	if (!s->cap)
 		return 0;
-	e = &s->slots[find(s, mac, kind, dst)];
+	e = &s->slots[find(s, mac, kind, dst, NULL)];
 	return e->kind ? e->count : 0;
 }
 

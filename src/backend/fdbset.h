@@ -11,12 +11,15 @@
 #include <stdint.h>
 
 #include "ip.h"
+#include "keyhash.h"
 
 struct fdbset_slot;
 
 struct fdbset {
 	struct fdbset_slot *slots;
-	size_t cap, used; /* cap is 0 or a power of two */
+	size_t cap, used;		/* cap is 0 or a power of two */
+	uint8_t seed[KEYHASH_SEED_LEN]; /* random, from the first insert on */
+	uint64_t probes;		/* slots looked at by inserts and growth */
 };
 
 /* Zeroed is empty; fdbset_free() releases and empties it. */

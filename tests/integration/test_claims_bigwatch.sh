@@ -60,7 +60,7 @@ wait_until 60 log_has 1 "Listing leases: a page was over the answer size cap, as
 	fail "no smaller page after a 64 MiB answer"
 wait_until 60 log_has 1 "asking for 7 keys at a time" || fail "pages did not shrink to 7 keys"
 wait_until 30 metric_ge 1 flannel_resyncs_total 1 || fail "flannel_resyncs_total: $(metric 1 flannel_resyncs_total)"
-log_has 1 "Ignoring bad subnet node $ETCD_PREFIX/subnets/10.244.1" "over the 64 KiB cap" ||
+log_has 1 "Ignoring bad subnet node \"$ETCD_PREFIX/subnets/10.244.1" "over the 64 KiB cap" ||
 	fail "no warning about values over 64 KiB"
 flannel_running 1 || fail "flanneld exited (rc $(proc_rc flanneld-1))"
 is_ready 1 || fail "not ready after the oversized messages"

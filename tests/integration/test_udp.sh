@@ -19,6 +19,7 @@ set -euo pipefail
 require_root
 require_etcd
 require_flanneld
+command -v iperf3 >/dev/null || skip "iperf3 not installed (scripts/deps.sh)"
 
 DEV=flannel0
 PORT=8285
@@ -98,36 +99,30 @@ container_exec 1 ping -q -c 3 -i 0.2 -W 2 -M do -s 1444 "$(container_ip 2)" >/de
 pass "container-to-container ping across all 6 ordered pairs, full-size packets too"
 
 # -- iperf3 for 3 s between containers 1 and 2
-if command -v iperf3 >/dev/null; then
-	c2=$(container_ip 2)
-	SPAWN_LOG=$TMP/iperf3-server.log spawn iperf3-server "$(container_ns 2)" iperf3 -s -1 -B "$c2"
-	wait_until 5 container_exec 2 sh -c "ss -ltn | grep -q ':5201 '" || fail "iperf3 server did not start"
-	container_exec 1 timeout 30 iperf3 -c "$c2" -t 3 -J >"$TMP/iperf3.json" || fail "iperf3 failed: $(tail -n 5 "$TMP/iperf3.json")"
-	bps=$(jq -r '.end.sum_received.bits_per_second' "$TMP/iperf3.json")
-	mbps=$(awk -v b="$bps" 'BEGIN { printf "%.0f", b / 1e6 }')
-	((mbps > 0)) || fail "iperf3 measured $bps bit/s"
-	rtx=$(jq -r '.end.sum_sent.retransmits // 0' "$TMP/iperf3.json")
-	pass "iperf3 container 1 -> 2 over udp for 3 s: $mbps Mbit/s ($rtx retransmits)"
-else
-	info "iperf3 not installed, skipping the throughput check"
-fi
+c2=$(container_ip 2)
+SPAWN_LOG=$TMP/iperf3-server.log spawn iperf3-server "$(container_ns 2)" iperf3 -s -1 -B "$c2"
+wait_until 5 container_exec 2 sh -c "ss -ltn | grep -q ':5201 '" || fail "iperf3 server did not start"
+container_exec 1 timeout 30 iperf3 -c "$c2" -t 3 -J >"$TMP/iperf3.json" || fail "iperf3 failed: $(tail -n 5 "$TMP/iperf3.json")"
+bps=$(jq -r '.end.sum_received.bits_per_second' "$TMP/iperf3.json")
+mbps=$(awk -v b="$bps" 'BEGIN { printf "%.0f", b / 1e6 }')
+((mbps > 0)) || fail "iperf3 measured $bps bit/s"
+rtx=$(jq -r '.end.sum_sent.retransmits // 0' "$TMP/iperf3.json")
+pass "iperf3 container 1 -> 2 over udp for 3 s: $mbps Mbit/s ($rtx retransmits)"
 
 # -- a locked path MTU of 1400 towards h2's PublicIP: full-size segments do
 # not fit (the kernel refuses UDP GSO with them), plain datagrams are
 # fragmented; a 20 MB TCP transfer must still finish in time
-if command -v iperf3 >/dev/null; then
-	c2=$(container_ip 2)
-	host_exec 1 ip route add "$(host_ip 2)/32" dev eth0 mtu lock 1400
-	io0=$(drops 1 io)
-	SPAWN_LOG=$TMP/iperf3-mtu-server.log spawn iperf3-mtu "$(container_ns 2)" iperf3 -s -1 -B "$c2"
-	wait_until 5 container_exec 2 sh -c "ss -ltn | grep -q ':5201 '" || fail "iperf3 server did not start"
-	container_exec 1 timeout 20 iperf3 -c "$c2" -n 20M -J >"$TMP/iperf3-mtu.json" ||
-		fail "20 MB over a path MTU of 1400 did not finish in 20 s (offload $off, io drops +$(($(drops 1 io) - io0))): $(tail -n 5 "$TMP/iperf3-mtu.json")"
-	host_exec 1 ip route del "$(host_ip 2)/32" dev eth0
-	mbps=$(jq -r '.end.sum_received.bits_per_second / 1e6 | floor' "$TMP/iperf3-mtu.json")
-	log_has 1 "UDP GSO send failed" && info "$(grep -F "UDP GSO send failed" "$(inst_dir 1)/flanneld.log")"
-	pass "path MTU 1400 to h2 (mtu lock): 20 MB TCP container 1 -> 2 at $mbps Mbit/s (offload $off, io drops +$(($(drops 1 io) - io0)))"
-fi
+c2=$(container_ip 2)
+host_exec 1 ip route add "$(host_ip 2)/32" dev eth0 mtu lock 1400
+io0=$(drops 1 io)
+SPAWN_LOG=$TMP/iperf3-mtu-server.log spawn iperf3-mtu "$(container_ns 2)" iperf3 -s -1 -B "$c2"
+wait_until 5 container_exec 2 sh -c "ss -ltn | grep -q ':5201 '" || fail "iperf3 server did not start"
+container_exec 1 timeout 20 iperf3 -c "$c2" -n 20M -J >"$TMP/iperf3-mtu.json" ||
+	fail "20 MB over a path MTU of 1400 did not finish in 20 s (offload $off, io drops +$(($(drops 1 io) - io0))): $(tail -n 5 "$TMP/iperf3-mtu.json")"
+host_exec 1 ip route del "$(host_ip 2)/32" dev eth0
+mbps=$(jq -r '.end.sum_received.bits_per_second / 1e6 | floor' "$TMP/iperf3-mtu.json")
+log_has 1 "UDP GSO send failed" && info "$(grep -F "UDP GSO send failed" "$(inst_dir 1)/flanneld.log")"
+pass "path MTU 1400 to h2 (mtu lock): 20 MB TCP container 1 -> 2 at $mbps Mbit/s (offload $off, io drops +$(($(drops 1 io) - io0)))"
 
 # -- restart: flannel0 goes with the daemon and comes back; traffic within 1 s of ready
 flannel_stop 2
@@ -253,12 +248,10 @@ log_has 1b "plain per-packet mode" || fail "no log line for the plain mode"
 host_exec 1 ip -d link show flannel1 | grep -qF "mtu 1472" || fail "flannel1 on h1: $(host_exec 1 ip -d link show flannel1)"
 b2=$(net_of 2b)
 host_exec 1 ping -q -c 3 -i 0.2 -W 2 -M do -s 1444 "$b2" >/dev/null || fail "h1 cannot ping $b2 (h2's flannel1) in plain mode"
-if command -v iperf3 >/dev/null; then
-	SPAWN_LOG=$TMP/iperf3-plain.log spawn iperf3-plain "$(host_ns 2)" iperf3 -s -1 -B "$b2" -p 5202
-	wait_until 5 host_exec 2 sh -c "ss -ltn | grep -q ':5202 '" || fail "iperf3 server did not start"
-	host_exec 1 timeout 20 iperf3 -c "$b2" -p 5202 -t 1 -J >"$TMP/iperf3-plain.json" || fail "iperf3 in plain mode failed"
-	pm=$(jq -r '.end.sum_received.bits_per_second / 1e6 | floor' "$TMP/iperf3-plain.json")
-fi
+SPAWN_LOG=$TMP/iperf3-plain.log spawn iperf3-plain "$(host_ns 2)" iperf3 -s -1 -B "$b2" -p 5202
+wait_until 5 host_exec 2 sh -c "ss -ltn | grep -q ':5202 '" || fail "iperf3 server did not start"
+host_exec 1 timeout 20 iperf3 -c "$b2" -p 5202 -t 1 -J >"$TMP/iperf3-plain.json" || fail "iperf3 in plain mode failed"
+pm=$(jq -r '.end.sum_received.bits_per_second / 1e6 | floor' "$TMP/iperf3-plain.json")
 ping_once 1 2 || fail "the first network stopped working next to the second"
 pass "plain mode (no offloads, 1 queue) on flannel1 next to flannel0: full-size ping, iperf3 ${pm:-?} Mbit/s"
 

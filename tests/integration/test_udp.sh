@@ -83,9 +83,15 @@ for i in 1 2 3; do
 	wait_until 10 peers_are "$i" 2 || fail "host $i has $(metric "$i" flannel_udp_peers) udp peers, expected 2"
 done
 pass "flannel0 on every host: mtu 1472, <subnet>.0/32, route to the Network, socket on :$PORT; leases without BackendType; 2 peers each"
+# This kernel has TSO on TUN and UDP GSO/GRO (4.18 and later): the offloads
+# must be on, with min(CPUs, 4) queues, and the log must say so.
 off=$(metric 1 flannel_udp_offload)
 q=$(metric 1 flannel_udp_queues)
-info "data path: $q queues, offload $off"
+assert_eq "$off" 1 "flannel_udp_offload on $(uname -r)"
+ncpu=$(nproc)
+assert_eq "$q" $((ncpu < 4 ? ncpu : 4)) "flannel_udp_queues (min(CPUs, 4))"
+log_has 1 "$DEV: $q queues, TSO + UDP GSO/GRO offloads on" || fail "no log line saying the offloads are on"
+pass "data path: $q queues, TSO + UDP GSO/GRO offloads on (metric and log)"
 
 for i in 1 2 3; do container_up "$i"; done
 for a in 1 2 3; do
@@ -114,6 +120,21 @@ pass "iperf3 container 1 -> 2 over udp for 3 s: $mbps Mbit/s ($rtx retransmits)"
 # fragmented; a 20 MB TCP transfer must still finish in time
 c2=$(container_ip 2)
 host_exec 1 ip route add "$(host_ip 2)/32" dev eth0 mtu lock 1400
+# What this kernel answers a UDP GSO send whose segments (1472 bytes, a full
+# flannel0 packet) exceed the path MTU: EMSGSIZE (the worker sends those
+# segments as plain datagrams and keeps GSO) or EINVAL (older kernels: the
+# worker gives GSO up for good, and the daemon says so).
+gso_err=$(host_exec 1 python3 -c '
+import errno, socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(17, 103, 1472)  # SOL_UDP, UDP_SEGMENT
+try:
+    s.sendto(b"x" * 1472 * 4, (sys.argv[1], 9))
+    print("sent")
+except OSError as e:
+    print(errno.errorcode.get(e.errno, e.errno))
+' "$(host_ip 2)")
+case $gso_err in EMSGSIZE | EINVAL) ;; *) fail "a GSO send over the locked path MTU: $gso_err, expected EMSGSIZE or EINVAL" ;; esac
 io0=$(drops 1 io)
 SPAWN_LOG=$TMP/iperf3-mtu-server.log spawn iperf3-mtu "$(container_ns 2)" iperf3 -s -1 -B "$c2"
 wait_until 5 container_exec 2 sh -c "ss -ltn | grep -q ':5201 '" || fail "iperf3 server did not start"
@@ -121,8 +142,17 @@ container_exec 1 timeout 20 iperf3 -c "$c2" -n 20M -J >"$TMP/iperf3-mtu.json" ||
 	fail "20 MB over a path MTU of 1400 did not finish in 20 s (offload $off, io drops +$(($(drops 1 io) - io0))): $(tail -n 5 "$TMP/iperf3-mtu.json")"
 host_exec 1 ip route del "$(host_ip 2)/32" dev eth0
 mbps=$(jq -r '.end.sum_received.bits_per_second / 1e6 | floor' "$TMP/iperf3-mtu.json")
-log_has 1 "UDP GSO send failed" && info "$(grep -F "UDP GSO send failed" "$(inst_dir 1)/flanneld.log")"
-pass "path MTU 1400 to h2 (mtu lock): 20 MB TCP container 1 -> 2 at $mbps Mbit/s (offload $off, io drops +$(($(drops 1 io) - io0)))"
+off=$(metric 1 flannel_udp_offload)
+if [ "$gso_err" = EMSGSIZE ]; then
+	assert_eq "$off" 1 "flannel_udp_offload after EMSGSIZE (segments resent plain, GSO kept)"
+	! log_has 1 "UDP GSO send failed" ||
+		fail "GSO given up after EMSGSIZE: $(grep -F "UDP GSO send failed" "$(inst_dir 1)/flanneld.log")"
+else
+	assert_eq "$off" 0 "flannel_udp_offload after EINVAL"
+	wait_until 5 log_has 1 "$DEV: a UDP GSO send failed (Invalid argument)" "workers send plain datagrams" ||
+		fail "no log line saying GSO was given up after EINVAL"
+fi
+pass "path MTU 1400 to h2 (mtu lock): the kernel answers GSO with $gso_err; 20 MB TCP container 1 -> 2 at $mbps Mbit/s, offload $off as it must be (io drops +$(($(drops 1 io) - io0)))"
 
 # -- restart: flannel0 goes with the daemon and comes back; traffic within 1 s of ready
 flannel_stop 2

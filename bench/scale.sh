@@ -40,8 +40,12 @@ now_ms() { echo $((${EPOCHREALTIME/./} / 1000)); }
 # ---------------------------------------------------------------- outside
 if [ "${1:-}" != --inner ]; then
 	[ "$(id -u)" = 0 ] || { echo "bench/scale.sh: run as root" >&2; exit 1; }
-	scripts/deps.sh
-	make -s all bench
+	# NO_BUILD=1 (test_scale): the test suite built everything already, and
+	# a test must not rebuild the tree under the other tests running beside it.
+	if [ "${NO_BUILD:-0}" != 1 ]; then
+		scripts/deps.sh
+		make -s all bench
+	fi
 	NS=${SCALE_NS:-flsc$$}
 	TMP=$(mktemp -d /tmp/flsc.XXXXXX)
 	export TMP

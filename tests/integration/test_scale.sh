@@ -16,7 +16,8 @@ require_etcd
 require_flanneld
 
 out=$TMP/scale.out
-SCALE_NS=$FLT_PREFIX-scale NS_LIST=50 CHECK=1 WAIT_S=60 "$REPO_ROOT/bench/scale.sh" >"$out" 2>&1 || {
+[ -x "$REPO_ROOT/build/bench/metrics_wait" ] || fail "build/bench/metrics_wait missing: run make bench"
+SCALE_NS=$FLT_PREFIX-scale NO_BUILD=1 NS_LIST=50 CHECK=1 WAIT_S=60 "$REPO_ROOT/bench/scale.sh" >"$out" 2>&1 || {
 	tail -n 20 "$out"
 	fail "bench/scale.sh (N=50) failed"
 }

@@ -347,10 +347,11 @@ wait
 # Durations of this run for the next one's order (the slower pass of each test).
 if [ -n "$(ls "$OUT"/times.* 2>/dev/null)" ]; then
 	mkdir -p build
-	{
-		[ -f "$TIMES" ] && cat "$TIMES"
-		cat "$OUT"/times.*
-	} | awk '{ t[$1] = $2 } END { for (n in t) print n, t[n] }' | sort >"$TIMES.tmp" && mv "$TIMES.tmp" "$TIMES"
+	touch "$TIMES"
+	cat "$OUT"/times.* | awk 'FNR == NR { old[$1] = $2; next }
+		!($1 in new) || $2 > new[$1] { new[$1] = $2 }
+		END { for (n in old) if (!(n in new)) new[n] = old[n]; for (n in new) print n, new[n] }' \
+		"$TIMES" - | sort >"$TIMES.tmp" && mv "$TIMES.tmp" "$TIMES"
 fi
 
 # -- fuzzing: fuzz/run.sh prints "fuzz: N passed, M failed"

@@ -186,6 +186,7 @@ J_FILE=()
 J_PASS=()
 J_EST=()
 J_EXCL=()
+J_GUEST=()
 declare -A EST=()
 read -ra kt <<<"$(tr '\n\t' '  ' <<<"$KNOWN_TIMES")"
 for ((i = 0; i + 1 < ${#kt[@]}; i += 2)); do EST[${kt[i]}]=${kt[i + 1]}; done
@@ -212,6 +213,7 @@ for pass in $PASSES; do
 		if grep -q '^# ci: once' "$t" && [ "$pass" != "$last_pass" ]; then
 			continue # does not run the daemon under test: once is enough
 		fi
+		miss=
 		if [ "$netns_ok" = 1 ] && [ -n "$(guest_kinds "$t")" ]; then
 			miss=$(missing_kinds "$t")
 			if [ -n "$miss" ] && [[ " $GUEST_PASSES " != *" $pass "* ]]; then
@@ -227,6 +229,7 @@ for pass in $PASSES; do
 		J_PASS+=("$pass")
 		J_EST+=("${EST[$name]:-10}")
 		if grep -q '^# ci: exclusive' "$t"; then J_EXCL+=(1); else J_EXCL+=(0); fi
+		if [ -n "$miss" ]; then J_GUEST+=(1); else J_GUEST+=(0); fi
 	done
 done
 
@@ -310,6 +313,10 @@ launch() {
 	) &
 }
 
+# The tests use the Debian tools deps.sh installs: those first in PATH (a
+# version manager's python3 shim took 10 s to start on a loaded machine).
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
+
 [ "$TEST_JOBS" -ge 1 ] 2>/dev/null || TEST_JOBS=1
 # Each job writes its number to this FIFO as it ends: the loop below sleeps
 # in read until one does (held open read-write here, so writers never block).
@@ -317,18 +324,31 @@ mkfifo "$OUT/ended"
 exec {ENDED}<>"$OUT/ended"
 declare -A RUNNING=() # job -> 1
 excl_running=0
-next=0
-while [ $next -lt ${#ORDER[@]} ] || [ ${#RUNNING[@]} -gt 0 ]; do
-	while [ $next -lt ${#ORDER[@]} ] && [ ${#RUNNING[@]} -lt "$TEST_JOBS" ] && [ $excl_running -eq 0 ]; do
-		j=${ORDER[next]}
-		# An exclusive test waits for the others to end, and runs alone.
-		if [ "${J_EXCL[j]}" = 1 ] && [ ${#RUNNING[@]} -gt 0 ]; then
-			break
-		fi
+guest_running=0
+PENDING=("${ORDER[@]}")
+# pick: the first pending job that may start now (index into PENDING in
+# PICKED), or none. An exclusive test waits for the others to end and runs
+# alone; one qemu guest at a time (each keeps a CPU busy under TCG).
+pick() {
+	local k j
+	[ ${#RUNNING[@]} -lt "$TEST_JOBS" ] && [ $excl_running -eq 0 ] || return 1
+	for k in "${!PENDING[@]}"; do
+		j=${PENDING[k]}
+		[ "${J_EXCL[j]}" = 1 ] && [ ${#RUNNING[@]} -gt 0 ] && return 1
+		[ "${J_GUEST[j]}" = 1 ] && [ $guest_running -eq 1 ] && continue
+		PICKED=$k
+		return 0
+	done
+	return 1
+}
+while [ ${#PENDING[@]} -gt 0 ] || [ ${#RUNNING[@]} -gt 0 ]; do
+	while pick; do
+		j=${PENDING[PICKED]}
+		unset "PENDING[$PICKED]"
 		launch "$j"
 		RUNNING[$j]=1
 		[ "${J_EXCL[j]}" = 1 ] && excl_running=1
-		next=$((next + 1))
+		[ "${J_GUEST[j]}" = 1 ] && guest_running=1
 	done
 	done_any=0
 	for j in "${!RUNNING[@]}"; do
@@ -336,6 +356,7 @@ while [ $next -lt ${#ORDER[@]} ] || [ ${#RUNNING[@]} -gt 0 ]; do
 			finish "$j"
 			unset "RUNNING[$j]"
 			[ "${J_EXCL[j]}" = 1 ] && excl_running=0
+			[ "${J_GUEST[j]}" = 1 ] && guest_running=0
 			done_any=1
 		fi
 	done

@@ -40,8 +40,12 @@ now_ms() { echo $((${EPOCHREALTIME/./} / 1000)); }
 # ---------------------------------------------------------------- outside
 if [ "${1:-}" != --inner ]; then
 	[ "$(id -u)" = 0 ] || { echo "bench/scale.sh: run as root" >&2; exit 1; }
-	scripts/deps.sh
-	make -s all bench
+	# NO_BUILD=1 (test_scale): the test suite built everything already, and
+	# a test must not rebuild the tree under the other tests running beside it.
+	if [ "${NO_BUILD:-0}" != 1 ]; then
+		scripts/deps.sh
+		make -s all bench
+	fi
 	NS=${SCALE_NS:-flsc$$}
 	TMP=$(mktemp -d /tmp/flsc.XXXXXX)
 	export TMP
@@ -145,11 +149,27 @@ start_daemons() { # n
 		echo $! >>"$TMP/pids"
 	done
 }
+# stop_daemons: SIGTERM to all; with CHECK=1 each must exit 0 (a sanitized
+# build exits non-zero on a leak) and no log may hold a sanitizer report.
 stop_daemons() {
-	local pid
-	for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-	for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+	local i rc first= bad=()
+	for i in "${!PIDS[@]}"; do kill -TERM "${PIDS[i]}" 2>/dev/null || true; done
+	for i in "${!PIDS[@]}"; do
+		rc=0
+		wait "${PIDS[i]}" 2>/dev/null || rc=$?
+		[ "$rc" -eq 0 ] || { bad+=("daemon $i exited with $rc"); first=${first:-$i}; }
+	done
 	: >"$TMP/pids"
+	[ "$CHECK" = 1 ] || return 0
+	[ ${#bad[@]} -eq 0 ] || fail "after SIGTERM: ${bad[*]}; daemon $first logged: $(tail -n 5 "$TMP/log/$first.log")"
+	check_sanitizer
+}
+# check_sanitizer: every daemon's log (those killed on purpose too) is free
+# of AddressSanitizer, LeakSanitizer and UBSan reports.
+check_sanitizer() {
+	local f
+	f=$(grep -lE 'AddressSanitizer|LeakSanitizer|runtime error:' "$TMP"/log/*.log 2>/dev/null | head -n 1) || true
+	[ -z "$f" ] || fail "sanitizer report in ${f##*/}: $(grep -E -A12 'AddressSanitizer|LeakSanitizer|runtime error:' "$f" | head -n 30)"
 }
 # wait_metric <count> <name> <value> [base]: every daemon reports it; prints ms.
 wait_metric() {
@@ -278,6 +298,7 @@ for N in $NS_LIST; do
 	failover_ms=$(($(now_ms) - t_put))
 	[ "$CHECK" != 1 ] || echo "ok: $left hosts left: everyone knows; member m1 stopped: a new lease reached all $((N - left))"
 	stop_daemons
+	[ "$CHECK" != 1 ] || echo "ok: all $((N - left)) daemons exited 0 after SIGTERM; no sanitizer report in the $N logs"
 	member_start 1
 	wait_healthy 1
 

@@ -12,7 +12,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-60}
 shift || true
-make -s fuzz || { echo "fuzz: 0 passed, 1 failed (build)"; exit 1; }
+# Bounded: a hung compiler must not hold CI until its own limit.
+timeout -k 10 900 make -s fuzz || { echo "fuzz: 0 passed, 1 failed (build)"; exit 1; }
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(ls fuzz/fuzz_*.c | xargs -n1 basename | sed 's/\.c$//')
 mkdir -p build-fuzz/crashes build-fuzz/logs
@@ -21,7 +22,7 @@ run_one() {
 	local t=$1 work=build-fuzz/corpus/$t seeds=fuzz/corpus/$t log=build-fuzz/logs/$t.log
 	mkdir -p "$work" "$seeds"
 	# -rss_limit_mb: a parser that balloons on some input is a finding too.
-	"build-fuzz/$t" -max_total_time="$SECS" -timeout=10 -rss_limit_mb=1024 -print_final_stats=1 \
+	timeout -k 10 $((SECS + 120)) "build-fuzz/$t" -max_total_time="$SECS" -timeout=10 -rss_limit_mb=1024 -print_final_stats=1 \
 		-artifact_prefix="build-fuzz/crashes/$t-" "$work" "$seeds" >"$log" 2>&1
 	echo $? >"$log.rc"
 }

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # Install the Debian packages that the build, the tests and the demo need.
 # Idempotent and quiet when everything is present; runs `apt-get update` at
-# most once, and only when something is missing.
+# most once, and only when something is missing. Every tool a test calls is
+# here: under STRICT=1 (.ci/run) a test that skips for a missing tool fails.
 #
 # etcd-server may try to start a system etcd on install; a policy-rc.d that
 # blocks it is fine: the tests never use a system etcd, they start their own
@@ -16,7 +17,7 @@ PKGS=(
 	etcd-server etcd-client
 	iproute2 iputils-ping procps curl jq iperf3 openssl python3 bsdextrautils
 	iptables nftables libnftables-dev
-	man-db groff-base
+	man-db groff-base mandoc systemd # test_packaging: man, groff, mandoc -T lint, systemd-analyze verify
 	clang clang-format libclang-rt-14-dev valgrind
 	qemu-system-x86 busybox-static # tests/qemu/run-in-guest.sh
 	debhelper lintian # dpkg-buildpackage (dpkg-dev: build-essential); no fakeroot: Rules-Requires-Root: no

@@ -696,6 +696,9 @@ static void write_metrics(void *arg, FILE *out)
 	       "etcd requests that failed (transport errors and error answers).", es.errors);
 	metric(out, "flannel_etcd_watch_reconnects_total", "counter", "Watch stream reconnects.",
 	       es.watch_reconnects);
+	metric(out, "flannel_etcd_watch_messages_total", "counter",
+	       "Watch response messages received from etcd (one can carry many events).",
+	       es.watch_messages);
 	metric(out, "flannel_ready", "gauge", "1 when /readyz answers 200.", is_ready(d));
 	if (d->have_conf && !d->conf.enable_nftables)
 		metric(out, "flannel_br_netfilter", "gauge",

@@ -2,22 +2,40 @@
 # SPDX-License-Identifier: Apache-2.0
 # The single test command: dependencies, build, unit tests (make check, under
 # ASan+UBSan), then every tests/integration/test_*.sh (as root, each under a
-# timeout, each in its own namespaces) twice: against the daemon as built
-# and against the ASan+UBSan build (build-san/flanneld), then a short run of
-# every fuzz target (fuzz/run.sh). The last line is "N passed, M failed[, K
-# skipped]"; the exit code is non-zero if anything failed.
+# timeout, each in its own namespaces) in two passes: against the daemon as
+# built and against the ASan+UBSan build (build-san/flanneld), several tests
+# at a time; then a short run of every fuzz target (fuzz/run.sh). The last
+# line is "N passed, M failed[, K skipped]"; the exit code is non-zero if
+# anything failed.
 #
 #	tests/run.sh                   everything
 #	tests/run.sh burst outage      only integration tests whose name matches
 #	                               (then no fuzzing unless FUZZ_SECONDS is set)
-#	TEST_TIMEOUT=600 tests/run.sh  per-test timeout in seconds (default 300)
+#	TEST_TIMEOUT=600 tests/run.sh  per-test timeout in seconds (default 300;
+#	                               GUEST_TEST_TIMEOUT, default 600, for a test
+#	                               that boots a qemu guest: TCG on a loaded
+#	                               2-core machine took 290 s for test_wireguard)
+#	TEST_JOBS=1 tests/run.sh       tests run at once (default 3; each has its
+#	                               own namespaces and etcd)
 #	PASSES=plain tests/run.sh      one integration pass (plain, san, or "plain san")
 #	SAN=1 tests/run.sh             the same as PASSES=san
 #	FUZZ_SECONDS=300 tests/run.sh  seconds per fuzz target (default 30; 0: none)
+#	STRICT=1 tests/run.sh          a skip is a failure unless the test is in
+#	                               tests/skip-allowed.txt (which gives the
+#	                               reason); so is a machine where network
+#	                               namespaces cannot be made (.ci/run sets it)
 #	GUEST_PASSES="plain san"       passes that run the tests which boot a qemu
-#	                               guest when this kernel lacks a module
+#	                               guest because this kernel lacks a module
 #	                               (tests/integration/guest.sh; default: san,
-#	                               the guest being slow)
+#	                               the guest being slow). On a kernel that has
+#	                               the module they run natively in every pass.
+#
+# Tests that do not run the daemon under test (marked "# ci: once" in their
+# header: the test bed, the etcd client, valgrind on the plain build,
+# packaging) run in the last pass only. A test marked "# ci: exclusive"
+# runs with no other test beside it. Longest first, so that the waits of the
+# slow tests overlap (times from the last run in build/test-times, else the
+# list below).
 set -uo pipefail
 
 cd "$(dirname "$0")/.." || exit 1
@@ -31,6 +49,18 @@ if [ $# -gt 0 ]; then
 fi
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 TEST_TIMEOUT=${TEST_TIMEOUT:-300}
+GUEST_TEST_TIMEOUT=${GUEST_TEST_TIMEOUT:-600}
+TEST_JOBS=${TEST_JOBS:-3}
+STRICT=${STRICT:-0}
+JOBS_MAKE=$(nproc 2>/dev/null || echo 2)
+TIMES=build/test-times
+ALLOWED=tests/skip-allowed.txt
+SAN_RE='AddressSanitizer|LeakSanitizer|runtime error:'
+# Seconds per test in the san pass on a loaded 2-core VM, for the first run.
+KNOWN_TIMES="test_wireguard 130 test_etcd_faults 124 test_concurrent_start 89 test_ipip 83
+	test_vxlan 61 test_hostgw 33 test_etcd_outage 32 test_bad_input 32 test_ipv6_backends 31
+	test_etcd_secure 30 test_lease_lifecycle 28 test_mixed_upstream 27 test_etcd_client 25
+	test_scale 24 test_udp 18 test_check_config 16 test_masq 16 test_iface 15"
 OUT=$(mktemp -d "${TMPDIR:-/tmp}/flanneld-tests.XXXXXX")
 trap 'rm -rf "$OUT"' EXIT
 
@@ -55,6 +85,16 @@ show_tail() { # file [lines]
 	tail -n "${2:-40}" "$1" | sed 's/^/    | /'
 }
 
+# bounded <seconds> <log> cmd...: a step that must not hold CI until its
+# own limit; a timeout is said in the log.
+bounded() {
+	local secs=$1 log=$2 rc=0
+	shift 2
+	timeout -k 10 "$secs" "$@" >>"$log" 2>&1 || rc=$?
+	[ $rc -ne 124 ] && [ $rc -ne 137 ] || echo "timed out after ${secs}s: $*" >>"$log"
+	return $rc
+}
+
 # Remove what a killed test could not: namespaces named with its prefix and
 # the processes still inside them (by PID, found through the namespace).
 sweep() { # prefix
@@ -68,13 +108,15 @@ sweep() { # prefix
 	done
 }
 
-# -- dependencies and build
-if ! scripts/deps.sh >"$OUT/deps.log" 2>&1; then
+# -- dependencies and build (bench helpers too: test_scale runs bench/scale.sh,
+# which would otherwise build them, twice at once)
+if ! bounded 1200 "$OUT/deps.log" scripts/deps.sh; then
 	result deps FAIL
 	show_tail "$OUT/deps.log"
 fi
 start=$SECONDS
-if make >"$OUT/make.log" 2>&1 && { [[ $PASSES != *san* ]] || make SAN=1 >>"$OUT/make.log" 2>&1; }; then
+if bounded 900 "$OUT/make.log" make -j"$JOBS_MAKE" all bench &&
+	{ [[ $PASSES != *san* ]] || bounded 900 "$OUT/make.log" make -j"$JOBS_MAKE" SAN=1; }; then
 	result build PASS $((SECONDS - start))
 else
 	result build FAIL $((SECONDS - start))
@@ -83,7 +125,8 @@ fi
 
 # -- unit tests: make check prints "unit: N passed, M failed"
 start=$SECONDS
-make check >"$OUT/check.log" 2>&1
+bounded 900 "$OUT/check.log" make -j"$JOBS_MAKE" units
+bounded 600 "$OUT/check.log" make check
 rc=$?
 line=$(grep -E '^unit: [0-9]+ passed, [0-9]+ failed' "$OUT/check.log" | tail -n 1)
 if [ -n "$line" ]; then
@@ -105,22 +148,59 @@ else
 	show_tail "$OUT/check.log"
 fi
 
-# guest_elsewhere <pass>: a guest test runs in another of this run's passes, not this one.
-guest_elsewhere() {
-	local p
-	[[ " $GUEST_PASSES " == *" $1 "* ]] && return 1
-	for p in $PASSES; do
-		[[ " $GUEST_PASSES " == *" $p "* ]] && return 0
-	done
-	return 1
+# -- what the machine can do
+if [ "$(id -u)" -eq 0 ] && ip netns add "flr$$-probe" 2>/dev/null; then
+	ip netns del "flr$$-probe"
+	netns_ok=1
+else
+	netns_ok=0
+	if [ "$STRICT" = 1 ]; then
+		result "network namespaces" FAIL
+		echo "    | cannot create network namespaces here (root: $(id -u)): no integration test could run"
+	fi
+fi
+
+# shellcheck source=integration/guest.sh
+. tests/integration/guest.sh
+# guest_kinds <script>: the link kinds the test declares it needs a guest
+# for (its in_guest_unless_kernel_has line); missing_kinds: those of them
+# this kernel cannot create, probed in a throwaway namespace.
+guest_kinds() { sed -nE 's/^in_guest_unless_kernel_has +//p' "$1" | head -n 1; }
+declare -A MISSING=()
+missing_kinds() {
+	local t=$1 k out=
+	if [ -z "${MISSING[$t]+x}" ]; then
+		for k in $(guest_kinds "$t"); do
+			_kernel_has_kind "$k" || out+="$k "
+		done
+		MISSING[$t]=${out% }
+	fi
+	echo "${MISSING[$t]}"
+}
+last_pass=${PASSES##* }
+
+# allowed_skip <name>: the reason tests/skip-allowed.txt gives, if any.
+allowed_skip() {
+	[ -f "$ALLOWED" ] && awk -v n="$1" '$1 == n { $1 = ""; sub(/^ +/, ""); print; found = 1; exit } END { exit !found }' "$ALLOWED"
 }
 
-# -- integration tests, once per pass
-n=0
+# -- the integration jobs: one per test and pass
+J_NAME=()
+J_FILE=()
+J_PASS=()
+J_EST=()
+J_EXCL=()
+J_GUEST=()
+declare -A EST=()
+read -ra kt <<<"$(tr '\n\t' '  ' <<<"$KNOWN_TIMES")"
+for ((i = 0; i + 1 < ${#kt[@]}; i += 2)); do EST[${kt[i]}]=${kt[i + 1]}; done
+if [ -f "$TIMES" ]; then
+	while read -r n s; do [[ $s =~ ^[0-9]+$ ]] && EST[$n]=$s; done <"$TIMES"
+fi
+
 for pass in $PASSES; do
 	case $pass in
-	plain) export FLANNELD=$PWD/build/flanneld suffix="" ;;
-	san) export FLANNELD=$PWD/build-san/flanneld suffix=" [san]" ;;
+	plain | san) ;;
 	*)
 		result "pass $pass" FAIL
 		continue
@@ -134,35 +214,174 @@ for pass in $PASSES; do
 			for pat in "$@"; do [[ $name == *"$pat"* ]] && match=1; done
 			[ $match -eq 1 ] || continue
 		fi
-		if grep -q in_guest_unless_kernel_has "$t" && guest_elsewhere "$pass"; then
-			continue # the guest costs minutes: once, in a GUEST_PASSES pass
+		if grep -q '^# ci: once' "$t" && [ "$pass" != "$last_pass" ]; then
+			continue # does not run the daemon under test: once is enough
 		fi
-		n=$((n + 1))
-		prefix=flr$$x$n
-		log=$OUT/$name.$pass.log
-		start=$SECONDS
-		FLT_PREFIX=$prefix timeout -k 15 "$TEST_TIMEOUT" bash "$t" >"$log" 2>&1 </dev/null
-		rc=$?
-		el=$((SECONDS - start))
-		case $rc in
-		0) result "$name$suffix" PASS $el ;;
-		77)
-			result "$name$suffix" SKIP $el
-			grep -m1 '^SKIP' "$log" | sed 's/^/    | /'
-			;;
-		124 | 137)
-			result "$name$suffix" FAIL $el
-			echo "    | timed out after ${TEST_TIMEOUT}s"
-			show_tail "$log"
-			;;
-		*)
-			result "$name$suffix" FAIL $el
-			show_tail "$log" 60
-			;;
-		esac
-		sweep "$prefix"
+		miss=
+		if [ "$netns_ok" = 1 ] && [ -n "$(guest_kinds "$t")" ]; then
+			miss=$(missing_kinds "$t")
+			if [ -n "$miss" ] && [[ " $GUEST_PASSES " != *" $pass "* ]]; then
+				sfx=
+				[ "$pass" = san ] && sfx=" [san]"
+				printf '%-40s %s\n' "$name$sfx" \
+					"not run: this kernel lacks $miss; runs in the qemu guest in the pass(es) $GUEST_PASSES"
+				continue
+			fi
+		fi
+		J_NAME+=("$name")
+		J_FILE+=("$t")
+		J_PASS+=("$pass")
+		J_EST+=("${EST[$name]:-10}")
+		if grep -q '^# ci: exclusive' "$t"; then J_EXCL+=(1); else J_EXCL+=(0); fi
+		if [ -n "$miss" ]; then J_GUEST+=(1); else J_GUEST+=(0); fi
 	done
 done
+
+# Longest first; stable on the discovery order (plain before san of a test).
+mapfile -t ORDER < <(for i in "${!J_NAME[@]}"; do echo "${J_EST[i]} $i"; done | sort -k1,1nr -k2,2n -s | awk '{print $2}')
+
+label() { # job index
+	local s=
+	[ "${J_PASS[$1]}" = san ] && s=" [san]"
+	echo "${J_NAME[$1]}$s"
+}
+
+# finish <job>: its result line (and the log's tail on failure), as the job ends.
+finish() {
+	local i=$1 rc el name log reason
+	rc=$(cat "$OUT/job$i.rc" 2>/dev/null || echo 255)
+	el=$(($(cat "$OUT/job$i.end") - $(cat "$OUT/job$i.start")))
+	name=$(label "$i")
+	log=$OUT/${J_NAME[i]}.${J_PASS[i]}.log
+	echo "${J_NAME[i]} $el" >>"$OUT/times.${J_PASS[i]}"
+	# A report in the test's output fails it whatever its exit code (a skip
+	# can come after a daemon ran; lib.sh also fails on reports in daemon logs).
+	if [ "$rc" -eq 0 ] || [ "$rc" -eq 77 ]; then
+		if grep -qE "$SAN_RE" "$log"; then
+			result "$name" FAIL "$el"
+			echo "    | sanitizer report in the test's output (exit $rc)"
+			grep -E -A12 "$SAN_RE" "$log" | head -n 40 | sed 's/^/    | /'
+			sweep "${J_PREFIX[i]}"
+			return
+		fi
+	fi
+	case $rc in
+	0) result "$name" PASS "$el" ;;
+	77)
+		reason=$(grep -m1 '^SKIP' "$log")
+		if [ "$STRICT" = 1 ]; then
+			if allowed=$(allowed_skip "${J_NAME[i]}"); then
+				result "$name" SKIP "$el"
+				echo "    | $reason"
+				echo "    | allowed in strict mode ($ALLOWED): $allowed"
+			else
+				result "$name" FAIL "$el"
+				echo "    | strict mode: a skip is a failure ($ALLOWED does not list ${J_NAME[i]})"
+				echo "    | $reason"
+			fi
+		else
+			result "$name" SKIP "$el"
+			echo "    | $reason"
+		fi
+		;;
+	124 | 137)
+		result "$name" FAIL "$el"
+		echo "    | timed out after ${J_LIMIT[i]}s"
+		show_tail "$log"
+		;;
+	*)
+		result "$name" FAIL "$el"
+		show_tail "$log" 60
+		;;
+	esac
+	sweep "${J_PREFIX[i]}"
+}
+
+# launch <job>: run it in the background; it writes job<i>.rc when done.
+J_PREFIX=()
+J_LIMIT=()
+launch() {
+	local i=$1 bin limit=$TEST_TIMEOUT
+	# The guest's own bound (guest.sh) ends before the test's.
+	[ "${J_GUEST[i]}" = 1 ] && limit=$GUEST_TEST_TIMEOUT
+	J_LIMIT[i]=$limit
+	case ${J_PASS[i]} in
+	plain) bin=$PWD/build/flanneld ;;
+	san) bin=$PWD/build-san/flanneld ;;
+	esac
+	J_PREFIX[i]=flr$$x$i
+	date +%s >"$OUT/job$i.start"
+	(
+		rc=0
+		FLANNELD=$bin FLT_PREFIX=${J_PREFIX[i]} GUEST_TIMEOUT=$((limit - 30)) timeout -k 15 "$limit" \
+			bash "${J_FILE[i]}" >"$OUT/${J_NAME[i]}.${J_PASS[i]}.log" 2>&1 </dev/null || rc=$?
+		date +%s >"$OUT/job$i.end"
+		echo "$rc" >"$OUT/job$i.rc"
+		echo "$i" >"$OUT/ended"
+	) &
+}
+
+# The tests use the Debian tools deps.sh installs: those first in PATH (a
+# version manager's python3 shim took 10 s to start on a loaded machine).
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
+
+[ "$TEST_JOBS" -ge 1 ] 2>/dev/null || TEST_JOBS=1
+# Each job writes its number to this FIFO as it ends: the loop below sleeps
+# in read until one does (held open read-write here, so writers never block).
+mkfifo "$OUT/ended"
+exec {ENDED}<>"$OUT/ended"
+declare -A RUNNING=() # job -> 1
+excl_running=0
+guest_running=0
+PENDING=("${ORDER[@]}")
+# pick: the first pending job that may start now (index into PENDING in
+# PICKED), or none. An exclusive test waits for the others to end and runs
+# alone; one qemu guest at a time (each keeps a CPU busy under TCG).
+pick() {
+	local k j
+	[ ${#RUNNING[@]} -lt "$TEST_JOBS" ] && [ $excl_running -eq 0 ] || return 1
+	for k in "${!PENDING[@]}"; do
+		j=${PENDING[k]}
+		[ "${J_EXCL[j]}" = 1 ] && [ ${#RUNNING[@]} -gt 0 ] && return 1
+		[ "${J_GUEST[j]}" = 1 ] && [ $guest_running -eq 1 ] && continue
+		PICKED=$k
+		return 0
+	done
+	return 1
+}
+while [ ${#PENDING[@]} -gt 0 ] || [ ${#RUNNING[@]} -gt 0 ]; do
+	while pick; do
+		j=${PENDING[PICKED]}
+		unset "PENDING[$PICKED]"
+		launch "$j"
+		RUNNING[$j]=1
+		[ "${J_EXCL[j]}" = 1 ] && excl_running=1
+		[ "${J_GUEST[j]}" = 1 ] && guest_running=1
+	done
+	done_any=0
+	for j in "${!RUNNING[@]}"; do
+		if [ -e "$OUT/job$j.rc" ]; then
+			finish "$j"
+			unset "RUNNING[$j]"
+			[ "${J_EXCL[j]}" = 1 ] && excl_running=0
+			[ "${J_GUEST[j]}" = 1 ] && guest_running=0
+			done_any=1
+		fi
+	done
+	# Sleep until a job ends (the timeout only guards against a lost line).
+	[ $done_any -eq 1 ] || [ ${#RUNNING[@]} -eq 0 ] || read -r -t 5 -u "$ENDED" _ || true
+done
+wait
+
+# Durations of this run for the next one's order (the slower pass of each test).
+if [ -n "$(ls "$OUT"/times.* 2>/dev/null)" ]; then
+	mkdir -p build
+	touch "$TIMES"
+	cat "$OUT"/times.* | awk 'FNR == NR { old[$1] = $2; next }
+		!($1 in new) || $2 > new[$1] { new[$1] = $2 }
+		END { for (n in old) if (!(n in new)) new[n] = old[n]; for (n in new) print n, new[n] }' \
+		"$TIMES" - | sort >"$TIMES.tmp" && mv "$TIMES.tmp" "$TIMES"
+fi
 
 # -- fuzzing: fuzz/run.sh prints "fuzz: N passed, M failed"
 if [ "$FUZZ_SECONDS" -gt 0 ]; then
@@ -176,7 +395,10 @@ if [ "$FUZZ_SECONDS" -gt 0 ]; then
 		printf '%-40s %s (%ss)\n' "fuzz ($FUZZ_SECONDS s per target)" "${line#fuzz: }" $((SECONDS - start))
 		passed=$((passed + fp))
 		failed=$((failed + ff))
-		[ "$ff" -eq 0 ] || { failures+=(fuzz); grep -A6 ' FAIL ' "$OUT/fuzz.log" | sed 's/^/    | /'; }
+		[ "$ff" -eq 0 ] || {
+			failures+=(fuzz)
+			grep -A6 ' FAIL ' "$OUT/fuzz.log" | sed 's/^/    | /'
+		}
 	else
 		result fuzz FAIL $((SECONDS - start))
 		show_tail "$OUT/fuzz.log"

@@ -20,7 +20,8 @@ etcd_put_config "$DEFAULT_CONFIG"
 flannel_start 1
 wait_ready 1
 wait_until 10 metric_eq 1 flannel_leases_known 0 || fail "leases_known not 0 with no peers"
-events0=$(metric 1 flannel_watch_events_total || echo 0)
+events0=$(metric 1 flannel_watch_events_total) || fail "no flannel_watch_events_total"
+msgs0=$(metric 1 flannel_etcd_watch_messages_total) || fail "no flannel_etcd_watch_messages_total"
 
 lease=$(etcd_lease_grant 3600)
 mapfile -t keys < <(free_subnets "$COUNT")
@@ -45,8 +46,14 @@ assert_eq "$(subnet_keys | wc -l)" $((COUNT + 1)) "keys in etcd"
 wait_until 20 metric_eq 1 flannel_leases_known "$COUNT" ||
 	fail "leases_known $(metric 1 flannel_leases_known || echo '?'), expected $COUNT"
 flannel_running 1 || fail "flanneld 1 exited"
-info "flannel_watch_events_total: $events0 -> $(metric 1 flannel_watch_events_total || echo '?')"
-pass "$COUNT leases from one transaction all known"
+# The daemon saw them as one watch response carrying all the events, not as
+# a re-list or one message per key.
+events1=$(metric 1 flannel_watch_events_total)
+msgs1=$(metric 1 flannel_etcd_watch_messages_total)
+assert_eq "$((events1 - events0))" "$COUNT" "watch events applied for the transaction"
+assert_eq "$((msgs1 - msgs0))" 1 "watch messages that carried them"
+assert_eq "$(metric 1 flannel_resyncs_total)" 0 "re-lists"
+pass "$COUNT leases from one transaction all known, from one watch message of $COUNT events"
 
 # A second daemon lists them at start-up instead of watching them arrive.
 topo_up 2

@@ -28,6 +28,12 @@ not_ready() {
 }
 all_ready() { [ -z "$(not_ready)" ]; }
 
+not_at_gate() {
+	local i out=()
+	for i in $(ids); do gate_blocked "flanneld-$i" || out+=("$i"); done
+	echo "${out[*]}"
+}
+
 all_know_others() {
 	local i
 	for i in $(ids); do
@@ -44,9 +50,10 @@ for round in $(seq 1 "$ROUNDS"); do
 	for i in $(ids); do
 		FLANNEL_GATE=$GATE flannel_start "$i"
 	done
+	# Every daemon must be waiting at the gate, or the release is not one instant.
 	# shellcheck disable=SC2046 # word splitting of ids is intended
-	wait_until 10 gate_blocked $(ids | sed 's/^/flanneld-/') ||
-		info "round $round: not all daemons seen blocked on the gate; releasing anyway"
+	wait_until 20 gate_blocked $(ids | sed 's/^/flanneld-/') ||
+		fail "round $round: not every daemon blocked on the gate; not waiting: $(not_at_gate)"
 	gate_release
 	wait_until 60 all_ready || fail "round $round: not ready after 60s: $(not_ready)"
 

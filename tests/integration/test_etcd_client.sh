@@ -13,6 +13,7 @@
 #
 #	ns <prefix>-etcdc: lo 127.0.0.1  etcd :23791, TLS etcd :23795,
 #	                   fake gRPC servers :23797 :23798
+# ci: once (the etcd client linked into its own ASan program, no flanneld)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 require_root

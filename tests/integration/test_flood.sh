@@ -5,7 +5,8 @@
 # KiB cap) written while two vxlan hosts run, then a restart that lists
 # them all: the daemons stay up and ready, their routes and the container
 # traffic are untouched, every junk key is counted in flannel_bad_leases_total
-# and the warnings are rate limited, with the cap named in the log.
+# and the warnings are rate limited, with the cap named in the log; RSS
+# stays under the README's 10 MB.
 #
 #	sw: br0 10.200.0.1 + etcd  <-- flood.py: 10000 junk keys
 #	 |-- h1 10.200.0.11  flanneld 1   c1
@@ -50,9 +51,16 @@ wait_until 30 eval '[ "$(grep -c "bad vxlan BackendData" "$(inst_dir 1)/flanneld
 	fail "no warning for the leases with bad BackendData"
 warnings=$(grep -cE 'Ignoring bad subnet node|Ignoring subnet' "$(inst_dir 1)/flanneld.log" || true)
 ((warnings <= 100)) || fail "$warnings warnings for 10000 junk keys: not rate limited"
+# README: under 10 MB RSS after the flood. ASan's shadow memory and
+# quarantine make the sanitized build's RSS no measure of the daemon's own.
 rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$(flannel_pid 1)/status")
-info "flanneld 1 after the flood: RSS $rss kB, $warnings warnings, $(metric 1 flannel_leases_known) leases known"
-pass "10000 junk keys while running: daemons up and ready, routes untouched, ping works, $warnings warnings (rate limited), cap named"
+if ldd "$FLANNELD" 2>/dev/null | grep -q libasan; then
+	rsswhat="RSS $rss kB (ASan build: the README's 10 MB bound is for the plain build)"
+else
+	((rss < 10240)) || fail "flanneld 1 after the flood: RSS $rss kB, the README's bound is 10 MB"
+	rsswhat="RSS $rss kB < 10 MB"
+fi
+pass "10000 junk keys while running: daemons up and ready, routes untouched, ping works, $warnings warnings (rate limited), cap named, $rsswhat"
 
 flannel_stop 1
 flannel_start 1

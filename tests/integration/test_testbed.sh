@@ -8,10 +8,12 @@
 #	 |-- h1 10.200.0.11
 #	 |-- h2 10.200.0.12
 #	 `-- h3 10.200.0.13
+# ci: once (no flanneld: the test bed itself)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 require_root
 require_etcd
+command -v python3 >/dev/null || skip "python3 not installed (scripts/deps.sh)"
 
 # -- polling helpers are bounded
 t0=$(now_us)
@@ -92,22 +94,18 @@ done
 gate_close
 pass "start gate releases all waiters"
 
-# -- metric / readiness parsing against a fake health server (needs python3)
-if command -v python3 >/dev/null; then
-	mkdir -p "$TMP/www" "$TMP/h1"
-	printf '# HELP flannel_leases_known x\nflannel_leases_known 19\nflannel_ready 1\nflannel_resyncs_total{reason="compacted"} 2\n' >"$TMP/www/metrics"
-	echo ok >"$TMP/www/readyz"
-	echo "$HEALTHZ_PORT" >"$TMP/h1/port"
-	spawn fakehttp "$(host_ns 1)" python3 -m http.server --bind 127.0.0.1 --directory "$TMP/www" "$HEALTHZ_PORT"
-	wait_until 10 is_ready 1 || fail "fake health server not ready"
-	assert_eq "$(metric 1 flannel_leases_known)" 19 "flannel_leases_known"
-	metric_eq 1 flannel_ready 1 || fail "metric_eq flannel_ready"
-	metric_ge 1 flannel_resyncs_total 1 || fail "metric_ge with labels"
-	if metric 1 flannel_nope >/dev/null; then fail "absent metric found"; fi
-	pass "metric parsing"
-else
-	info "python3 missing: metric parsing not checked"
-fi
+# -- metric / readiness parsing against a fake health server
+mkdir -p "$TMP/www" "$TMP/h1"
+printf '# HELP flannel_leases_known x\nflannel_leases_known 19\nflannel_ready 1\nflannel_resyncs_total{reason="compacted"} 2\n' >"$TMP/www/metrics"
+echo ok >"$TMP/www/readyz"
+echo "$HEALTHZ_PORT" >"$TMP/h1/port"
+spawn fakehttp "$(host_ns 1)" python3 -m http.server --bind 127.0.0.1 --directory "$TMP/www" "$HEALTHZ_PORT"
+wait_until 10 is_ready 1 || fail "fake health server not ready"
+assert_eq "$(metric 1 flannel_leases_known)" 19 "flannel_leases_known"
+metric_eq 1 flannel_ready 1 || fail "metric_eq flannel_ready"
+metric_ge 1 flannel_resyncs_total 1 || fail "metric_ge with labels"
+if metric 1 flannel_nope >/dev/null; then fail "absent metric found"; fi
+pass "metric parsing"
 
 # -- cleanup on failure and on SIGTERM, in child runs with their own prefix
 # shellcheck disable=SC2016
@@ -142,7 +140,12 @@ bash -c '. "$1/lib.sh"; mkdir -p "$TMP/h1"
 	echo "==1==ERROR: AddressSanitizer: heap-use-after-free" >"$TMP/h1/flanneld.log"' \
 	child "$LIB_DIR" >"$TMP/child3.out" 2>&1 || rc=$?
 assert_eq "$rc" 1 "exit code of a passing test with a sanitizer report"
-pass "sanitizer reports fail the test"
+rc=0
+bash -c '. "$1/lib.sh"; mkdir -p "$TMP/h1"
+	echo "src/x.c:1:2: runtime error: signed integer overflow" >"$TMP/h1/flanneld.log"
+	skip "deliberate"' child "$LIB_DIR" >"$TMP/child4.out" 2>&1 || rc=$?
+assert_eq "$rc" 1 "exit code of a skipping test with a sanitizer report"
+pass "sanitizer reports fail the test, a skipping one too"
 
 pt=${FLT_PREFIX}t
 FLT_PREFIX=$pt bash -c "$CHILD" child "$LIB_DIR" "$TMP/$pt" wait >"$TMP/child2.out" 2>&1 &

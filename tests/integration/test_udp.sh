@@ -19,6 +19,7 @@ set -euo pipefail
 require_root
 require_etcd
 require_flanneld
+command -v iperf3 >/dev/null || skip "iperf3 not installed (scripts/deps.sh)"
 
 DEV=flannel0
 PORT=8285
@@ -82,9 +83,15 @@ for i in 1 2 3; do
 	wait_until 10 peers_are "$i" 2 || fail "host $i has $(metric "$i" flannel_udp_peers) udp peers, expected 2"
 done
 pass "flannel0 on every host: mtu 1472, <subnet>.0/32, route to the Network, socket on :$PORT; leases without BackendType; 2 peers each"
+# This kernel has TSO on TUN and UDP GSO/GRO (4.18 and later): the offloads
+# must be on, with min(CPUs, 4) queues, and the log must say so.
 off=$(metric 1 flannel_udp_offload)
 q=$(metric 1 flannel_udp_queues)
-info "data path: $q queues, offload $off"
+assert_eq "$off" 1 "flannel_udp_offload on $(uname -r)"
+ncpu=$(nproc)
+assert_eq "$q" $((ncpu < 4 ? ncpu : 4)) "flannel_udp_queues (min(CPUs, 4))"
+log_has 1 "$DEV: $q queues, TSO + UDP GSO/GRO offloads on" || fail "no log line saying the offloads are on"
+pass "data path: $q queues, TSO + UDP GSO/GRO offloads on (metric and log)"
 
 for i in 1 2 3; do container_up "$i"; done
 for a in 1 2 3; do
@@ -98,36 +105,54 @@ container_exec 1 ping -q -c 3 -i 0.2 -W 2 -M do -s 1444 "$(container_ip 2)" >/de
 pass "container-to-container ping across all 6 ordered pairs, full-size packets too"
 
 # -- iperf3 for 3 s between containers 1 and 2
-if command -v iperf3 >/dev/null; then
-	c2=$(container_ip 2)
-	SPAWN_LOG=$TMP/iperf3-server.log spawn iperf3-server "$(container_ns 2)" iperf3 -s -1 -B "$c2"
-	wait_until 5 container_exec 2 sh -c "ss -ltn | grep -q ':5201 '" || fail "iperf3 server did not start"
-	container_exec 1 timeout 30 iperf3 -c "$c2" -t 3 -J >"$TMP/iperf3.json" || fail "iperf3 failed: $(tail -n 5 "$TMP/iperf3.json")"
-	bps=$(jq -r '.end.sum_received.bits_per_second' "$TMP/iperf3.json")
-	mbps=$(awk -v b="$bps" 'BEGIN { printf "%.0f", b / 1e6 }')
-	((mbps > 0)) || fail "iperf3 measured $bps bit/s"
-	rtx=$(jq -r '.end.sum_sent.retransmits // 0' "$TMP/iperf3.json")
-	pass "iperf3 container 1 -> 2 over udp for 3 s: $mbps Mbit/s ($rtx retransmits)"
-else
-	info "iperf3 not installed, skipping the throughput check"
-fi
+c2=$(container_ip 2)
+SPAWN_LOG=$TMP/iperf3-server.log spawn iperf3-server "$(container_ns 2)" iperf3 -s -1 -B "$c2"
+wait_until 5 container_exec 2 sh -c "ss -ltn | grep -q ':5201 '" || fail "iperf3 server did not start"
+container_exec 1 timeout 30 iperf3 -c "$c2" -t 3 -J >"$TMP/iperf3.json" || fail "iperf3 failed: $(tail -n 5 "$TMP/iperf3.json")"
+bps=$(jq -r '.end.sum_received.bits_per_second' "$TMP/iperf3.json")
+mbps=$(awk -v b="$bps" 'BEGIN { printf "%.0f", b / 1e6 }')
+((mbps > 0)) || fail "iperf3 measured $bps bit/s"
+rtx=$(jq -r '.end.sum_sent.retransmits // 0' "$TMP/iperf3.json")
+pass "iperf3 container 1 -> 2 over udp for 3 s: $mbps Mbit/s ($rtx retransmits)"
 
 # -- a locked path MTU of 1400 towards h2's PublicIP: full-size segments do
 # not fit (the kernel refuses UDP GSO with them), plain datagrams are
 # fragmented; a 20 MB TCP transfer must still finish in time
-if command -v iperf3 >/dev/null; then
-	c2=$(container_ip 2)
-	host_exec 1 ip route add "$(host_ip 2)/32" dev eth0 mtu lock 1400
-	io0=$(drops 1 io)
-	SPAWN_LOG=$TMP/iperf3-mtu-server.log spawn iperf3-mtu "$(container_ns 2)" iperf3 -s -1 -B "$c2"
-	wait_until 5 container_exec 2 sh -c "ss -ltn | grep -q ':5201 '" || fail "iperf3 server did not start"
-	container_exec 1 timeout 20 iperf3 -c "$c2" -n 20M -J >"$TMP/iperf3-mtu.json" ||
-		fail "20 MB over a path MTU of 1400 did not finish in 20 s (offload $off, io drops +$(($(drops 1 io) - io0))): $(tail -n 5 "$TMP/iperf3-mtu.json")"
-	host_exec 1 ip route del "$(host_ip 2)/32" dev eth0
-	mbps=$(jq -r '.end.sum_received.bits_per_second / 1e6 | floor' "$TMP/iperf3-mtu.json")
-	log_has 1 "UDP GSO send failed" && info "$(grep -F "UDP GSO send failed" "$(inst_dir 1)/flanneld.log")"
-	pass "path MTU 1400 to h2 (mtu lock): 20 MB TCP container 1 -> 2 at $mbps Mbit/s (offload $off, io drops +$(($(drops 1 io) - io0)))"
+c2=$(container_ip 2)
+host_exec 1 ip route add "$(host_ip 2)/32" dev eth0 mtu lock 1400
+# What this kernel answers a UDP GSO send whose segments (1472 bytes, a full
+# flannel0 packet) exceed the path MTU: EMSGSIZE (the worker sends those
+# segments as plain datagrams and keeps GSO) or EINVAL (older kernels: the
+# worker gives GSO up for good, and the daemon says so).
+gso_err=$(host_exec 1 python3 -c '
+import errno, socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(17, 103, 1472)  # SOL_UDP, UDP_SEGMENT
+try:
+    s.sendto(b"x" * 1472 * 4, (sys.argv[1], 9))
+    print("sent")
+except OSError as e:
+    print(errno.errorcode.get(e.errno, e.errno))
+' "$(host_ip 2)")
+case $gso_err in EMSGSIZE | EINVAL) ;; *) fail "a GSO send over the locked path MTU: $gso_err, expected EMSGSIZE or EINVAL" ;; esac
+io0=$(drops 1 io)
+SPAWN_LOG=$TMP/iperf3-mtu-server.log spawn iperf3-mtu "$(container_ns 2)" iperf3 -s -1 -B "$c2"
+wait_until 5 container_exec 2 sh -c "ss -ltn | grep -q ':5201 '" || fail "iperf3 server did not start"
+container_exec 1 timeout 20 iperf3 -c "$c2" -n 20M -J >"$TMP/iperf3-mtu.json" ||
+	fail "20 MB over a path MTU of 1400 did not finish in 20 s (offload $off, io drops +$(($(drops 1 io) - io0))): $(tail -n 5 "$TMP/iperf3-mtu.json")"
+host_exec 1 ip route del "$(host_ip 2)/32" dev eth0
+mbps=$(jq -r '.end.sum_received.bits_per_second / 1e6 | floor' "$TMP/iperf3-mtu.json")
+off=$(metric 1 flannel_udp_offload)
+if [ "$gso_err" = EMSGSIZE ]; then
+	assert_eq "$off" 1 "flannel_udp_offload after EMSGSIZE (segments resent plain, GSO kept)"
+	! log_has 1 "UDP GSO send failed" ||
+		fail "GSO given up after EMSGSIZE: $(grep -F "UDP GSO send failed" "$(inst_dir 1)/flanneld.log")"
+else
+	assert_eq "$off" 0 "flannel_udp_offload after EINVAL"
+	wait_until 5 log_has 1 "$DEV: a UDP GSO send failed (Invalid argument)" "workers send plain datagrams" ||
+		fail "no log line saying GSO was given up after EINVAL"
 fi
+pass "path MTU 1400 to h2 (mtu lock): the kernel answers GSO with $gso_err; 20 MB TCP container 1 -> 2 at $mbps Mbit/s, offload $off as it must be (io drops +$(($(drops 1 io) - io0)))"
 
 # -- restart: flannel0 goes with the daemon and comes back; traffic within 1 s of ready
 flannel_stop 2
@@ -253,12 +278,10 @@ log_has 1b "plain per-packet mode" || fail "no log line for the plain mode"
 host_exec 1 ip -d link show flannel1 | grep -qF "mtu 1472" || fail "flannel1 on h1: $(host_exec 1 ip -d link show flannel1)"
 b2=$(net_of 2b)
 host_exec 1 ping -q -c 3 -i 0.2 -W 2 -M do -s 1444 "$b2" >/dev/null || fail "h1 cannot ping $b2 (h2's flannel1) in plain mode"
-if command -v iperf3 >/dev/null; then
-	SPAWN_LOG=$TMP/iperf3-plain.log spawn iperf3-plain "$(host_ns 2)" iperf3 -s -1 -B "$b2" -p 5202
-	wait_until 5 host_exec 2 sh -c "ss -ltn | grep -q ':5202 '" || fail "iperf3 server did not start"
-	host_exec 1 timeout 20 iperf3 -c "$b2" -p 5202 -t 1 -J >"$TMP/iperf3-plain.json" || fail "iperf3 in plain mode failed"
-	pm=$(jq -r '.end.sum_received.bits_per_second / 1e6 | floor' "$TMP/iperf3-plain.json")
-fi
+SPAWN_LOG=$TMP/iperf3-plain.log spawn iperf3-plain "$(host_ns 2)" iperf3 -s -1 -B "$b2" -p 5202
+wait_until 5 host_exec 2 sh -c "ss -ltn | grep -q ':5202 '" || fail "iperf3 server did not start"
+host_exec 1 timeout 20 iperf3 -c "$b2" -p 5202 -t 1 -J >"$TMP/iperf3-plain.json" || fail "iperf3 in plain mode failed"
+pm=$(jq -r '.end.sum_received.bits_per_second / 1e6 | floor' "$TMP/iperf3-plain.json")
 ping_once 1 2 || fail "the first network stopped working next to the second"
 pass "plain mode (no offloads, 1 queue) on flannel1 next to flannel0: full-size ping, iperf3 ${pm:-?} Mbit/s"
 

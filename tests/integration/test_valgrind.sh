@@ -8,6 +8,7 @@
 #	sw: br0 10.200.0.1 + etcd
 #	 |-- h1 10.200.0.11  flanneld under valgrind
 #	 `-- h2 10.200.0.12  flanneld
+# ci: once (always the plain build, under valgrind)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 require_root

@@ -16,6 +16,7 @@ set -euo pipefail
 require_root
 require_etcd
 require_flanneld
+command -v iperf3 >/dev/null || skip "iperf3 not installed (scripts/deps.sh)"
 
 PROTO=158 # NL_RTPROT_FLANNEL in src/nl.h
 DEV=flannel.1
@@ -117,18 +118,14 @@ done
 pass "container-to-container ping across all 6 ordered pairs"
 
 # -- iperf3 for 3 s between containers 1 and 2
-if command -v iperf3 >/dev/null; then
-	c2=$(container_ip 2)
-	SPAWN_LOG=$TMP/iperf3-server.log spawn iperf3-server "$(container_ns 2)" iperf3 -s -1 -B "$c2"
-	wait_until 5 container_exec 2 sh -c "ss -ltn | grep -q ':5201 '" || fail "iperf3 server did not start"
-	container_exec 1 timeout 30 iperf3 -c "$c2" -t 3 -J >"$TMP/iperf3.json" || fail "iperf3 failed: $(tail -n 5 "$TMP/iperf3.json")"
-	bps=$(jq -r '.end.sum_received.bits_per_second' "$TMP/iperf3.json")
-	mbps=$(awk -v b="$bps" 'BEGIN { printf "%.0f", b / 1e6 }')
-	((mbps > 0)) || fail "iperf3 measured $bps bit/s"
-	pass "iperf3 container 1 -> 2 over vxlan for 3 s: $mbps Mbit/s"
-else
-	info "iperf3 not installed, skipping the throughput check"
-fi
+c2=$(container_ip 2)
+SPAWN_LOG=$TMP/iperf3-server.log spawn iperf3-server "$(container_ns 2)" iperf3 -s -1 -B "$c2"
+wait_until 5 container_exec 2 sh -c "ss -ltn | grep -q ':5201 '" || fail "iperf3 server did not start"
+container_exec 1 timeout 30 iperf3 -c "$c2" -t 3 -J >"$TMP/iperf3.json" || fail "iperf3 failed: $(tail -n 5 "$TMP/iperf3.json")"
+bps=$(jq -r '.end.sum_received.bits_per_second' "$TMP/iperf3.json")
+mbps=$(awk -v b="$bps" 'BEGIN { printf "%.0f", b / 1e6 }')
+((mbps > 0)) || fail "iperf3 measured $bps bit/s"
+pass "iperf3 container 1 -> 2 over vxlan for 3 s: $mbps Mbit/s"
 
 # -- continuous ping (10 ms) across a restart of flanneld on the receiving, then the sending end
 ping_across_restart() { # from to restart-id

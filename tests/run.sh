@@ -106,6 +106,8 @@ sweep() { # prefix
 		ip netns del "$ns" 2>/dev/null || true
 		echo "    swept leftover namespace $ns"
 	done
+	# and the temp dir (lib.sh's) of a test killed after its timeout
+	rm -rf "${TMPDIR:-/tmp}/$1".?????? 2>/dev/null || true
 }
 
 # -- dependencies and build (bench helpers too: test_scale runs bench/scale.sh,

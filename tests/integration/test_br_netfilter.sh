@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
+# ci: guest (the missing case needs a kernel where br_netfilter is a module)
 # br_netfilter missing in iptables mode (upstream >= v0.26 refuses to
 # start): we start anyway with one warning saying what will not work and
 # how to fix it, flannel_br_netfilter is 0 and --check-config says so; in
@@ -39,6 +40,11 @@ if [ -e "$SYSCTL" ]; then
 	flannel_stop 1
 	pass "br_netfilter loaded: no warning, flannel_br_netfilter 1, --check-config says loaded"
 	[ "${FLANNELD_IN_GUEST:-0}" != 1 ] || fail "the guest has $SYSCTL from the start"
+	if [ "${GUEST_PASS:-1}" = 0 ]; then
+		# tests/run.sh runs the guest part in its guest pass only (one guest at a time).
+		info "the missing case runs in the qemu guest in tests/run.sh's guest pass, not in this one"
+		exit 0
+	fi
 	info "running $(basename "$0") again in a qemu guest, where br_netfilter is a module"
 	rc=0
 	"$REPO_ROOT/tests/qemu/run-in-guest.sh" --timeout "${GUEST_TIMEOUT:-270}" \

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# runs-once: package build does not depend on the daemon build under test
 # SPDX-License-Identifier: Apache-2.0
+# ci: once (the package build does not depend on the daemon build under test)
+# ci: guest (the package is installed in a qemu guest, never on this machine)
 # The Debian package (debian/): dpkg-buildpackage builds
 # flanneld_<VERSION>_amd64.deb with the Makefile's VERSION; lintian reports
 # no error or warning; dpkg-deb -c / -I show the files with their modes and

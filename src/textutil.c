@@ -21,30 +21,7 @@ int text_fail(char *err, size_t errlen, const char *fmt, ...)
 
 const char *text_quote(const char *s, char *buf, size_t len)
 {
-	static const char hex[] = "0123456789abcdef";
-	size_t i = 0;
-
-	for (; *s && i + 8 < len; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\') {
-			buf[i++] = '\\';
-			buf[i++] = (char)c;
-		} else if (c < 0x20 || c >= 0x7f) {
-			buf[i++] = '\\';
-			buf[i++] = 'x';
-			buf[i++] = hex[c >> 4];
-			buf[i++] = hex[c & 15];
-		} else {
-			buf[i++] = (char)c;
-		}
-	}
-	if (*s) {
-		memcpy(buf + i, "...", 3);
-		i += 3;
-	}
-	buf[i] = '\0';
-	return buf;
+	return text_quote_n(s, strlen(s), buf, len);
 }
 
 const char *text_quote_n(const char *s, size_t n, char *buf, size_t len)

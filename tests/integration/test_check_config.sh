@@ -98,6 +98,7 @@ bad '{"Network":"10.244.0.0/16","SubnetLen":17}' "network must be able to accomm
 bad '{"Network":"10.244.0.0/16","SubnetMin":"10.245.0.0"}' "SubnetMin is not in the range of the Network"
 bad '{"Network":"10.244.0.0/16","SubnetMin":"10.244.9.0","SubnetMax":"10.244.2.0"}' "SubnetMin 10.244.9.0 is above SubnetMax 10.244.2.0"
 bad '{"Network":"10.244.0.0/16","Backend":{"Type":"foo"}}' 'unknown backend type: "foo"'
+bad '{"Network":"10.244.0.0/16","Backend":{"Type":"tencent-vpc"}}' 'not supported'
 bad '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan","VNI":16777216}}' "invalid vxlan backend config: VNI must be an integer from 0 to 16777215"
 bad '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan","MTU":100}}' "MTU must be 0"
 bad '{"Network":"10.244.0.0/16","EnableIPv4":false}' "none defined stack"
@@ -163,3 +164,9 @@ check --etcd-endpoints="$ETCDS" --etcd-cafile="$P/other.pem" --etcd-certfile="$P
 expect_fail 2 "TLS with the wrong CA" "certificate verify failed"
 assert_eq "$(tlsctl get --prefix --keys-only /coreos.com/network/subnets/ | grep -c . || true)" 0 "keys in the TLS etcd"
 pass "TLS: right CA and client certificate exit 0; wrong CA exit 2: $err"
+
+# -- --version: the Makefile's number, as upstream prints it (v0.1.0), and the commit
+want=$(make -s -C "$REPO_ROOT" print-version)
+v=$("$FLANNELD" --version 2>&1) || fail "--version exit $?: $v"
+[[ $v =~ ^v${want//./\.}( \(git [0-9a-f]+(-dirty)?\))?$ ]] || fail "--version: '$v', expected v$want [(git <commit>)]"
+pass "--version prints '$v'"

@@ -112,11 +112,17 @@ wait_until 5 nft_ok 2 ip6 "$t6" || fail "flushed ip6 chain not restored"
 pass "dual-stack nftables: table ip6 $t6 with upstream's IPv6 rules (ff00::/8, $pod6), restored when flushed, beside ip $t4"
 
 # -- h3: masquerade that cannot be set up stops start-up, before subnet.env
-mkdir -p "$TMP/nobin"
+# Helpers run from a fixed PATH: every iptables program there is replaced,
+# in the daemon's own mount namespace only (fake_sbin.sh), by one that fails.
+mkdir -p "$TMP/failbin"
+for p in /usr/sbin/ip6tables* /usr/sbin/iptables*; do
+	printf '#!/bin/sh\necho "%s: fake failure (test_claims_masq)" >&2\nexit 1\n' "${p##*/}" >"$TMP/failbin/${p##*/}"
+	chmod +x "$TMP/failbin/${p##*/}"
+done
 etcd_put_config '{"Network":"10.251.0.0/16","Backend":{"Type":"alloc"}}' /fail/network
-FLANNEL_WRAP="env PATH=$TMP/nobin" flannel_start 3 --etcd-prefix=/fail/network --ip-masq
-wait_until 20 proc_exited flanneld-3 || fail "flanneld --ip-masq without iptables kept running"
+FLANNEL_WRAP="$LIB_DIR/fake_sbin.sh $TMP/failbin" flannel_start 3 --etcd-prefix=/fail/network --ip-masq
+wait_until 20 proc_exited flanneld-3 || fail "flanneld --ip-masq with a failing iptables kept running"
 assert_eq "$(proc_rc flanneld-3)" 1 "exit code when masquerade cannot be set up"
 log_has 3 "Failed to set up IP masquerade:" "iptables" || fail "no reason in the log"
 [ -e "$(inst_dir 3)/subnet.env" ] && fail "subnet.env written although masquerading failed"
-pass "--ip-masq without iptables: start-up stops (exit 1) naming iptables, no subnet.env"
+pass "--ip-masq with a failing iptables: start-up stops (exit 1) naming iptables, no subnet.env"

@@ -9,13 +9,13 @@
 #  - switching a network from nftables back to iptables: iptables chains
 #    with the rules, our nftables table gone;
 #  - the nftables IPv6 table (ip6 flannel-ipv6...) of a dual-stack network;
-#  - --ip-masq that cannot be set up (no iptables-restore on PATH) stops
+#  - --ip-masq that cannot be set up (iptables failing: stand-ins over /usr/sbin) stops
 #    start-up with the reason, before subnet.env.
 #
 #	sw: br0 10.200.0.1 + etcd
 #	 |-- h1 10.200.0.11   nftables -> iptables, second network, fully-random
 #	 |-- h2 10.200.0.12   dual-stack nftables
-#	 `-- h3 10.200.0.13   no iptables on PATH
+#	 `-- h3 10.200.0.13   iptables failing
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 require_root

@@ -27,6 +27,10 @@ not_ready() {
 	echo "${out[*]}"
 }
 all_ready() { [ -z "$(not_ready)" ]; }
+all_env_written() {
+	local i
+	for i in $(ids); do [ -s "$TMP/h$i/subnet.env" ] || return 1; done
+}
 
 not_at_gate() {
 	local i out=()
@@ -55,6 +59,9 @@ for round in $(seq 1 "$ROUNDS"); do
 	wait_until 20 gate_blocked $(ids | sed 's/^/flanneld-/') ||
 		fail "round $round: not every daemon blocked on the gate; not waiting: $(not_at_gate)"
 	gate_release
+	# subnet.env comes just before /readyz turns 200: wait for the files
+	# without forking, then ask every daemon (20 curls a poll are costly).
+	wait_until 60 all_env_written || true
 	wait_until 60 all_ready || fail "round $round: not ready after 60s: $(not_ready)"
 
 	# Distinct subnets in subnet.env ...
@@ -66,11 +73,15 @@ for round in $(seq 1 "$ROUNDS"); do
 	assert_eq "$(wc -l <"$TMP/keys")" "$N" "round $round: keys under $SUBNETS"
 	for i in $(ids); do subnet_key_of "$i"; done | sort >"$TMP/keys.env"
 	diff -u "$TMP/keys.env" "$TMP/keys" || fail "round $round: etcd keys differ from subnet.env files"
+	# One read of etcd for every key's PublicIP and etcd lease ("key ip lease").
+	etcdctl_sw get --prefix -w json "$SUBNETS" |
+		jq -r '.kvs[] | [(.key | @base64d), (.value | @base64d | fromjson | .PublicIP), (.lease // 0)] | @tsv' \
+			>"$TMP/leases"
 	for i in $(ids); do
 		k=$(subnet_key_of "$i")
-		v=$(key_value "$k")
-		[ "$(jq -r .PublicIP <<<"$v")" = "$(host_ip "$i")" ] || fail "round $round: $k = $v, expected PublicIP $(host_ip "$i")"
-		[ "$(key_lease "$k")" != 0 ] || fail "round $round: $k has no etcd lease"
+		read -r _ ip lease < <(awk -F'\t' -v k="$k" '$1 == k' "$TMP/leases")
+		[ "${ip:-}" = "$(host_ip "$i")" ] || fail "round $round: $k has PublicIP '${ip:-}', expected $(host_ip "$i")"
+		[ "${lease:-0}" != 0 ] || fail "round $round: $k has no etcd lease"
 	done
 
 	wait_until 30 all_know_others || {

@@ -95,6 +95,11 @@ assert_grep() { # file regex
 	grep -Eq -- "$2" "$1" 2>/dev/null || fail "$1 does not match /$2/"
 }
 
+# grep_q <grep args>: grep -q for the end of a pipeline. grep -q exits at
+# the first match, the writer before it can then die of SIGPIPE, and under
+# pipefail a found match reads as a failure: this one reads all its input.
+grep_q() { grep "$@" >/dev/null; }
+
 # ---------------------------------------------------------------- polling
 
 now_us() { echo "${EPOCHREALTIME/./}"; }
@@ -200,7 +205,7 @@ _proc_is_ours() {
 	wrapper=$(cat "$TMP/procs/$name/wrapper" 2>/dev/null || echo x)
 	ppid=$(awk '/^PPid:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
 	[ "$ppid" = "$wrapper" ] && return 0
-	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$TMP"
+	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep_q -F -- "$TMP"
 }
 
 # proc_signal <name> <SIG>: signal a process we spawned, if still running.
@@ -281,7 +286,7 @@ topo_down() {
 
 # ---------------------------------------------------------------- etcd
 
-etcd_healthy() { sw_exec curl -sf -m 1 http://127.0.0.1:2379/health 2>/dev/null | grep -q '"health":"true"'; }
+etcd_healthy() { sw_exec curl -sf -m 1 http://127.0.0.1:2379/health 2>/dev/null | grep_q '"health":"true"'; }
 
 # ETCD_EXTRA_ARGS: more flags for etcd, split on blanks (e.g. --enable-grpc-gateway=false).
 etcd_start() {

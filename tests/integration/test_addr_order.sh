@@ -37,7 +37,7 @@ pass "IPv4: the permanent secondary address wins over the dynamic primary"
 # ---- IPv6: the kernel lists the temporary address before its mngtmpaddr parent.
 host_exec 1 sysctl -qw net.ipv6.conf.eth0.use_tempaddr=2
 host_exec 1 ip -6 addr add 2001:db8:1::1/64 dev eth0 nodad mngtmpaddr valid_lft 3000 preferred_lft 2000
-has_temp() { host_exec 1 ip -6 addr show dev eth0 | grep -q 'temporary'; }
+has_temp() { host_exec 1 ip -6 addr show dev eth0 | grep_q 'temporary'; }
 wait_until 5 has_temp || skip "this kernel made no temporary IPv6 address"
 first=$(host_exec 1 ip -6 -o addr show dev eth0 scope global | awk 'NR == 1 { print $4 }')
 [ "$first" != 2001:db8:1::1/64 ] || fail "the kernel lists the temporary address after its parent: test is moot"

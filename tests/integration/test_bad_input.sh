@@ -27,7 +27,7 @@ flag_case() { # expected-substring args...
 	[ "$rc" -eq 1 ] || fail "flanneld $*: exit code $rc, expected 1 (stderr: $(head -c 300 "$TMP/flag.err"))"
 	lines=$(grep -c . "$TMP/flag.err" || true)
 	[ "$lines" -ge 1 ] || fail "flanneld $*: nothing on stderr"
-	head -n 1 "$TMP/flag.err" | grep -qF -- "$want" ||
+	head -n 1 "$TMP/flag.err" | grep_q -F -- "$want" ||
 		fail "flanneld $*: first stderr line does not name $want: $(head -n 1 "$TMP/flag.err")"
 	[ "$lines" -eq 1 ] || fail "flanneld $*: $lines lines on stderr, expected one: $(head -c 300 "$TMP/flag.err")"
 	[ ! -e "$TMP/flags/subnet.env" ] || fail "flanneld $*: wrote a subnet file"

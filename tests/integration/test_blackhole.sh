@@ -35,7 +35,7 @@ sw_exec ip addr add "$T/32" dev lo
 
 ping_leaves() { host_exec 1 ping -q -c 1 -W 2 "$T" >/dev/null 2>&1; }
 ping_leaves || fail "without the flag, a ping to $T did not reach the switch"
-host_exec 1 ip route show proto boot | grep -q blackhole && fail "a blackhole route without the flag"
+host_exec 1 ip route show proto boot | grep_q blackhole && fail "a blackhole route without the flag"
 pass "without --ip-blackhole-route: a packet to unused $T leaves by the default route"
 flannel_stop 1
 

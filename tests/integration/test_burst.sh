@@ -39,7 +39,7 @@ assert_eq "${#keys[@]}" "$COUNT" "free subnets found"
 } >"$TMP/txn"
 rev0=$(etcd_revision)
 out=$(etcdctl_sw txn <"$TMP/txn") || fail "txn failed: $out"
-head -n 1 <<<"$out" | grep -qx SUCCESS || fail "txn did not succeed: $(head -n 3 <<<"$out")"
+head -n 1 <<<"$out" | grep_q -x SUCCESS || fail "txn did not succeed: $(head -n 3 <<<"$out")"
 assert_eq "$(etcd_revision)" $((rev0 + 1)) "revision after the txn (all puts in one revision)"
 assert_eq "$(subnet_keys | wc -l)" $((COUNT + 1)) "keys in etcd"
 

@@ -109,7 +109,7 @@ bad '{}' "please define a correct Network parameter"
 assert_eq "$(subnet_keys)" "" "subnet keys after the checks"
 assert_eq "$(subnet_keys /other/network)" "" "subnet keys under /other/network"
 assert_eq "$(etcdctl_sw lease list | head -n 1)" "found 0 leases" "etcd leases after the checks"
-host_exec 1 ip -o link show | grep -q flannel && fail "a flannel device appeared: $(host_exec 1 ip -o link show)"
+host_exec 1 ip -o link show | grep_q flannel && fail "a flannel device appeared: $(host_exec 1 ip -o link show)"
 pass "no lease key, no etcd lease, no device"
 
 # -- etcd that cannot be read: exit 2 within the deadline

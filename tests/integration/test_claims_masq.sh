@@ -50,9 +50,9 @@ wait_until 10 nft_ok 1 ip flannel-ipv4 || fail "nft table of the first network: 
 second=$(host_exec 1 nft list tables ip | sed -nE 's/^table ip (flannel-ipv4-[0-9a-f]{8})$/\1/p')
 [ -n "$second" ] || fail "no table of the second network: $(host_exec 1 nft list tables)"
 wait_until 10 nft_ok 1 ip "$second" || fail "nft table of the second network: $(host_exec 1 nft list table ip "$second")"
-host_exec 1 nft list chain ip "$second" postrtg | grep -qF "ip saddr 10.245.0.0/16 ip daddr != 224.0.0.0/4 masquerade fully-random" ||
+host_exec 1 nft list chain ip "$second" postrtg | grep_q -F "ip saddr 10.245.0.0/16 ip daddr != 224.0.0.0/4 masquerade fully-random" ||
 	fail "second network's masquerade rule: $(host_exec 1 nft list table ip "$second")"
-host_exec 1 nft list table ip flannel-ipv4 | grep -q 10.245. && fail "the first network's table holds the second's rules"
+host_exec 1 nft list table ip flannel-ipv4 | grep_q 10.245. && fail "the first network's table holds the second's rules"
 # fully-random disabled on the first: both masquerade rules plain.
 assert_eq "$(nft_count 1 ip flannel-ipv4 postrtg 'masquerade$')" 2 "plain masquerade rules (--ip-masq-fully-random-disable)"
 assert_eq "$(nft_count 1 ip flannel-ipv4 postrtg 'fully-random')" 0 "fully-random rules with --ip-masq-fully-random-disable"
@@ -106,7 +106,7 @@ for w in "type nat hook postrouting priority srcnat" \
 	grep -qF -- "$w" <<<"$tbl" || fail "ip6 table lacks '$w': $tbl"
 done
 wait_until 10 nft_ok 2 ip "$t4" || fail "ip table of the dual-stack network: $(host_exec 2 nft list table ip "$t4")"
-host_exec 2 ip6tables-save -t nat | grep -q FLANNEL && fail "nftables mode wrote ip6tables rules"
+host_exec 2 ip6tables-save -t nat | grep_q FLANNEL && fail "nftables mode wrote ip6tables rules"
 host_exec 2 nft flush chain ip6 "$t6" postrtg
 wait_until 5 nft_ok 2 ip6 "$t6" || fail "flushed ip6 chain not restored"
 pass "dual-stack nftables: table ip6 $t6 with upstream's IPv6 rules (ff00::/8, $pod6), restored when flushed, beside ip $t4"

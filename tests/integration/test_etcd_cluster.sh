@@ -33,7 +33,7 @@ member_start() {
 		--initial-cluster "$CLUSTER" --initial-cluster-state new --initial-cluster-token flt \
 		--logger zap --log-outputs stderr
 }
-member_healthy() { sw_exec curl -sf -m 1 "$(curl_of "$1")/health" | grep -q '"health":"true"'; }
+member_healthy() { sw_exec curl -sf -m 1 "$(curl_of "$1")/health" | grep_q '"health":"true"'; }
 ALL_EPS="$(curl_of 1),$(curl_of 2),$(curl_of 3)"
 ctl() { sw_exec env ETCDCTL_API=3 etcdctl --endpoints "$ALL_EPS" "$@"; }
 # leader: the member that says it leads

@@ -46,8 +46,8 @@ flannel_start 1 --etcd-username=flannel --etcd-password-file="$PW"
 wait_ready 1
 [ -n "$(root get --print-value-only -- "$(subnet_key_of 1)")" ] || fail "h1's lease is not in etcd"
 pid=$(flannel_pid 1)
-tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q fl-pw-7731 && fail "the password is on the command line"
-tr '\0' '\n' <"/proc/$pid/environ" | grep -q fl-pw-7731 && fail "the password is in the environment"
+tr '\0' ' ' <"/proc/$pid/cmdline" | grep_q fl-pw-7731 && fail "the password is on the command line"
+tr '\0' '\n' <"/proc/$pid/environ" | grep_q fl-pw-7731 && fail "the password is in the environment"
 assert_eq "$(grep -c 'etcd credentials (user flannel) go to http://10.200.0.1:2379 unencrypted' "$(inst_dir 1)/flanneld.log")" 1 \
 	"warnings about credentials over http://"
 log_has 1 "readable by others" && fail "a warning about a 0600 password file"

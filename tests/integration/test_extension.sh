@@ -50,7 +50,7 @@ for i in 1 2 3; do wait_ready "$i"; done
 for i in 1 2 3; do container_up "$i"; done
 
 net_of() { local s; s=$(subnet_of "$1"); echo "$(ip_add "${s%/*}" -1)/${s#*/}"; }
-has_route() { host_exec "$1" ip route show exact "$(net_of "$2")" | grep -q "via $(host_ip "$2")"; }
+has_route() { host_exec "$1" ip route show exact "$(net_of "$2")" | grep_q "via $(host_ip "$2")"; }
 mesh() {
 	container_ping 1 2 && container_ping 1 3 && container_ping 2 3 && container_ping 3 1
 }

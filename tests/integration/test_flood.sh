@@ -54,7 +54,7 @@ warnings=$(grep -cE 'Ignoring bad subnet node|Ignoring subnet' "$(inst_dir 1)/fl
 # README: under 10 MB RSS after the flood. ASan's shadow memory and
 # quarantine make the sanitized build's RSS no measure of the daemon's own.
 rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$(flannel_pid 1)/status")
-if ldd "$FLANNELD" 2>/dev/null | grep -q libasan; then
+if ldd "$FLANNELD" 2>/dev/null | grep_q libasan; then
 	rsswhat="RSS $rss kB (ASan build: the README's 10 MB bound is for the plain build)"
 else
 	((rss < 10240)) || fail "flanneld 1 after the flood: RSS $rss kB, the README's bound is 10 MB"

@@ -37,9 +37,9 @@ routes() { host_exec "$1" ip route show proto "$PROTO" | sed 's/ *$//'; }
 count_routes() { routes "$1" | wc -l; }
 # has_peer <host> <peer-id>: host routes peer's subnet via peer's address on eth0.
 has_peer() {
-	routes "$1" | grep -qx "$(peer_route "$(net_of "$2")" "$(len_of "$2")" via "$(host_ip "$2")" dev eth0)"
+	routes "$1" | grep_q -x "$(peer_route "$(net_of "$2")" "$(len_of "$2")" via "$(host_ip "$2")" dev eth0)"
 }
-no_route() { ! routes "$1" | grep -q "^$2/"; }
+no_route() { ! routes "$1" | grep_q "^$2/"; }
 
 # -- a PublicIP that is on no interface (NAT) cannot work with host-gw
 flannel_start 1 --public-ip=10.200.0.99
@@ -141,7 +141,7 @@ for h in 1 2 3; do
 	flannel_running "$h" || fail "flanneld $h died"
 done
 host_exec 1 ip addr add 10.201.0.1/24 dev eth0
-wait_until 10 eval "routes 1 | grep -qx '$(peer_route "$fnet" 24 via 10.201.0.5 dev eth0)'" ||
+wait_until 10 eval "routes 1 | grep_q -x '$(peer_route "$fnet" 24 via 10.201.0.5 dev eth0)'" ||
 	fail "h1 did not route $fnet once 10.201.0.5 was on a connected network: $(routes 1)"
 log_has 1 "Subnet $fnet/24: PublicIP 10.201.0.5 is directly reachable now" || fail "no message when the peer became reachable"
 etcdctl_sw del -- "${fake[0]}" >/dev/null
@@ -156,7 +156,7 @@ etcdctl_sw put -- "$bad" '{"PublicIP":"10.200.0.13","PublicIPv6":null,"BackendTy
 for h in 1 2; do
 	wait_until 10 log_has "$h" "Ignoring lease $bad: 10.200.0.0/24 is outside the network 10.244.0.0/16" ||
 		fail "flanneld $h did not refuse the lease outside the network"
-	host_exec "$h" ip route show 10.200.0.0/24 | grep -q "proto kernel scope link" ||
+	host_exec "$h" ip route show 10.200.0.0/24 | grep_q "proto kernel scope link" ||
 		fail "h$h lost its connected route: $(host_exec "$h" ip route show 10.200.0.0/24)"
 done
 etcdctl_sw del -- "$bad" >/dev/null
@@ -193,7 +193,7 @@ wait_ready 1
 wait_until 10 no_route 1 "$net2" || fail "h1 kept the route of host 2 that left while it was down: $(routes 1)"
 wait_until 10 has_peer 1 3 || fail "h1 did not route host 3: $(routes 1)"
 assert_eq "$(host_exec 1 ip route show "$net3/$(len_of 3)" | wc -l)" 1 "routes to host 3's subnet on h1"
-host_exec 1 ip route show 10.99.0.0/24 proto boot | grep -q "via $SW_IP" || fail "converge removed a proto boot route"
+host_exec 1 ip route show 10.99.0.0/24 proto boot | grep_q "via $SW_IP" || fail "converge removed a proto boot route"
 log_has 1 "Converged routes via eth0" "stale entries removed" || fail "no converge summary in h1's log"
 container_ping 1 3 || fail "container 1 cannot ping container 3 after the converge"
 pass "converge on start: stale host 2 removed, foreign route to host 3 replaced, other routes untouched"
@@ -202,7 +202,7 @@ pass "converge on start: stale host 2 removed, foreign route to host 3 replaced,
 flannel_stop 1
 flannel_start 1 --nexthop-objects=false
 wait_ready 1
-wait_until 10 eval "routes 1 | grep -qx '$net3/$(len_of 3) via $(host_ip 3) dev eth0'" ||
+wait_until 10 eval "routes 1 | grep_q -x '$net3/$(len_of 3) via $(host_ip 3) dev eth0'" ||
 	fail "no upstream-style route to host 3 with --nexthop-objects=false: $(routes 1)"
 wait_until 10 eval '! host_exec 1 ip nexthop show id "$(ip_int "$net3")" >/dev/null 2>&1' ||
 	fail "the nexthop object stayed"
@@ -212,7 +212,7 @@ container_ping 1 3 || fail "container 1 cannot ping container 3 over plain route
 host_exec 1 ip addr del "$(host_ip 1)/24" dev eth0
 host_exec 1 ip addr add "$(host_ip 1)/24" dev eth0
 host_exec 1 ip route replace default via "$SW_IP"
-wait_until 10 eval "routes 1 | grep -qx '$net3/$(len_of 3) via $(host_ip 3) dev eth0'" ||
+wait_until 10 eval "routes 1 | grep_q -x '$net3/$(len_of 3) via $(host_ip 3) dev eth0'" ||
 	fail "the plain route to host 3 did not come back with the address: $(routes 1)"
 container_ping 1 3 || fail "container 1 cannot ping container 3 after the address came back"
 flannel_stop_all 1 3

@@ -37,11 +37,11 @@ routes() { host_exec "$1" ip route show proto "$PROTO" | sed 's/ *$//'; }
 count_routes() { routes "$1" | wc -l; }
 # has_peer <host> <peer-id>: host routes peer's subnet via peer's address on-link through flannel.ipip.
 has_peer() {
-	routes "$1" | grep -qx "$(peer_route "$(net_of "$2")" "$(len_of "$2")" via "$(host_ip "$2")" dev flannel.ipip onlink)"
+	routes "$1" | grep_q -x "$(peer_route "$(net_of "$2")" "$(len_of "$2")" via "$(host_ip "$2")" dev flannel.ipip onlink)"
 }
-no_route() { ! routes "$1" | grep -q "^$2/"; }
+no_route() { ! routes "$1" | grep_q "^$2/"; }
 dev_ok() { # host: flannel.ipip as upstream makes it
-	host_exec "$1" ip -d -o link show flannel.ipip 2>/dev/null | grep -q "ipip remote any local $(host_ip "$1") "
+	host_exec "$1" ip -d -o link show flannel.ipip 2>/dev/null | grep_q "ipip remote any local $(host_ip "$1") "
 }
 
 for i in 1 2 3; do flannel_start "$i"; done
@@ -52,7 +52,7 @@ for i in 1 2 3; do
 		"{\"PublicIP\":\"$(host_ip "$i")\",\"PublicIPv6\":null,\"BackendType\":\"ipip\"}" "lease value of host $i"
 	dev_ok "$i" || fail "flannel.ipip on h$i: $(host_exec "$i" ip -d link show flannel.ipip)"
 	assert_eq "$(host_exec "$i" cat /sys/class/net/flannel.ipip/mtu)" 1480 "MTU of flannel.ipip on h$i"
-	host_exec "$i" ip -o addr show dev flannel.ipip | grep -q "inet $(net_of "$i")/32" ||
+	host_exec "$i" ip -o addr show dev flannel.ipip | grep_q "inet $(net_of "$i")/32" ||
 		fail "flannel.ipip on h$i lacks $(net_of "$i")/32"
 done
 pass "lease value as upstream writes it; flannel.ipip: remote any, local = eth0's address, MTU 1480, <subnet>.0/32"
@@ -152,10 +152,10 @@ flannel_stop_all 1 2 3
 etcd_put_config '{"Network":"10.244.0.0/16","Backend":{"Type":"ipip","DirectRouting":true}}'
 for i in 1 2; do flannel_start "$i"; done
 for i in 1 2; do wait_ready "$i" 60; done
-wait_until 20 eval "routes 1 | grep -qx '$(peer_route "$(net_of 2)" "$(len_of 2)" via "$(host_ip 2)" dev eth0)'" ||
+wait_until 20 eval "routes 1 | grep_q -x '$(peer_route "$(net_of 2)" "$(len_of 2)" via "$(host_ip 2)" dev eth0)'" ||
 	fail "h1 lacks the direct route to host 2: $(routes 1)"
 log_has 1 "IPIP config: DirectRouting=true" || fail "no config line"
 wait_until 20 container_ping 1 2 || fail "container 1 cannot ping container 2 with DirectRouting"
 flannel_stop_all 1 2
-has_peer 3 1 || routes 3 | grep -q "^$(net_of 1)/" || fail "h3 lost its routes after SIGTERM"
+has_peer 3 1 || routes 3 | grep_q "^$(net_of 1)/" || fail "h3 lost its routes after SIGTERM"
 pass "DirectRouting: a plain route via the peer on eth0; SIGTERM leaves routes in place"

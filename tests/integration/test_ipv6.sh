@@ -139,7 +139,7 @@ want6=$(printf '%s\n' "-A POSTROUTING $M -j FLANNEL-POSTRTG" \
 	"-A FLANNEL-POSTRTG ! -s fc00::/48 -d fc00::/48 $M -j MASQUERADE --random-fully")
 have6() { host_exec 1 ip6tables-save -t nat | grep -E -- '^-A ([A-Z]+ .*-j FLANNEL-POSTRTG$|FLANNEL-POSTRTG )'; }
 assert_eq "$(have6)" "$want6" "ip6tables nat rules on h1"
-host_exec 1 iptables-save -t nat | grep -q -- "-A FLANNEL-POSTRTG -s 10.244.0.0/16 ! -d 224.0.0.0/4" || fail "no IPv4 masquerade rule on h1"
+host_exec 1 iptables-save -t nat | grep_q -- "-A FLANNEL-POSTRTG -s 10.244.0.0/16 ! -d 224.0.0.0/4" || fail "no IPv4 masquerade rule on h1"
 host_exec 1 ip6tables -t nat -F FLANNEL-POSTRTG
 wait_until 5 eval '[ "$(have6)" = "$want6" ]' || fail "ip6tables rules not restored: $(have6)"
 flannel_stop 1

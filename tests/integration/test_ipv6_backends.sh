@@ -80,7 +80,7 @@ container_ping6() {
 
 # v6_routes <host>: flanneld's IPv6 routes there, one per line.
 v6_routes() { host_exec "$1" ip -6 route show proto 158 | sed "s/ pref medium//; s/ *$//" | sort; }
-has_v6_route_to() { v6_routes "$1" | grep -q "^$2 "; }
+has_v6_route_to() { v6_routes "$1" | grep_q "^$2 "; }
 
 # ping_all <v4: 0|1> <hosts...>: every pair, both ways.
 ping_all() {
@@ -108,12 +108,12 @@ entries6_ok() {
 	n6=$(net6_of "$p")
 	case $be in
 	vxlan)
-		v6_routes "$h" | grep -qx "$n6 via ${n6%/64} dev flannel-v6.1 metric 1024 onlink" &&
-			host_exec "$h" ip -6 neigh show dev flannel-v6.1 | sed 's/ *$//' | grep -qx "${n6%/64} lladdr $mac PERMANENT" &&
-			host_exec "$h" bridge fdb show dev flannel-v6.1 | sed 's/ *$//' | grep -qx "$mac dst $(host_ip6 "$p") self permanent"
+		v6_routes "$h" | grep_q -x "$n6 via ${n6%/64} dev flannel-v6.1 metric 1024 onlink" &&
+			host_exec "$h" ip -6 neigh show dev flannel-v6.1 | sed 's/ *$//' | grep_q -x "${n6%/64} lladdr $mac PERMANENT" &&
+			host_exec "$h" bridge fdb show dev flannel-v6.1 | sed 's/ *$//' | grep_q -x "$mac dst $(host_ip6 "$p") self permanent"
 		;;
 	host-gw)
-		v6_routes "$h" | grep -qx "$n6 via $(host_ip6 "$p") dev eth0 metric 1024"
+		v6_routes "$h" | grep_q -x "$n6 via $(host_ip6 "$p") dev eth0 metric 1024"
 		;;
 	*) return 1 ;;
 	esac
@@ -197,9 +197,9 @@ assert_eq "$(mtu_of 1)" 1450 "FLANNEL_MTU of a dual-stack vxlan host"
 # Host 2's entries on host 1, in upstream's form.
 n2=$(net6_of 2)
 m2=$(host_exec 2 cat /sys/class/net/flannel-v6.1/address)
-v6_routes 1 | grep -qx "$n2 via ${n2%/64} dev flannel-v6.1 metric 1024 onlink" || fail "route to $n2 on host 1: $(v6_routes 1)"
-host_exec 1 ip -6 neigh show dev flannel-v6.1 | sed 's/ *$//' | grep -qx "${n2%/64} lladdr $m2 PERMANENT" || fail "neighbour of $n2: $(host_exec 1 ip -6 neigh show dev flannel-v6.1)"
-host_exec 1 bridge fdb show dev flannel-v6.1 | sed 's/ *$//' | grep -qx "$m2 dst $(host_ip6 2) self permanent" || fail "FDB entry of host 2: $(host_exec 1 bridge fdb show dev flannel-v6.1)"
+v6_routes 1 | grep_q -x "$n2 via ${n2%/64} dev flannel-v6.1 metric 1024 onlink" || fail "route to $n2 on host 1: $(v6_routes 1)"
+host_exec 1 ip -6 neigh show dev flannel-v6.1 | sed 's/ *$//' | grep_q -x "${n2%/64} lladdr $m2 PERMANENT" || fail "neighbour of $n2: $(host_exec 1 ip -6 neigh show dev flannel-v6.1)"
+host_exec 1 bridge fdb show dev flannel-v6.1 | sed 's/ *$//' | grep_q -x "$m2 dst $(host_ip6 2) self permanent" || fail "FDB entry of host 2: $(host_exec 1 bridge fdb show dev flannel-v6.1)"
 pass "vxlan dual-stack: flannel-v6.1 (local $(host_ip6 1), mtu 1430, $(net6_of 1 | sed 's|/64$|/128|')), BackendV6Data, upstream's route/neighbour/FDB; ping and ping6 across all pairs"
 
 # Restart: the same subnets, nothing written.
@@ -220,9 +220,9 @@ pass "vxlan dual-stack restart: key $(basename "$k1") and MAC kept, nothing rewr
 host_exec 1 ip -6 route del "$n2" dev flannel-v6.1
 wait_until 10 has_v6_route_to 1 "$n2" || fail "deleted IPv6 route not restored"
 host_exec 1 ip -6 neigh del "${n2%/64}" dev flannel-v6.1
-wait_until 10 eval 'host_exec 1 ip -6 neigh show dev flannel-v6.1 | grep -q "^${n2%/64} lladdr"' || fail "deleted neighbour not restored"
+wait_until 10 eval 'host_exec 1 ip -6 neigh show dev flannel-v6.1 | grep_q "^${n2%/64} lladdr"' || fail "deleted neighbour not restored"
 host_exec 1 bridge fdb del "$m2" dev flannel-v6.1 dst "$(host_ip6 2)"
-wait_until 10 eval 'host_exec 1 bridge fdb show dev flannel-v6.1 | grep -q "^$m2 dst"' || fail "deleted FDB entry not restored"
+wait_until 10 eval 'host_exec 1 bridge fdb show dev flannel-v6.1 | grep_q "^$m2 dst"' || fail "deleted FDB entry not restored"
 host_exec 1 ip link del flannel-v6.1
 wait_until 10 has_v6_route_to 1 "$n2" || fail "flannel-v6.1 not recreated with its routes"
 assert_eq "$(host_exec 1 cat /sys/class/net/flannel-v6.1/address)" "$mac6" "MAC of the recreated flannel-v6.1"
@@ -235,7 +235,7 @@ flannel_stop_all 1 2 3
 P2=/hg6/network
 scenario host-gw "$P2" '{"Network":"10.245.0.0/16","EnableIPv6":true,"IPv6Network":"fc00:1::/48","Backend":{"Type":"host-gw"}}' 1 4 5 6
 n5=$(net6_of 5)
-v6_routes 4 | grep -qx "$n5 via $(host_ip6 5) dev eth0 metric 1024" || fail "host-gw route to $n5: $(v6_routes 4)"
+v6_routes 4 | grep_q -x "$n5 via $(host_ip6 5) dev eth0 metric 1024" || fail "host-gw route to $n5: $(v6_routes 4)"
 l=$(lease_of 4 "$P2") || fail "no lease of host 4"
 assert_eq "$l" "{\"PublicIP\":\"$(host_ip 4)\",\"PublicIPv6\":\"$(host_ip6 4)\",\"BackendType\":\"host-gw\"}" "host-gw lease of host 4"
 host_exec 4 ip -6 route del "$n5"

@@ -71,7 +71,7 @@ s.recvfrom(16)' "$2" 2>/dev/null
 SEEN=$TMP/seen
 : >"$SEEN"
 SPAWN_LOG=$TMP/echo-sw.log spawn echo-sw "$SW_NS" python3 "$TMP/echo.py" "$SEEN" 10.200.0.1
-wait_until 5 eval 'sw_exec ss -Hlun "sport = :9000" | grep -q .' || fail "outside echo server did not start"
+wait_until 5 eval 'sw_exec ss -Hlun "sport = :9000" | grep_q .' || fail "outside echo server did not start"
 
 # -- stale state before the first start on h1: rules of an older network in
 # our chain, a second jump to it, and rules of someone else
@@ -104,7 +104,7 @@ send_from 1 10.200.0.1 || fail "container 1 got no echo from the outside address
 assert_eq "$(tail -n 1 "$SEEN")" "$(host_ip 1)" "source address seen outside"
 c2=$(container_ip 2)
 SPAWN_LOG=$TMP/echo-c2.log spawn echo-c2 "$(container_ns 2)" python3 "$TMP/echo.py" "$TMP/seen-c2" "$c2"
-wait_until 5 eval 'container_exec 2 ss -Hlun "sport = :9000" | grep -q .' || fail "echo server in c2 did not start"
+wait_until 5 eval 'container_exec 2 ss -Hlun "sport = :9000" | grep_q .' || fail "echo server in c2 did not start"
 send_from 1 "$c2" || fail "container 1 got no echo from container 2"
 assert_eq "$(tail -n 1 "$TMP/seen-c2")" "$(container_ip 1)" "source address seen by container 2"
 pass "masquerade: container 1 -> outside arrives from $(host_ip 1); container 1 -> container 2 keeps $(container_ip 1)"
@@ -137,7 +137,7 @@ c2nd=$(host_exec 1 iptables-save -t nat | sed -nE 's/^:(FLANNEL-POSTRTG-[0-9a-f]
 [ -n "$c2nd" ] || fail "no chain of the second network: $(host_exec 1 iptables-save -t nat)"
 hold_for 3 nat_ok 1 || fail "the second network disturbed the first's rules"
 log_has 1 "were missing or changed" && fail "flanneld 1 rewrote its rules after the second network started"
-host_exec 1 iptables-save -t nat | grep -q -- "-A $c2nd -s 10.245.0.0/16 ! -d 224.0.0.0/4" || fail "second network's rules missing"
+host_exec 1 iptables-save -t nat | grep_q -- "-A $c2nd -s 10.245.0.0/16 ! -d 224.0.0.0/4" || fail "second network's rules missing"
 flannel_stop 1b
 pass "two networks on one host: FLANNEL-POSTRTG and $c2nd side by side, stable across resyncs"
 flannel_stop_all 1 2
@@ -152,8 +152,8 @@ for i in 1 2; do wait_ready "$i"; done
 for i in 1 2; do nft_ok "$i" || fail "nft rules on h$i: $(host_exec "$i" nft list table ip flannel-ipv4)"; done
 # nftables took over: the iptables chains of the same network are gone
 for i in 1 2; do
-	host_exec "$i" iptables-save | grep -qE -- '^:FLANNEL-POSTRTG |-j FLANNEL-POSTRTG$' && fail "h$i kept the iptables masquerade chain"
-	host_exec "$i" iptables-save | grep -qE -- '^:FLANNEL-FWD |-j FLANNEL-FWD$' && fail "h$i kept the iptables forward chain"
+	host_exec "$i" iptables-save | grep_q -E -- '^:FLANNEL-POSTRTG |-j FLANNEL-POSTRTG$' && fail "h$i kept the iptables masquerade chain"
+	host_exec "$i" iptables-save | grep_q -E -- '^:FLANNEL-FWD |-j FLANNEL-FWD$' && fail "h$i kept the iptables forward chain"
 done
 assert_eq "$(others)" 2 "rules of others on h1 in nftables mode"
 t=$(host_exec 1 nft list table ip flannel-ipv4)

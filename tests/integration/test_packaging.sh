@@ -62,20 +62,20 @@ entry() {
 # Every flag's entry states its default (or that it takes none).
 for f in $(cat "$TMP/flags.help"); do
 	case $f in -h | --version | --check-config) continue ;; esac
-	entry "$f" | grep -qE 'Default' || fail "entry $f states no default: $(entry "$f")"
+	entry "$f" | grep_q -E 'Default' || fail "entry $f states no default: $(entry "$f")"
 done
 pass "every flag's entry states its default"
 
 # -- refused flags: what the page says matches what the binary does
 refused=()
 for f in $(cat "$TMP/flags.help"); do
-	entry "$f" | grep -q 'start-up fails' && refused+=("$f")
+	entry "$f" | grep_q 'start-up fails' && refused+=("$f")
 done
 assert_eq "${refused[*]}" "--kube-subnet-mgr" \
 	"flags the man page says are refused"
 for f in "${refused[@]}"; do
 	val=
-	"$FLANNELD" --help 2>&1 | grep -qE "^  $f (string|value|int) " && val==10.0.0.1
+	"$FLANNELD" --help 2>&1 | grep_q -E "^  $f (string|value|int) " && val==10.0.0.1
 	rc=0
 	host_exec 1 timeout 10 "$FLANNELD" "$f$val" --etcd-endpoints=http://127.0.0.1:1 \
 		--subnet-file="$TMP/never.env" >"$TMP/refused.out" 2>&1 || rc=$?

@@ -119,7 +119,7 @@ CHILD='. "$1/lib.sh"
 	wait_until 60 false'
 leftovers() { # prefix
 	local p
-	ip netns list | awk '{print $1}' | grep -q "^$1-" && return 0
+	ip netns list | awk '{print $1}' | grep_q "^$1-" && return 0
 	while read -r p; do
 		[ -e "$p" ] && return 0
 		kill -0 "$p" 2>/dev/null && return 0

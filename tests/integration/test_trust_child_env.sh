@@ -52,7 +52,7 @@ wait_ready 1
 fwd_in() { [ "$(host_exec 1 iptables-save -t filter | grep -c -- '^-A FLANNEL-FWD ')" = 2 ]; }
 wait_until 20 fwd_in || fail "no forward rules: $(tail -n 5 "$(inst_dir 1)/flanneld.log")"
 wait_until 10 test -s "$FAKE/env.1" || fail "the iptables-restore in /usr/sbin never ran"
-tr '\0' '\n' <"/proc/$(flannel_pid 1)/environ" | grep -qx FLANNELD_ETCD_PASSWORD=s3cret-pw ||
+tr '\0' '\n' <"/proc/$(flannel_pid 1)/environ" | grep_q -x FLANNELD_ETCD_PASSWORD=s3cret-pw ||
 	fail "the daemon itself was not started with the password in its environment"
 [ -e "$EVIL/ran" ] && fail "a helper was taken from the daemon's PATH: $(cat "$EVIL/ran")"
 E=$FAKE/env.1

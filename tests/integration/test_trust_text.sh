@@ -36,7 +36,7 @@ assert_eq "$(proc_rc flanneld-1)" 1 "exit code with an unknown backend type"
 wait_until 5 grep -qF 'STATUS=Failed: ' "$OUT" || fail "no STATUS=Failed datagram: $(cat "$OUT")"
 # notify_recv.py shows a datagram's newlines as '|': a READY=1 line would be "|READY=1".
 grep -E '(^[01] |\|)READY=1(\||$)' "$OUT" && fail "READY=1 sent for a config that never worked: $(cat "$OUT")"
-grep -F 'STATUS=Failed: ' "$OUT" | grep -qF 'x\x0aREADY=1' ||
+grep -F 'STATUS=Failed: ' "$OUT" | grep_q -F 'x\x0aREADY=1' ||
 	fail "the STATUS does not show the type escaped: $(grep -F STATUS=Failed "$OUT")"
 grep -q '^READY=1' "$(inst_dir 1)/flanneld.log" && fail "a log line starts with READY=1"
 log_has 1 'x\x0aREADY=1' || fail "the log does not show the type escaped: $(tail -n 3 "$(inst_dir 1)/flanneld.log")"

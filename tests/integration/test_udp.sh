@@ -59,7 +59,7 @@ s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
 s.bind((sys.argv[1], int(sys.argv[2])))
 time.sleep(120)
 ' "$(host_ip 1)" "$PORT"
-wait_until 5 eval 'host_exec 1 ss -Hlun "sport = :$PORT" | grep -q .' || fail "the port holder did not bind :$PORT"
+wait_until 5 eval 'host_exec 1 ss -Hlun "sport = :$PORT" | grep_q .' || fail "the port holder did not bind :$PORT"
 flannel_start 1
 wait_until 10 proc_exited flanneld-1 || fail "flanneld started while another socket held :$PORT"
 assert_eq "$(proc_rc flanneld-1)" 1 "exit code with :$PORT taken"
@@ -78,8 +78,8 @@ for i in 1 2 3; do
 		grep -qF -- "$w" <<<"$d" || fail "ip -d link show $DEV on h$i lacks '$w': $d"
 	done
 	assert_eq "$(host_exec "$i" ip -4 -o addr show dev "$DEV" | awk '{print $4}')" "$(net_of "$i")/32" "address of $DEV on h$i"
-	host_exec "$i" ip route show 10.244.0.0/16 | grep -q "dev $DEV" || fail "no route 10.244.0.0/16 dev $DEV on h$i: $(host_exec "$i" ip route)"
-	host_exec "$i" ss -Hlun "sport = :$PORT" | grep -qF "$(host_ip "$i"):$PORT" || fail "nothing bound to $(host_ip "$i"):$PORT on h$i"
+	host_exec "$i" ip route show 10.244.0.0/16 | grep_q "dev $DEV" || fail "no route 10.244.0.0/16 dev $DEV on h$i: $(host_exec "$i" ip route)"
+	host_exec "$i" ss -Hlun "sport = :$PORT" | grep_q -F "$(host_ip "$i"):$PORT" || fail "nothing bound to $(host_ip "$i"):$PORT on h$i"
 	wait_until 10 peers_are "$i" 2 || fail "host $i has $(metric "$i" flannel_udp_peers) udp peers, expected 2"
 done
 pass "flannel0 on every host: mtu 1472, <subnet>.0/32, route to the Network, socket on :$PORT; leases without BackendType; 2 peers each"
@@ -247,17 +247,17 @@ pass "malformed datagrams dropped and counted ($(for r in version short ihl leng
 
 # -- self-healing: the address, the route and the link state come back
 host_exec 1 ip addr del "$(net_of 1)/32" dev "$DEV"
-wait_until 5 eval 'host_exec 1 ip -4 -o addr show dev $DEV | grep -q "$(net_of 1)/32"' || fail "h1 did not restore the address of $DEV"
+wait_until 5 eval 'host_exec 1 ip -4 -o addr show dev $DEV | grep_q "$(net_of 1)/32"' || fail "h1 did not restore the address of $DEV"
 host_exec 1 ip route del 10.244.0.0/16 dev "$DEV"
-wait_until 5 eval 'host_exec 1 ip route show 10.244.0.0/16 | grep -q "dev $DEV"' || fail "h1 did not restore the route"
+wait_until 5 eval 'host_exec 1 ip route show 10.244.0.0/16 | grep_q "dev $DEV"' || fail "h1 did not restore the route"
 host_exec 1 ip link set "$DEV" down
-wait_until 5 eval 'host_exec 1 ip route show 10.244.0.0/16 | grep -q "dev $DEV" && host_exec 1 ip link show $DEV | grep -q ",UP"' ||
+wait_until 5 eval 'host_exec 1 ip route show 10.244.0.0/16 | grep_q "dev $DEV" && host_exec 1 ip link show $DEV | grep_q ",UP"' ||
 	fail "h1 did not bring $DEV back up with its route"
 wait_until 5 ping_once 1 2 || fail "container 1 cannot ping container 2 after the repairs"
 if host_exec 1 ip link del "$DEV" 2>/dev/null; then
 	dev_back() {
-		host_exec 1 ip -4 -o addr show dev "$DEV" 2>/dev/null | grep -q "$(net_of 1)/32" &&
-			host_exec 1 ip route show 10.244.0.0/16 | grep -q "dev $DEV"
+		host_exec 1 ip -4 -o addr show dev "$DEV" 2>/dev/null | grep_q "$(net_of 1)/32" &&
+			host_exec 1 ip route show 10.244.0.0/16 | grep_q "dev $DEV"
 	}
 	wait_until 5 dev_back || fail "h1 did not recreate $DEV: $(host_exec 1 ip -o link)"
 	wait_until 5 ping_once 1 2 || fail "container 1 cannot ping container 2 after $DEV was recreated"
@@ -275,7 +275,7 @@ wait_until 10 peers_are 1b 1 || fail "flanneld 1b has no peer"
 assert_eq "$(metric 1b flannel_udp_offload)" 0 "offload of the plain-mode daemon"
 assert_eq "$(metric 1b flannel_udp_queues)" 1 "queues of the plain-mode daemon"
 log_has 1b "plain per-packet mode" || fail "no log line for the plain mode"
-host_exec 1 ip -d link show flannel1 | grep -qF "mtu 1472" || fail "flannel1 on h1: $(host_exec 1 ip -d link show flannel1)"
+host_exec 1 ip -d link show flannel1 | grep_q -F "mtu 1472" || fail "flannel1 on h1: $(host_exec 1 ip -d link show flannel1)"
 b2=$(net_of 2b)
 host_exec 1 ping -q -c 3 -i 0.2 -W 2 -M do -s 1444 "$b2" >/dev/null || fail "h1 cannot ping $b2 (h2's flannel1) in plain mode"
 SPAWN_LOG=$TMP/iperf3-plain.log spawn iperf3-plain "$(host_ns 2)" iperf3 -s -1 -B "$b2" -p 5202

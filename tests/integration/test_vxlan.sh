@@ -52,17 +52,17 @@ has_peer() {
 	net=$(net_of "$p")
 	mac=$(vtep_mac "$p")
 	pub=$(host_ip "$p")
-	neighs "$h" | grep -qx "$net lladdr $mac PERMANENT" &&
-		fdbs "$h" | grep -qx "$mac dst $pub self permanent" &&
-		routes "$h" | grep -qx "$(peer_route "$net" "$(len_of "$p")" via "$net" dev "$DEV" onlink)"
+	neighs "$h" | grep_q -x "$net lladdr $mac PERMANENT" &&
+		fdbs "$h" | grep_q -x "$mac dst $pub self permanent" &&
+		routes "$h" | grep_q -x "$(peer_route "$net" "$(len_of "$p")" via "$net" dev "$DEV" onlink)"
 }
 
 # no_entries <host> <net> <mac>: nothing for net (neighbour, route) or mac (FDB) on host.
 no_entries() {
 	local h=$1 net=$2 mac=$3
-	! neighs "$h" | grep -q "^$net " &&
-		! fdbs "$h" | grep -q "^$mac " &&
-		! routes "$h" | grep -q "^$net/"
+	! neighs "$h" | grep_q "^$net " &&
+		! fdbs "$h" | grep_q "^$mac " &&
+		! routes "$h" | grep_q "^$net/"
 }
 
 count_routes() { routes "$1" | wc -l; }
@@ -167,9 +167,9 @@ put_lease "${fake[2]}" 10.200.0.97
 etcdctl_sw put -- "${fake[3]}" "$fval" >/dev/null
 fake_in() { # host [net]
 	local net=${2:-$fnet}
-	neighs "$1" | grep -qx "$net lladdr $fmac PERMANENT" &&
-		fdbs "$1" | grep -qx "$fmac dst 10.200.0.99 self permanent" &&
-		routes "$1" | grep -qx "$(peer_route "$net" 24 via "$net" dev "$DEV" onlink)"
+	neighs "$1" | grep_q -x "$net lladdr $fmac PERMANENT" &&
+		fdbs "$1" | grep_q -x "$fmac dst 10.200.0.99 self permanent" &&
+		routes "$1" | grep_q -x "$(peer_route "$net" 24 via "$net" dev "$DEV" onlink)"
 }
 for h in 1 2 3; do
 	wait_until 10 fake_in "$h" || fail "h$h did not program the fake peer $fnet: $(kstate "$h")"
@@ -181,8 +181,8 @@ for h in 1 2 3; do
 done
 etcdctl_sw del -- "${fake[0]}" >/dev/null
 for h in 1 2 3; do
-	wait_until 10 eval "! routes $h | grep -q '^$fnet/'" || fail "h$h kept the route of the deleted fake peer"
-	! neighs "$h" | grep -q "^$fnet " || fail "h$h kept the neighbour of the deleted fake peer"
+	wait_until 10 eval "! routes $h | grep_q '^$fnet/'" || fail "h$h kept the route of the deleted fake peer"
+	! neighs "$h" | grep_q "^$fnet " || fail "h$h kept the neighbour of the deleted fake peer"
 	fake_in "$h" "$fnet3" || fail "h$h lost the shared FDB entry or $fnet3's entries: $(kstate "$h")"
 done
 etcdctl_sw del -- "${fake[3]}" >/dev/null
@@ -206,7 +206,7 @@ import socket, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("0.0.0.0", 8472))
 time.sleep(120)'
-wait_until 5 eval 'host_exec 1 ss -Hlun "sport = :8472" | grep -q .' || fail "could not take UDP port 8472 on h1"
+wait_until 5 eval 'host_exec 1 ss -Hlun "sport = :8472" | grep_q .' || fail "could not take UDP port 8472 on h1"
 etcdctl_sw put -- "${fake[0]}" "$fval" >/dev/null
 proc_signal flanneld-1 CONT
 wait_until 10 log_has 1 "Failed to add nexthop for $fnet on $DEV: Nexthop device is not up" ||
@@ -256,8 +256,8 @@ wait_until 10 no_entries 1 "$net2" "$mac2" || fail "h1 kept the entries of host 
 $(kstate 1)"
 wait_until 10 has_peer 1 3 || fail "h1 did not fix host 3's entries"
 assert_eq "$(count_routes 1)" 1 "routes with proto $PROTO on h1"
-host_exec 1 ip route show 10.99.0.0/24 proto boot | grep -q "via $SW_IP" || fail "converge removed a proto boot route"
-host_exec 1 ip route show 10.98.0.0/24 proto static | grep -q "via $SW_IP" || fail "converge removed a proto static route"
+host_exec 1 ip route show 10.99.0.0/24 proto boot | grep_q "via $SW_IP" || fail "converge removed a proto boot route"
+host_exec 1 ip route show 10.98.0.0/24 proto static | grep_q "via $SW_IP" || fail "converge removed a proto static route"
 log_has 1 "Converged $DEV" "stale entries removed" || fail "no converge summary in h1's log"
 container_ping 1 3 || fail "container 1 cannot ping container 3 after the converge"
 container_ping 3 1 || fail "container 3 cannot ping container 1 after the converge"
@@ -343,15 +343,15 @@ log_has 1b "Returning existing device flannel.2" || fail "flanneld 1b did not ke
 log_has 3b '"flannel.2" already exists with incompatible configuration: port; recreating device' ||
 	fail "flanneld 3b did not say why it recreated flannel.2"
 [ "$(host_exec 3 cat /sys/class/net/flannel.2/address)" != 02:00:00:00:02:03 ] || fail "flannel.2 on h3 not recreated"
-host_exec 3 ip -d link show flannel.2 | grep -q "dstport 8472 " || fail "recreated flannel.2 on h3 has the wrong port"
+host_exec 3 ip -d link show flannel.2 | grep_q "dstport 8472 " || fail "recreated flannel.2 on h3 has the wrong port"
 dr_route() { # host peer-id: the direct route to the peer's second-network subnet
-	routes "$1" | grep -qx "$(peer_route "$(net_of "${2}b")" "$(len_of "${2}b")" via "$(host_ip "$2")" dev eth0)"
+	routes "$1" | grep_q -x "$(peer_route "$(net_of "${2}b")" "$(len_of "${2}b")" via "$(host_ip "$2")" dev eth0)"
 }
 wait_until 10 dr_route 1 3 || fail "h1 lacks the direct route to host 3's $(subnet_of 3b): $(routes 1)"
 wait_until 10 dr_route 3 1 || fail "h3 lacks the direct route to host 1's $(subnet_of 1b): $(routes 3)"
 [ -z "$(host_exec 1 ip neigh show dev flannel.2)$(host_exec 1 bridge fdb show dev flannel.2)" ] ||
 	fail "neighbour or FDB entries on flannel.2 with DirectRouting"
-host_exec 1 ip -d link show flannel.2 | grep -q "vxlan id 2 " || fail "flannel.2 is not VNI 2"
+host_exec 1 ip -d link show flannel.2 | grep_q "vxlan id 2 " || fail "flannel.2 is not VNI 2"
 host_exec 1 ping -c 1 -W 2 "$(net_of 3b)" >/dev/null || fail "h1 cannot reach $(net_of 3b) on h3 directly"
 flannel_stop 1
 flannel_start 1
@@ -375,7 +375,7 @@ pass "SIGTERM leaves devices and routes in place"
 classic_route() { # host peer-id
 	local net
 	net=$(net_of "$2")
-	routes "$1" | grep -qx "$net/$(len_of "$2") via $net dev $DEV onlink"
+	routes "$1" | grep_q -x "$net/$(len_of "$2") via $net dev $DEV onlink"
 }
 nexthops_on() { host_exec "$1" ip nexthop show dev "$DEV" 2>/dev/null | grep -c . || true; }
 assert_eq "$(nexthops_on 1)" 1 "nexthop objects on h1's $DEV (host 3's)"

@@ -53,13 +53,13 @@ set_expected() {
 	ROUTE2=$(peer_route "$NET2" "$(len_of 2)" via "$NET2" dev "$DEV" onlink)
 	DRROUTE2=$(peer_route "$(net_of 2b)" "$(len_of 2b)" via "$(host_ip 2)" dev eth0)
 }
-neigh_ok() { host_exec 1 ip neigh show dev "$DEV" | sed 's/ *$//' | grep -qx "$NEIGH2"; }
-fdb_ok() { host_exec 1 bridge fdb show dev "$DEV" | sed 's/ *$//' | grep -qx "$FDB2"; }
-route_ok() { host_exec 1 ip route show proto "$PROTO" | sed 's/ *$//' | grep -qx "$ROUTE2"; }
-drroute_ok() { host_exec 1 ip route show proto "$PROTO" | sed 's/ *$//' | grep -qx "$DRROUTE2"; }
+neigh_ok() { host_exec 1 ip neigh show dev "$DEV" | sed 's/ *$//' | grep_q -x "$NEIGH2"; }
+fdb_ok() { host_exec 1 bridge fdb show dev "$DEV" | sed 's/ *$//' | grep_q -x "$FDB2"; }
+route_ok() { host_exec 1 ip route show proto "$PROTO" | sed 's/ *$//' | grep_q -x "$ROUTE2"; }
+drroute_ok() { host_exec 1 ip route show proto "$PROTO" | sed 's/ *$//' | grep_q -x "$DRROUTE2"; }
 peer_ok() { neigh_ok && fdb_ok && route_ok; }
-addr_ok() { host_exec 1 ip -4 -o addr show dev "$DEV" | grep -q " $(net_of 1)/32 "; }
-dev_ok() { host_exec 1 ip link show "$DEV" 2>/dev/null | grep -q ",UP"; }
+addr_ok() { host_exec 1 ip -4 -o addr show dev "$DEV" | grep_q " $(net_of 1)/32 "; }
+dev_ok() { host_exec 1 ip link show "$DEV" 2>/dev/null | grep_q ",UP"; }
 mtu_ok() { [ "$(host_exec 1 cat /sys/class/net/$DEV/mtu 2>/dev/null)" = 1450 ]; }
 
 # An rtnetlink listener on h1: every kernel notification, stamped as it is
@@ -212,7 +212,7 @@ log_has 2 "The MAC of $DEV changed from $(tr -d '\n' <<<"$MAC2") to $NEWMAC: pub
 OLDMAC2=$MAC2
 set_expected
 wait_until 5 peer_ok || fail "h1 did not follow host 2's new MAC: $(host_exec 1 bridge fdb show dev "$DEV")"
-host_exec 1 bridge fdb show dev "$DEV" | grep -q "^$OLDMAC2 " && fail "h1 kept the FDB entry of host 2's old MAC"
+host_exec 1 bridge fdb show dev "$DEV" | grep_q "^$OLDMAC2 " && fail "h1 kept the FDB entry of host 2's old MAC"
 container_ping 1 2 || fail "container 1 cannot ping container 2 after host 2's MAC changed"
 pass "VTEP MAC changed on h2: its lease carries $NEWMAC, h1's neighbour and FDB entries follow, ping works"
 

@@ -75,10 +75,10 @@ for i in 1 2 3; do
 		"lease value of host $i"
 	grep -qF -- "$(cat "$(keyfile "$i")")" "$(inst_dir "$i")/flanneld.log" && fail "host $i logged its private key"
 	assert_eq "$(mtu_of "$i")" 1420 "FLANNEL_MTU of host $i"
-	host_exec "$i" ip -d -o link show flannel-wg | grep -q ' wireguard ' || fail "flannel-wg on h$i is not wireguard"
+	host_exec "$i" ip -d -o link show flannel-wg | grep_q ' wireguard ' || fail "flannel-wg on h$i is not wireguard"
 	assert_eq "$(host_exec "$i" cat /sys/class/net/flannel-wg/mtu)" 1420 "MTU of flannel-wg on h$i"
-	host_exec "$i" ip -o addr show dev flannel-wg | grep -q "inet $(net_of "$i")/32" || fail "flannel-wg on h$i lacks its address"
-	host_exec "$i" ip route show proto $PROTO | grep -qx "10.244.0.0/16 dev flannel-wg scope link *" ||
+	host_exec "$i" ip -o addr show dev flannel-wg | grep_q "inet $(net_of "$i")/32" || fail "flannel-wg on h$i lacks its address"
+	host_exec "$i" ip route show proto $PROTO | grep_q -x "10.244.0.0/16 dev flannel-wg scope link *" ||
 		fail "h$i lacks the Network route: $(host_exec "$i" ip route show proto $PROTO)"
 done
 pass "key files 0600, never logged; lease value with the public key and Port as upstream; flannel-wg MTU 1420, address, Network route"
@@ -154,7 +154,7 @@ wait_ready 3 60
 new3=$(pubkey 3)
 [ "$new3" != "$old3" ] || fail "host 3 kept its public key"
 log_has 3 "Generated a new WireGuard private key" || fail "flanneld 3 did not generate a key"
-wait_until 20 eval 'key_value "$(subnet_key_of 3)" | grep -qF "$new3"' || fail "host 3's lease does not carry its new key"
+wait_until 20 eval 'key_value "$(subnet_key_of 3)" | grep_q -F "$new3"' || fail "host 3's lease does not carry its new key"
 for h in 1 2; do
 	wait_until 20 log_has "$h" "Subnet added: $(net_of 3)/24" "$new3" || fail "flanneld $h did not take host 3's new key"
 done
@@ -186,7 +186,7 @@ pass "a host with an unpublished key (rogue, configured with h1 as its peer): $s
 host_exec 1 ip link del flannel-wg
 wait_until 30 log_has 1 "flannel-wg was deleted; recreating it" || fail "no message for the deleted device"
 wait_until 30 container_ping 1 2 || fail "container 1 cannot ping container 2 after flannel-wg was recreated"
-host_exec 1 ip route show proto $PROTO | grep -q "10.244.0.0/16 dev flannel-wg" || fail "the Network route did not come back"
+host_exec 1 ip route show proto $PROTO | grep_q "10.244.0.0/16 dev flannel-wg" || fail "the Network route did not come back"
 pass "flannel-wg deleted by hand on h1: recreated with its key, address, route and peers"
 
 # -- a host removed from etcd loses its peer on the others

@@ -77,7 +77,7 @@ want_fwd() { printf '%s\n' "-A FORWARD $F -j FLANNEL-FWD" "-A FLANNEL-FWD -s $NE
 have_fwd() { dx iptables-save -t filter | grep -E -- '^-A ([A-Z]+ .*-j FLANNEL-FWD$|FLANNEL-FWD )'; }
 fwd_ok() { [ "$(have_fwd)" = "$(want_fwd)" ]; }
 wait_until 10 fwd_ok || fail "forward rules (legacy): $(have_fwd)"
-dx iptables-legacy-save -t nat | grep -q -- '-A FLANNEL-POSTRTG' || fail "no masquerade rules in legacy iptables"
+dx iptables-legacy-save -t nat | grep_q -- '-A FLANNEL-POSTRTG' || fail "no masquerade rules in legacy iptables"
 dx test -e /run/xtables.lock || fail "iptables took no lock in the private /run"
 metric 1 flannel_loop_lag_max_seconds >/dev/null || fail "no flannel_loop_lag_max_seconds in /metrics"
 pass "flanneld in a private mount namespace with legacy iptables; rules in place; the machine's /run and alternatives untouched"
@@ -144,7 +144,7 @@ wait_until 5 restoring || fail "no iptables-restore waiting for the lock"
 fwd_ok && fail "the forward rule came back while the lock was held"
 # a lease put meanwhile is programmed at once
 etcdctl_sw put -- "$lease" '{"PublicIP":"10.200.0.99","PublicIPv6":null,"BackendType":"host-gw"}' >/dev/null
-route_in() { host_exec 1 ip route show proto 158 | grep -q "^$net/24 .*via 10.200.0.99 dev eth0"; }
+route_in() { host_exec 1 ip route show proto 158 | grep_q "^$net/24 .*via 10.200.0.99 dev eth0"; }
 wait_until 5 route_in || fail "the lease put while the lock is held was not programmed: $(host_exec 1 ip route show proto 158)"
 proc_running holder || fail "the lock holder ended before the route was checked"
 is_ready 1 || fail "/readyz not 200 while the lock is held"
@@ -172,7 +172,7 @@ assert_eq "$(ls -l /run/xtables.lock 2>/dev/null || echo none)" "$machine_lock_b
 # kernel serialises transactions only while each commits), so this shows
 # the worker thread at work under the same prober: the table is deleted
 # and rewritten every resync while the loop stays free.
-nft_ok() { host_exec 1 nft list table ip flannel-ipv4-"$1" 2>/dev/null | grep -q 'masquerade'; }
+nft_ok() { host_exec 1 nft list table ip flannel-ipv4-"$1" 2>/dev/null | grep_q 'masquerade'; }
 tb=$(host_exec 1 nft list tables | sed -nE 's/^table ip flannel-ipv4-([0-9a-f]{8})$/\1/p')
 [ -n "$tb" ] || fail "no nftables table of the second network: $(host_exec 1 nft list tables)"
 wait_until 5 nft_ok "$tb" || fail "nft rules of the second network"

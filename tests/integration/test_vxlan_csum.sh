@@ -41,7 +41,7 @@ container_ping 1 2 || fail "c1 -> c2 with TX checksum offload off"
 # TCP as well: its checksum is the one the offload would compute.
 container_exec 2 timeout 20 iperf3 -s -1 -p 5201 >/dev/null 2>&1 &
 srv=$!
-wait_until 5 container_exec 2 sh -c 'ss -ltn | grep_q ":5201 "' || fail "iperf3 server did not listen"
+wait_until 5 container_exec 2 sh -c 'ss -ltn | grep -q ":5201 "' || fail "iperf3 server did not listen"
 container_exec 1 timeout 15 iperf3 -c "$(container_ip 2)" -p 5201 -t 1 >/dev/null 2>&1 ||
 	fail "TCP c1 -> c2 failed with TX checksum offload off"
 wait "$srv" || true

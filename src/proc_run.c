@@ -294,11 +294,27 @@ static void child_env(char *env[CHILD_ENV_MAX + 1], char kept[][256])
 	env[n] = NULL;
 }
 
+void proc_spawnattr_init(posix_spawnattr_t *attr)
+{
+	sigset_t none, pipe_only;
+
+	/* The daemon blocks SIGTERM (signalfd) and ignores SIGPIPE: not so the child. */
+	sigemptyset(&none);
+	sigemptyset(&pipe_only);
+	sigaddset(&pipe_only, SIGPIPE);
+	posix_spawnattr_init(attr);
+	posix_spawnattr_setsigmask(attr, &none);
+	posix_spawnattr_setsigdefault(attr, &pipe_only);
+	/* A group of its own: a timeout kills what it started too. */
+	posix_spawnattr_setpgroup(attr, 0);
+	posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+					       POSIX_SPAWN_SETPGROUP);
+}
+
 static int spawn(struct proc *p, char *const argv[], int fds[3])
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
-	sigset_t none, pipe_only;
 	char path[4096], kept[sizeof(child_env_kept) / sizeof(child_env_kept[0])][256];
 	char *env[CHILD_ENV_MAX + 1];
 	int r;
@@ -313,17 +329,7 @@ static int spawn(struct proc *p, char *const argv[], int fds[3])
 	posix_spawn_file_actions_init(&fa);
 	for (int i = 0; i < 3; i++)
 		posix_spawn_file_actions_adddup2(&fa, fds[i], i);
-	/* The daemon blocks SIGTERM (signalfd) and ignores SIGPIPE: not so the child. */
-	sigemptyset(&none);
-	sigemptyset(&pipe_only);
-	sigaddset(&pipe_only, SIGPIPE);
-	posix_spawnattr_init(&attr);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &pipe_only);
-	/* A group of its own: a timeout kills what it started too. */
-	posix_spawnattr_setpgroup(&attr, 0);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-						POSIX_SPAWN_SETPGROUP);
+	proc_spawnattr_init(&attr);
 	if (p->envp) /* an extension command: looked up and run as upstream does */
 		r = posix_spawnp(&p->pid, argv[0], &fa, &attr, argv, p->envp);
 	else

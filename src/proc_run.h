@@ -8,6 +8,7 @@
 #ifndef FLANNELD_PROC_RUN_H
 #define FLANNELD_PROC_RUN_H
 
+#include <spawn.h>
 #include <stdbool.h>
 
 struct loop;
@@ -47,5 +48,11 @@ int proc_start_env(struct loop *loop, char *const argv[], char *const envp[], co
  * the loop reaps it when it comes. NULL is fine.
  */
 void proc_cancel(struct proc *p);
+/*
+ * The spawn attributes of every child of ours (also one run synchronously):
+ * default signal mask and SIGPIPE disposition, and a process group of its
+ * own. The caller destroys attr.
+ */
+void proc_spawnattr_init(posix_spawnattr_t *attr);
 
 #endif

@@ -196,7 +196,6 @@ static int run_sync(const char *name, const char *cmd, char *const vars[], unsig
 	int p[2] = { -1, -1 }, status = 0, r;
 	size_t len = 0;
 	double end = now_s() + timeout_s;
-	sigset_t none, pipe_only;
 	pid_t pid;
 
 	*out = NULL;
@@ -213,16 +212,7 @@ static int run_sync(const char *name, const char *cmd, char *const vars[], unsig
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, p[1], 2);
-	/* The daemon blocks SIGTERM (signalfd) and ignores SIGPIPE: not so the command. */
-	sigemptyset(&none);
-	sigemptyset(&pipe_only);
-	sigaddset(&pipe_only, SIGPIPE);
-	posix_spawnattr_init(&attr);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &pipe_only);
-	posix_spawnattr_setpgroup(&attr, 0);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-						POSIX_SPAWN_SETPGROUP);
+	proc_spawnattr_init(&attr);
 	r = -posix_spawnp(&pid, argv[0], &fa, &attr, argv, envp);
 	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);

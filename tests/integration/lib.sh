@@ -156,6 +156,33 @@ require_flanneld() {
 	[ -x "$FLANNELD" ] || fail "$FLANNELD not found: run make"
 }
 
+# require_vxlan: skip unless a host namespace can create a vxlan link
+# (topo_up must have run).
+require_vxlan() {
+	host_exec 1 ip link add probe0 type vxlan id 9 dstport 4789 2>/dev/null ||
+		skip "no vxlan support in this kernel"
+	host_exec 1 ip link del probe0
+}
+
+# require_upstream: sets UPSTREAM to upstream's Go flanneld
+# ($UPSTREAM_FLANNELD, else ../shared/upstream/flanneld-v0.20.2 beside the
+# repository). Missing: skip, or fail with CI=true.
+require_upstream() {
+	UPSTREAM=${UPSTREAM_FLANNELD:-$REPO_ROOT/../shared/upstream/flanneld-v0.20.2}
+	if [ ! -x "$UPSTREAM" ]; then
+		[ "${CI:-}" = true ] &&
+			fail "upstream Go flanneld not found at $UPSTREAM (CI=true: copy shared/ beside the repository or set UPSTREAM_FLANNELD)"
+		skip "upstream Go flanneld not found at $UPSTREAM (set UPSTREAM_FLANNELD, see shared/upstream/README.md)"
+	fi
+	"$UPSTREAM" --version >/dev/null 2>&1 || fail "$UPSTREAM --version failed: not a runnable flanneld"
+}
+
+# require_masq_tools: the masquerade tests use both rule back-ends.
+require_masq_tools() {
+	command -v iptables-save >/dev/null || skip "iptables not installed"
+	command -v nft >/dev/null || skip "nftables not installed"
+}
+
 # ---------------------------------------------------------------- processes
 #
 # spawn <name> <ns|-> cmd...: start cmd in the background (inside netns <ns>
@@ -326,6 +353,44 @@ etcdctl_sw() {
 }
 
 # etcd_put_config '<json>' [prefix]
+# make_test_pki: a throw-away PKI in $P ($TMP/pki): ca.pem/ca-key.pem (the
+# CA etcd trusts), other.pem (an unrelated CA), srv.pem/srv-key.pem (etcd's,
+# IP SANs $SW_IP and 127.0.0.1), cli.pem/cli-key.pem (a client's).
+make_test_pki() {
+	P=$TMP/pki
+	mkdir -p "$P"
+	(
+		cd "$P"
+		openssl req -x509 -newkey rsa:2048 -nodes -keyout ca-key.pem -out ca.pem -days 1 -subj /CN=flt-ca
+		openssl req -x509 -newkey rsa:2048 -nodes -keyout other-key.pem -out other.pem -days 1 -subj /CN=other-ca
+		openssl req -newkey rsa:2048 -nodes -keyout srv-key.pem -out srv.csr -subj /CN=etcd
+		printf 'subjectAltName=IP:%s,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' "$SW_IP" >srv.ext
+		openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -out srv.pem -days 1 -extfile srv.ext
+		openssl req -newkey rsa:2048 -nodes -keyout cli-key.pem -out cli.csr -subj /CN=flannel
+		printf 'extendedKeyUsage=clientAuth\n' >cli.ext
+		openssl x509 -req -in cli.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -out cli.pem -days 1 -extfile cli.ext
+	) >"$TMP/openssl.log" 2>&1 || fail "openssl could not make the certificates: $(tail -n 5 "$TMP/openssl.log")"
+}
+
+# etcd_tls_start <port>: a second etcd ("tls") on https://$SW_IP:<port>
+# (and 127.0.0.1), peer port <port>+1, requiring client certificates from
+# make_test_pki's CA. Sets ETCDS; tlsctl runs etcdctl against it.
+etcd_tls_start() {
+	TLS_PORT=$1
+	ETCDS=https://$SW_IP:$1
+	SPAWN_LOG=$TMP/etcd-tls.log spawn etcd-tls "$SW_NS" etcd --name tls --data-dir "$TMP/tls.data" \
+		--listen-client-urls "$ETCDS,https://127.0.0.1:$1" --advertise-client-urls "$ETCDS" \
+		--listen-peer-urls "http://127.0.0.1:$(($1 + 1))" --initial-advertise-peer-urls "http://127.0.0.1:$(($1 + 1))" \
+		--initial-cluster "tls=http://127.0.0.1:$(($1 + 1))" \
+		--cert-file "$P/srv.pem" --key-file "$P/srv-key.pem" --client-cert-auth --trusted-ca-file "$P/ca.pem" \
+		--logger zap --log-outputs stderr
+	wait_until 20 eval 'tlsctl endpoint health >/dev/null 2>&1' || fail "TLS etcd not healthy: $(tail -n 3 "$TMP/etcd-tls.log")"
+}
+tlsctl() {
+	sw_exec env ETCDCTL_API=3 etcdctl --endpoints "https://127.0.0.1:$TLS_PORT" --cacert "$P/ca.pem" \
+		--cert "$P/cli.pem" --key "$P/cli-key.pem" "$@"
+}
+
 etcd_put_config() {
 	etcdctl_sw put -- "${2:-$ETCD_PREFIX}/config" "$1" >/dev/null
 }
@@ -650,6 +715,34 @@ container_up() {
 # <from> (bounded: 2 s per reply, 10 s in all).
 container_ping() {
 	container_exec "$1" ping -q -c "${3:-2}" -i 0.2 -W 2 -w 10 "$(container_ip "$2")" >/dev/null 2>&1
+}
+
+# ping_all_pairs <n>: every container 1..n pings every other one; fails
+# naming the first pair that cannot.
+ping_all_pairs() {
+	local a b
+	for a in $(seq 1 "$1"); do
+		for b in $(seq 1 "$1"); do
+			[ "$a" = "$b" ] && continue
+			container_ping "$a" "$b" || fail "container $a cannot ping container $b ($(container_ip "$b"))"
+		done
+	done
+}
+
+# iperf3_run <from> <to> <seconds> [timeout]: TCP from container <from> to
+# container <to>; sets IPERF3_MBPS (received Mbit/s, fails when none
+# arrived) and IPERF3_JSON (iperf3's report). Not in a $(...): fail must
+# end the test, not a subshell.
+iperf3_run() {
+	local to_ip
+	to_ip=$(container_ip "$2")
+	IPERF3_JSON=$TMP/iperf3-$1-$2.json
+	SPAWN_LOG=$TMP/iperf3-server-$1-$2.log spawn "iperf3-server-$1-$2" "$(container_ns "$2")" iperf3 -s -1 -B "$to_ip"
+	wait_until 10 container_exec "$2" sh -c "ss -ltn | grep -q ':5201 '" || fail "iperf3 server did not start"
+	container_exec "$1" timeout "${4:-30}" iperf3 -c "$to_ip" -t "$3" -J >"$IPERF3_JSON" ||
+		fail "iperf3 failed: $(tail -n 5 "$IPERF3_JSON")"
+	IPERF3_MBPS=$(jq -r '.end.sum_received.bits_per_second / 1e6 | floor' "$IPERF3_JSON")
+	((IPERF3_MBPS > 0)) || fail "iperf3 measured $IPERF3_MBPS Mbit/s"
 }
 
 # ---------------------------------------------------------------- cleanup

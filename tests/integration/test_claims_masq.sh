@@ -21,8 +21,7 @@ set -euo pipefail
 require_root
 require_etcd
 require_flanneld
-command -v iptables-save >/dev/null || skip "iptables not installed"
-command -v nft >/dev/null || skip "nftables not installed"
+require_masq_tools
 
 NET=10.244.0.0/16
 topo_up 3

@@ -48,9 +48,7 @@ leader() {
 }
 
 topo_up 3
-host_exec 1 ip link add probe0 type vxlan id 9 dstport 4789 2>/dev/null ||
-	skip "no vxlan support in this kernel"
-host_exec 1 ip link del probe0
+require_vxlan
 for i in 1 2 3; do member_start "$i"; done
 for i in 1 2 3; do wait_until 30 member_healthy "$i" || fail "etcd member m$i not healthy: $(tail -n 3 "$TMP/m$i.log")"; done
 ctl put /coreos.com/network/config '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}' >/dev/null

@@ -30,9 +30,7 @@ GRACE=10 # the daemon's ETCD_GRACE_MS
 TTL=12
 
 topo_up 3
-host_exec 1 ip link add probe0 type vxlan id 9 dstport 4789 2>/dev/null ||
-	skip "no vxlan support in this kernel"
-host_exec 1 ip link del probe0
+require_vxlan
 etcd_start
 etcd_put_config '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}'
 for i in 1 2 3; do flannel_start "$i"; done

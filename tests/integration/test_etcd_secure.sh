@@ -27,33 +27,10 @@ require_flanneld
 command -v openssl >/dev/null || skip "openssl is not installed"
 
 topo_up 3
-P=$TMP/pki
-mkdir -p "$P"
-(
-	cd "$P"
-	openssl req -x509 -newkey rsa:2048 -nodes -keyout ca-key.pem -out ca.pem -days 1 -subj /CN=flt-ca
-	openssl req -x509 -newkey rsa:2048 -nodes -keyout other-key.pem -out other.pem -days 1 -subj /CN=other-ca
-	openssl req -newkey rsa:2048 -nodes -keyout srv-key.pem -out srv.csr -subj /CN=etcd
-	printf 'subjectAltName=IP:%s,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' "$SW_IP" >srv.ext
-	openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -out srv.pem -days 1 -extfile srv.ext
-	openssl req -newkey rsa:2048 -nodes -keyout cli-key.pem -out cli.csr -subj /CN=flannel
-	printf 'extendedKeyUsage=clientAuth\n' >cli.ext
-	openssl x509 -req -in cli.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -out cli.pem -days 1 -extfile cli.ext
-) >"$TMP/openssl.log" 2>&1 || { cat "$TMP/openssl.log"; fail "openssl could not make the certificates"; }
+make_test_pki
 
 # -- 1. TLS
-ETCDS=https://$SW_IP:2379
-SPAWN_LOG=$TMP/etcd-tls.log spawn etcd-tls "$SW_NS" etcd --name tls --data-dir "$TMP/tls.data" \
-	--listen-client-urls "$ETCDS,https://127.0.0.1:2379" --advertise-client-urls "$ETCDS" \
-	--listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
-	--initial-cluster tls=http://127.0.0.1:2380 \
-	--cert-file "$P/srv.pem" --key-file "$P/srv-key.pem" --client-cert-auth --trusted-ca-file "$P/ca.pem" \
-	--logger zap --log-outputs stderr
-tlsctl() {
-	sw_exec env ETCDCTL_API=3 etcdctl --endpoints https://127.0.0.1:2379 --cacert "$P/ca.pem" \
-		--cert "$P/cli.pem" --key "$P/cli-key.pem" "$@"
-}
-wait_until 20 eval 'tlsctl endpoint health >/dev/null 2>&1' || fail "TLS etcd not healthy: $(tail -n 3 "$TMP/etcd-tls.log")"
+etcd_tls_start 2379
 tlsctl put /coreos.com/network/config "$DEFAULT_CONFIG" >/dev/null
 
 flannel_start 1 --etcd-endpoints="$ETCDS" --etcd-cafile="$P/ca.pem" --etcd-certfile="$P/cli.pem" --etcd-keyfile="$P/cli-key.pem"

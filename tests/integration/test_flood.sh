@@ -19,9 +19,7 @@ require_flanneld
 command -v python3 >/dev/null || skip "python3 is not installed"
 
 topo_up 2
-host_exec 1 ip link add probe0 type vxlan id 9 dstport 4789 2>/dev/null ||
-	skip "no vxlan support in this kernel"
-host_exec 1 ip link del probe0
+require_vxlan
 etcd_start
 etcd_put_config '{"Network":"10.0.0.0/8","Backend":{"Type":"vxlan"}}'
 for i in 1 2; do flannel_start "$i"; done

@@ -78,21 +78,11 @@ grep -q "via $(host_ip 2) dev eth0" <<<"$nh" || fail "nexthop for host 2 on h1: 
 pass "every host routes both peers' subnets via their PublicIP on eth0 (nexthop objects, proto $PROTO)"
 
 for i in 1 2 3; do container_up "$i"; done
-for a in 1 2 3; do
-	for b in 1 2 3; do
-		[ "$a" = "$b" ] && continue
-		container_ping "$a" "$b" || fail "container $a cannot ping container $b ($(container_ip "$b"))"
-	done
-done
+ping_all_pairs 3
 pass "container-to-container ping across all 6 ordered pairs"
 
-c2=$(container_ip 2)
-SPAWN_LOG=$TMP/iperf3-server.log spawn iperf3-server "$(container_ns 2)" iperf3 -s -1 -B "$c2"
-wait_until 5 container_exec 2 sh -c "ss -ltn | grep -q ':5201 '" || fail "iperf3 server did not start"
-container_exec 1 timeout 30 iperf3 -c "$c2" -t 3 -J >"$TMP/iperf3.json" || fail "iperf3 failed: $(tail -n 5 "$TMP/iperf3.json")"
-mbps=$(jq -r '.end.sum_received.bits_per_second / 1e6 | floor' "$TMP/iperf3.json")
-((mbps > 0)) || fail "iperf3 measured $mbps Mbit/s"
-pass "iperf3 container 1 -> 2 over host-gw for 3 s: $mbps Mbit/s"
+iperf3_run 1 2 3
+pass "iperf3 container 1 -> 2 over host-gw for 3 s: $IPERF3_MBPS Mbit/s"
 
 # -- continuous ping (10 ms) across a restart of flanneld on the receiving, then the sending end
 replies() { grep -c 'bytes from' "$1" 2>/dev/null || true; }

@@ -38,18 +38,10 @@ require_root
 require_etcd
 require_flanneld
 
-UPSTREAM=${UPSTREAM_FLANNELD:-$REPO_ROOT/../shared/upstream/flanneld-v0.20.2}
-if [ ! -x "$UPSTREAM" ]; then
-	[ "${CI:-}" = true ] &&
-		fail "upstream Go flanneld not found at $UPSTREAM (CI=true: copy shared/ beside the repository or set UPSTREAM_FLANNELD)"
-	skip "upstream Go flanneld not found at $UPSTREAM (set UPSTREAM_FLANNELD, see shared/upstream/README.md)"
-fi
-"$UPSTREAM" --version >/dev/null 2>&1 || fail "$UPSTREAM --version failed: not a runnable flanneld"
+require_upstream
 
 topo_up 15
-host_exec 1 ip link add probe0 type vxlan id 9 dstport 4789 2>/dev/null ||
-	skip "no vxlan support in this kernel"
-host_exec 1 ip link del probe0
+require_vxlan
 [ -c /dev/net/tun ] || skip "no /dev/net/tun"
 host_ip6() { echo "fd00:200::$((10 + $1))"; }
 sw_exec ip -6 addr add fd00:200::1/64 dev br0 nodad

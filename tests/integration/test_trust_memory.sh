@@ -29,9 +29,7 @@ grep -qa __asan_init "$FLANNELD" && RSS_MAX_KB=
 CACHE_MAX_BYTES=$((64 << 20))
 
 topo_up 2
-host_exec 1 ip link add probe0 type vxlan id 9 dstport 4789 2>/dev/null ||
-	skip "no vxlan support in this kernel"
-host_exec 1 ip link del probe0
+require_vxlan
 etcd_start
 etcd_put_config '{"Network":"10.0.0.0/8","Backend":{"Type":"vxlan"}}'
 for i in 1 2; do flannel_start "$i"; done

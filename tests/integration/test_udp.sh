@@ -94,26 +94,15 @@ log_has 1 "$DEV: $q queues, TSO + UDP GSO/GRO offloads on" || fail "no log line 
 pass "data path: $q queues, TSO + UDP GSO/GRO offloads on (metric and log)"
 
 for i in 1 2 3; do container_up "$i"; done
-for a in 1 2 3; do
-	for b in 1 2 3; do
-		[ "$a" = "$b" ] && continue
-		container_ping "$a" "$b" || fail "container $a cannot ping container $b ($(container_ip "$b"))"
-	done
-done
+ping_all_pairs 3
 # Full-size packets both ways (1444 bytes of ICMP payload: a 1472-byte packet).
 container_exec 1 ping -q -c 3 -i 0.2 -W 2 -M do -s 1444 "$(container_ip 2)" >/dev/null || fail "1472-byte packets do not pass"
 pass "container-to-container ping across all 6 ordered pairs, full-size packets too"
 
 # -- iperf3 for 3 s between containers 1 and 2
-c2=$(container_ip 2)
-SPAWN_LOG=$TMP/iperf3-server.log spawn iperf3-server "$(container_ns 2)" iperf3 -s -1 -B "$c2"
-wait_until 5 container_exec 2 sh -c "ss -ltn | grep -q ':5201 '" || fail "iperf3 server did not start"
-container_exec 1 timeout 30 iperf3 -c "$c2" -t 3 -J >"$TMP/iperf3.json" || fail "iperf3 failed: $(tail -n 5 "$TMP/iperf3.json")"
-bps=$(jq -r '.end.sum_received.bits_per_second' "$TMP/iperf3.json")
-mbps=$(awk -v b="$bps" 'BEGIN { printf "%.0f", b / 1e6 }')
-((mbps > 0)) || fail "iperf3 measured $bps bit/s"
-rtx=$(jq -r '.end.sum_sent.retransmits // 0' "$TMP/iperf3.json")
-pass "iperf3 container 1 -> 2 over udp for 3 s: $mbps Mbit/s ($rtx retransmits)"
+iperf3_run 1 2 3
+rtx=$(jq -r '.end.sum_sent.retransmits // 0' "$IPERF3_JSON")
+pass "iperf3 container 1 -> 2 over udp for 3 s: $IPERF3_MBPS Mbit/s ($rtx retransmits)"
 
 # -- a locked path MTU of 1400 towards h2's PublicIP: full-size segments do
 # not fit (the kernel refuses UDP GSO with them), plain datagrams are

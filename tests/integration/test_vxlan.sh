@@ -23,9 +23,7 @@ DEV=flannel.1
 CONFIG='{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}'
 
 topo_up 3
-host_exec 1 ip link add probe0 type vxlan id 9 dstport 4789 2>/dev/null ||
-	skip "no vxlan support in this kernel"
-host_exec 1 ip link del probe0
+require_vxlan
 etcd_start
 etcd_put_config "$CONFIG"
 
@@ -109,23 +107,12 @@ done
 pass "every host has neighbour, FDB and on-link route (proto $PROTO) for both peers"
 
 for i in 1 2 3; do container_up "$i"; done
-for a in 1 2 3; do
-	for b in 1 2 3; do
-		[ "$a" = "$b" ] && continue
-		container_ping "$a" "$b" || fail "container $a cannot ping container $b ($(container_ip "$b"))"
-	done
-done
+ping_all_pairs 3
 pass "container-to-container ping across all 6 ordered pairs"
 
 # -- iperf3 for 3 s between containers 1 and 2
-c2=$(container_ip 2)
-SPAWN_LOG=$TMP/iperf3-server.log spawn iperf3-server "$(container_ns 2)" iperf3 -s -1 -B "$c2"
-wait_until 5 container_exec 2 sh -c "ss -ltn | grep -q ':5201 '" || fail "iperf3 server did not start"
-container_exec 1 timeout 30 iperf3 -c "$c2" -t 3 -J >"$TMP/iperf3.json" || fail "iperf3 failed: $(tail -n 5 "$TMP/iperf3.json")"
-bps=$(jq -r '.end.sum_received.bits_per_second' "$TMP/iperf3.json")
-mbps=$(awk -v b="$bps" 'BEGIN { printf "%.0f", b / 1e6 }')
-((mbps > 0)) || fail "iperf3 measured $bps bit/s"
-pass "iperf3 container 1 -> 2 over vxlan for 3 s: $mbps Mbit/s"
+iperf3_run 1 2 3
+pass "iperf3 container 1 -> 2 over vxlan for 3 s: $IPERF3_MBPS Mbit/s"
 
 # -- continuous ping (10 ms) across a restart of flanneld on the receiving, then the sending end
 ping_across_restart() { # from to restart-id

@@ -18,9 +18,7 @@ require_flanneld
 
 DEV=flannel.1
 topo_up 2
-host_exec 1 ip link add probe0 type vxlan id 9 dstport 4789 2>/dev/null ||
-	skip "no vxlan support in this kernel"
-host_exec 1 ip link del probe0
+require_vxlan
 etcd_start
 etcd_put_config '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan","ChecksumOffload":false}}'
 

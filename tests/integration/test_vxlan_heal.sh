@@ -23,9 +23,7 @@ DEV=flannel.1
 HEAL_MS=500 # README: every repair is in the kernel within 500 ms of the damage
 
 topo_up 2
-host_exec 1 ip link add probe0 type vxlan id 9 dstport 4789 2>/dev/null ||
-	skip "no vxlan support in this kernel"
-host_exec 1 ip link del probe0
+require_vxlan
 etcd_start
 etcd_put_config '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}'
 DR=/dr/network

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* etcd v3 client over native gRPC (grpc.c) and the daemon loop. */
-#include "etcd.h"
+#include "etcd/etcd.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -9,10 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "etcd_pb.h"
-#include "grpc.h"
-#include "grpc_msg.h"
-#include "http_url.h"
+#include "etcd/etcd_pb.h"
+#include "etcd/grpc.h"
+#include "etcd/grpc_msg.h"
+#include "etcd/http_url.h"
 #include "log.h"
 #include "loop.h"
 

@@ -6,7 +6,7 @@
  * keep-alive of the same etcd lease (nothing is rewritten, nothing leaks), and
  * reservations (keys without an etcd lease) stay lease-less.
  */
-#include "ownlease.h"
+#include "lease/ownlease.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -15,13 +15,13 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include "alloc_choice.h"
+#include "lease/alloc_choice.h"
 #include "config.h"
-#include "etcd.h"
-#include "lease.h"
-#include "leasecache.h"
-#include "leasecheck.h"
-#include "leasewatch.h"
+#include "etcd/etcd.h"
+#include "lease/lease.h"
+#include "lease/leasecache.h"
+#include "lease/leasecheck.h"
+#include "lease/leasewatch.h"
 #include "log.h"
 #include "loop.h"
 

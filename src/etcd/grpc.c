@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* gRPC over HTTP/2 (libnghttp2) on the loop: connections, calls, keep-alive, TLS. */
-#include "grpc.h"
+#include "etcd/grpc.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -15,11 +15,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "grpc_msg.h"
-#include "http_url.h"
+#include "etcd/grpc_msg.h"
+#include "etcd/http_url.h"
 #include "log.h"
 #include "loop.h"
-#include "tls.h"
+#include "etcd/tls.h"
 
 /* One read buffer for every connection: nghttp2 consumes it before the next read. */
 #define RECV_SIZE (64 * 1024)

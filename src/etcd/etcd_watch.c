@@ -123,7 +123,7 @@ void etcd_watch_attempt(struct etcd_watch *w)
 		return;
 	}
 	w->state = W_RUNNING;
-	/* A stuck server would otherwise etcd_leave the watch hanging forever. */
+	/* A stuck server would otherwise leave the watch hanging forever. */
 	loop_timer_arm(e->loop, &w->timer, e->timeout_ms);
 }
 

@@ -124,7 +124,7 @@ static void held(struct ownlease *o, int64_t etcd_lease, int64_t create_rev, int
 	o->attempts = 0;
 	o->acquisitions++;
 	if (o->granted && o->granted != etcd_lease) {
-		/* A lease granted for a ownlease_create we did not need: never leak it. */
+		/* A lease granted for a create we did not need: never leak it. */
 		etcd_lease_revoke(o->etcd, o->granted, ignore_reply, o);
 	}
 	o->granted = 0;
@@ -207,7 +207,7 @@ static void grant_reply(void *arg, const struct etcd_reply *r)
 	o->granting = false;
 	o->create_waits_grant = false;
 	if (!r->err && r->lease_id && o->state == ST_HELD) {
-		/* Prepared for a ownlease_create that did not happen: never leak it. */
+		/* Prepared for a create that did not happen: never leak it. */
 		etcd_lease_revoke(o->etcd, r->lease_id, ignore_reply, o);
 		return;
 	}
@@ -237,7 +237,7 @@ static int start_grant(struct ownlease *o)
 
 void ownlease_prepare(struct ownlease *o)
 {
-	/* Granting while the leases are listed saves a round trip before the ownlease_create;
+	/* Granting while the leases are listed saves a round trip before the create;
 	 * a grant we end up not needing is revoked in held(). */
 	start_grant(o);
 }
@@ -365,8 +365,7 @@ void ownlease_delete_incompatible(struct ownlease *o, const struct lease *l)
 	struct etcd_op del = { ETCD_OP_DELETE, l->key, kl, NULL, 0, 0 };
 	struct etcd_op get = { ETCD_OP_RANGE, l->key, kl, NULL, 0, 0 };
 
-	log_info("Found lease (%s) for current IP (%s) but not ownlease_compatible with current "
-		 "config, "
+	log_info("Found lease (%s) for current IP (%s) but not compatible with current config, "
 		 "deleting",
 		 ownlease_describe(&l->subnet, buf, sizeof(buf)), our_ip(o, pub));
 	snprintf(o->target_key, sizeof(o->target_key), "%s", l->key);
@@ -397,7 +396,7 @@ void ownlease_lost(struct ownlease *o, const char *why, bool prefer_same)
 	log_warnx("Our lease %s %s; re-acquiring (the data path is left as it is)",
 		  ip4net_format(&o->own.subnet.v4, buf), why);
 	loop_timer_cancel(o->loop, &o->renew_timer);
-	/* The old etcd lease ownlease_lost its key: release it (an expired one answers 404). */
+	/* The old etcd lease lost its key: release it (an expired one answers 404). */
 	if (o->own.etcd_lease)
 		etcd_lease_revoke(o->etcd, o->own.etcd_lease, ignore_reply, o);
 	o->has_pref = prefer_same;

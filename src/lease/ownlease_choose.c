@@ -68,7 +68,7 @@ static bool subnet_free(struct ownlease *o, const struct subnet_key *k)
 /*
  * Upstream picks at random among the first ALLOC_MAX_CANDIDATES (100) free
  * subnets, so hosts that join at once all aim at the same 100 and most of
- * them lose the race (300 hosts at once: 233 ownlease_lost races). Any free subnet
+ * them lose the race (300 hosts at once: 233 lost races). Any free subnet
  * is as good for compatibility; a wider window keeps joins collision-free
  * while still filling the range from the bottom.
  */
@@ -163,7 +163,7 @@ static int pick_random(struct ownlease *o, struct subnet_key *ret)
 	return r;
 }
 
-/* The previous subnets (subnet.env, or the lease we ownlease_lost) as a key, when there are any. */
+/* The previous subnets (subnet.env, or the lease we lost) as a key, when there are any. */
 static bool prev_key(const struct ownlease *o, struct subnet_key *k)
 {
 	memset(k, 0, sizeof(*k));
@@ -209,8 +209,7 @@ void ownlease_choose(struct ownlease *o)
 			return;
 		}
 		if (!ownlease_compatible(o, &k))
-			log_info("Found previously leased subnet (%s) that is not "
-				 "ownlease_compatible with "
+			log_info("Found previously leased subnet (%s) that is not compatible with "
 				 "the Etcd network config, ignoring",
 				 ownlease_describe(&k, buf, sizeof(buf)));
 		o->has_pref = o->has_pref6 = false;

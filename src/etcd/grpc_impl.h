@@ -121,7 +121,7 @@ void grpc_leave(struct grpc *g);
 /* grpc.c: the call is over with err/text: nothing more is read; buffered messages still go out. */
 void grpc_call_end(struct grpc_call *c, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-/* grpc.c: hands buffered messages, then the end, to the caller; false once the call is freed. */
+/* grpc.c: c's whole messages, then its end, to the caller; false if c is gone. */
 bool grpc_call_deliver(struct grpc_call *c);
 /* grpc.c: the call's HEADERS on its connection's session (which must be up). */
 int grpc_call_submit(struct grpc_call *c);

@@ -52,7 +52,7 @@ Q = @
 quiet = @printf '  %-7s %s\n' $(1) $(2);
 endif
 
-DAEMON_SRCS := $(wildcard src/*.c src/backend/*.c) $(PB_SRCS)
+DAEMON_SRCS := $(wildcard src/*.c src/*/*.c) $(PB_SRCS)
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o)
 
 all: $(BUILD)/flanneld
@@ -91,35 +91,40 @@ UNIT_BUILD := build-unit
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 test_ip_DEPS := src/ip.c src/textutil.c
 test_config_DEPS := src/config.c src/ip.c src/jsonutil.c src/textutil.c
-test_subnet_DEPS := src/subnet.c src/ip.c src/jsonutil.c src/textutil.c
+test_subnet_DEPS := src/lease/subnet.c src/ip.c src/jsonutil.c src/textutil.c
 test_subnetenv_DEPS := src/subnetenv.c src/ip.c src/log.c src/textutil.c
-test_flags_DEPS := src/flags.c src/http_url.c src/log.c src/textutil.c
-test_alloc_DEPS := src/alloc_choice.c src/config.c src/ip.c src/subnet.c src/jsonutil.c src/textutil.c
-test_etcd_pb_DEPS := src/etcd_pb.c $(PB_SRCS:%.c=$(UNIT_BUILD)/%.o)
-test_http_url_DEPS := src/http_url.c src/textutil.c
-test_grpc_msg_DEPS := src/grpc_msg.c src/textutil.c
-test_leasecache_DEPS := src/leasecache.c src/keyhash.c src/subnet.c src/ip.c src/jsonutil.c src/textutil.c
-# The lease decisions, against a scripted etcd and loop (tests/unit/fake_etcd.c).
-LEASE_DECISION_DEPS := tests/unit/fake_etcd.c src/leasewatch.c src/leasecache.c src/keyhash.c \
-	src/leasecheck.c src/subnet.c src/ip.c src/jsonutil.c src/textutil.c src/log.c
-test_leasewatch_DEPS := $(LEASE_DECISION_DEPS)
-test_ownlease_DEPS := $(LEASE_DECISION_DEPS) src/ownlease.c src/alloc_choice.c src/config.c
-test_vxlan_conf_DEPS := src/backend/vxlan_conf.c src/jsonutil.c src/textutil.c
-test_fdbset_DEPS := src/backend/fdbset.c src/keyhash.c
-test_keyhash_DEPS := src/keyhash.c src/leasecache.c src/backend/fdbset.c src/subnet.c src/ip.c \
+test_flags_DEPS := src/flags.c src/etcd/http_url.c src/log.c src/textutil.c
+test_alloc_DEPS := src/lease/alloc_choice.c src/config.c src/ip.c src/lease/subnet.c src/jsonutil.c \
+	src/textutil.c
+test_etcd_pb_DEPS := src/etcd/etcd_pb.c $(PB_SRCS:%.c=$(UNIT_BUILD)/%.o)
+test_http_url_DEPS := src/etcd/http_url.c src/textutil.c
+test_grpc_msg_DEPS := src/etcd/grpc_msg.c src/textutil.c
+test_leasecache_DEPS := src/lease/leasecache.c src/lease/keyhash.c src/lease/subnet.c src/ip.c \
 	src/jsonutil.c src/textutil.c
-test_leasecheck_DEPS := src/leasecheck.c src/subnet.c src/ip.c src/jsonutil.c src/textutil.c src/config.c
-test_nl_msg_DEPS := src/nl_msg.c
-test_nl_DEPS := src/nl.c src/nl_msg.c src/log.c src/textutil.c
+# The lease decisions, against a scripted etcd and loop (tests/unit/fake_etcd.c).
+LEASE_DECISION_DEPS := tests/unit/fake_etcd.c src/lease/leasewatch.c src/lease/leasecache.c \
+	src/lease/keyhash.c src/lease/leasecheck.c src/lease/subnet.c src/ip.c src/jsonutil.c \
+	src/textutil.c src/log.c
+test_leasewatch_DEPS := $(LEASE_DECISION_DEPS)
+test_ownlease_DEPS := $(LEASE_DECISION_DEPS) src/lease/ownlease.c src/lease/ownlease_choose.c \
+	src/lease/alloc_choice.c src/config.c
+test_vxlan_conf_DEPS := src/backend/vxlan_conf.c src/jsonutil.c src/textutil.c
+test_fdbset_DEPS := src/backend/fdbset.c src/lease/keyhash.c
+test_keyhash_DEPS := src/lease/keyhash.c src/lease/leasecache.c src/backend/fdbset.c \
+	src/lease/subnet.c src/ip.c src/jsonutil.c src/textutil.c
+test_leasecheck_DEPS := src/lease/leasecheck.c src/lease/subnet.c src/ip.c src/jsonutil.c \
+	src/textutil.c src/config.c
+test_nl_msg_DEPS := src/netlink/nl_msg.c
+test_nl_DEPS := src/netlink/nl.c src/netlink/nl_msg.c src/log.c src/textutil.c
 test_masq_rules_DEPS := src/masq_rules.c src/ip.c src/textutil.c
 test_proc_run_DEPS := src/proc_run.c src/loop.c
 test_sdnotify_DEPS := src/sdnotify.c src/textutil.c
 test_ifset_DEPS := src/ifset.c src/ip.c src/textutil.c
 test_udp_pkt_DEPS := src/backend/udp_pkt.c
 test_tun_conf_DEPS := src/backend/tun_conf.c src/jsonutil.c src/textutil.c
-test_wg_nl_msg_DEPS := src/wg_nl_msg.c
+test_wg_nl_msg_DEPS := src/backend/wg_nl_msg.c
 test_secret_file_DEPS := src/secret_file.c
-test_wg_key_DEPS := src/wg_key.c src/backend/tun_conf.c src/jsonutil.c src/textutil.c src/log.c
+test_wg_key_DEPS := src/backend/wg_key.c src/backend/tun_conf.c src/jsonutil.c src/textutil.c src/log.c
 test_ext_cmd_DEPS := src/backend/ext_cmd.c
 
 UNIT_CFLAGS := $(filter-out -Werror,$(CFLAGS)) -Werror -O1 -g -fno-omit-frame-pointer \
@@ -153,18 +158,18 @@ FUZZ_BUILD := build-fuzz
 FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -Isrc $(PB_CFLAGS) -g -O1 -fno-omit-frame-pointer \
 	       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_TARGETS := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
-fuzz_config_DEPS := src/config.c src/ip.c src/jsonutil.c src/textutil.c src/alloc_choice.c
-fuzz_lease_DEPS := src/subnet.c src/ip.c src/jsonutil.c src/textutil.c src/backend/vxlan_conf.c
-fuzz_etcd_pb_DEPS := src/etcd_pb.c $(PB_SRCS)
-fuzz_http_url_DEPS := src/http_url.c src/textutil.c
-fuzz_grpc_frames_DEPS := src/grpc_msg.c src/textutil.c
+fuzz_config_DEPS := src/config.c src/ip.c src/jsonutil.c src/textutil.c src/lease/alloc_choice.c
+fuzz_lease_DEPS := src/lease/subnet.c src/ip.c src/jsonutil.c src/textutil.c src/backend/vxlan_conf.c
+fuzz_etcd_pb_DEPS := src/etcd/etcd_pb.c $(PB_SRCS)
+fuzz_http_url_DEPS := src/etcd/http_url.c src/textutil.c
+fuzz_grpc_frames_DEPS := src/etcd/grpc_msg.c src/textutil.c
 fuzz_subnetenv_DEPS := src/subnetenv.c src/ip.c src/log.c src/textutil.c
 fuzz_ip_DEPS := src/ip.c src/textutil.c
-fuzz_nl_DEPS := src/nl_msg.c
+fuzz_nl_DEPS := src/netlink/nl_msg.c
 fuzz_udp_DEPS := src/backend/udp_pkt.c
-fuzz_wg_DEPS := src/backend/tun_conf.c src/jsonutil.c src/textutil.c src/wg_nl_msg.c
-fuzz_leasecache_DEPS := src/leasewatch.c src/leasecache.c src/leasecheck.c src/keyhash.c \
-	src/subnet.c src/ip.c src/jsonutil.c src/textutil.c
+fuzz_wg_DEPS := src/backend/tun_conf.c src/jsonutil.c src/textutil.c src/backend/wg_nl_msg.c
+fuzz_leasecache_DEPS := src/lease/leasewatch.c src/lease/leasecache.c src/lease/leasecheck.c \
+	src/lease/keyhash.c src/lease/subnet.c src/ip.c src/jsonutil.c src/textutil.c
 
 $(FUZZ_BUILD)/%: fuzz/%.c $$(%_DEPS) | $(PB_HDRS)
 	@mkdir -p $(@D)
@@ -182,10 +187,10 @@ $(BUILD)/bench/%: bench/%.c
 bench: $(BENCH_BINS)
 
 format:
-	clang-format -i src/*.c src/*.h src/backend/*.c src/backend/*.h tests/unit/*.c tests/etcd_smoke.c bench/*.[ch] fuzz/*.c
+	clang-format -i src/*.[ch] src/*/*.[ch] tests/unit/*.c tests/etcd_smoke.c bench/*.[ch] fuzz/*.c
 
 format-check:
-	clang-format --dry-run -Werror src/*.c src/*.h src/backend/*.[ch] tests/unit/*.c tests/etcd_smoke.c bench/*.[ch] fuzz/*.c
+	clang-format --dry-run -Werror src/*.[ch] src/*/*.[ch] tests/unit/*.c tests/etcd_smoke.c bench/*.[ch] fuzz/*.c
 
 # The binary, the systemd unit (ExecStart pointed at SBINDIR), the man page,
 # and examples: the docker drop-in and /etc/default/flanneld.

@@ -5,7 +5,7 @@
  */
 #include <stdint.h>
 
-#include "etcd_pb.h"
+#include "etcd/etcd_pb.h"
 
 /* Every pointer handed out points at memory we may read, up to its NUL. */
 static void touch_kv(const struct etcd_kv *kv)

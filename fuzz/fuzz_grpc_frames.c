@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "grpc_msg.h"
+#include "etcd/grpc_msg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

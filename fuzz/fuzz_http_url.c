@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http_url.h"
+#include "etcd/http_url.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "backend/vxlan_conf.h"
-#include "subnet.h"
+#include "lease/subnet.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -20,10 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "etcd.h"
-#include "leasecache.h"
-#include "leasecheck.h"
-#include "leasewatch.h"
+#include "etcd/etcd.h"
+#include "lease/leasecache.h"
+#include "lease/leasecheck.h"
+#include "lease/leasewatch.h"
 #include "log.h"
 #include "loop.h"
 

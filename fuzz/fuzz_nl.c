@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nl.h"
+#include "netlink/nl.h"
 
 /* A builder that gave up (the object does not fit) is fine; one whose message does not parse is
  * not. */

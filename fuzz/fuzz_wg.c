@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "backend/tun_conf.h"
-#include "wg_nl.h"
+#include "backend/wg_nl.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -12,9 +12,9 @@
 #include "backend/repair.h"
 #include "ip.h"
 #include "log.h"
-#include "nl.h"
-#include "nlmon.h"
-#include "subnet.h"
+#include "netlink/nl.h"
+#include "netlink/nlmon.h"
+#include "lease/subnet.h"
 
 struct blackhole {
 	struct loop *loop;

@@ -14,7 +14,7 @@
 #include "brnf.h"
 #include "config.h"
 #include "daemon.h"
-#include "etcd.h"
+#include "etcd/etcd.h"
 #include "flags.h"
 #include "iface.h"
 #include "ip.h"

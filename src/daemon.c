@@ -4,7 +4,8 @@
  * listener, config (retried until valid), backend, lease list, own lease,
  * masquerade rules (--ip-masq: waited for as a loop event), subnet.env +
  * readiness, then the watch feeding the backend; the forward rules follow
- * in the background, never waited for.
+ * in the background, never waited for. What /readyz and /metrics report
+ * is daemon_health.c's.
  */
 #include "daemon.h"
 
@@ -19,65 +20,25 @@
 #include "blackhole.h"
 #include "brnf.h"
 #include "config.h"
-#include "etcd.h"
+#include "daemon_impl.h"
+#include "etcd/etcd.h"
 #include "flags.h"
 #include "health.h"
 #include "iface.h"
-#include "lease.h"
-#include "leasecache.h"
-#include "leasecheck.h"
-#include "leasewatch.h"
+#include "lease/lease.h"
+#include "lease/leasecache.h"
+#include "lease/leasecheck.h"
+#include "lease/leasewatch.h"
 #include "log.h"
 #include "loop.h"
 #include "masq.h"
-#include "ownlease.h"
+#include "lease/ownlease.h"
 #include "sdnotify.h"
 #include "subnetenv.h"
 
 #define CONFIG_RETRY_MS 1000
 /* Repeat an unchanged config error at most this often. */
 #define CONFIG_LOG_EVERY_MS 10000
-/* /readyz turns 503 once etcd has been unreachable this long. */
-#define ETCD_GRACE_MS 10000
-
-struct daemon {
-	const struct options *opts;
-	struct loop *loop;
-	struct etcd *etcd;
-	struct health *health;
-	struct leasewatch *watch;
-	struct ownlease *own;
-	const struct backend_ops *bops;
-	struct backend *backend;
-	struct masq *masq;	     /* --ip-masq, --iptables-forward-rules */
-	struct blackhole *blackhole; /* --ip-blackhole-route */
-	struct log_limit outside_limit;
-
-	char *prefix;
-	char *config_key;
-	struct iface ext;
-	struct netconf conf;
-	bool have_conf;
-	struct lease_attrs attrs;
-	unsigned mtu;
-
-	struct subnetenv prev;
-	bool has_prev_subnet;
-	bool env_written;
-	bool backend_live;
-	struct subnet_key own_subnet; /* our lease, for subnet.env once the rules are in */
-	struct subnet_key
-		own_key_subnet; /* the lease we hold now: no remote lease may overlap it */
-	bool has_own_subnet;
-	struct ip4net env_subnet;
-
-	char last_etcd_err[256];
-	struct loop_timer etcd_check_timer;
-	char last_config_err[256];
-	uint64_t last_config_log;
-	struct loop_timer config_timer;
-	int exit_code;
-};
 
 char *daemon_clean_prefix(const char *prefix)
 {
@@ -149,7 +110,7 @@ static void fatal_stop(struct daemon *d, const char *msg)
 	loop_stop(d->loop);
 }
 
-static bool is_own_key(const struct daemon *d, const struct lease *l)
+bool daemon_is_own_key(const struct daemon *d, const struct lease *l)
 {
 	return d->own && ownlease_owns_key(d->own, l->key);
 }
@@ -205,7 +166,7 @@ static void backend_resync(struct daemon *d)
 		return;
 	}
 	while ((l = leasecache_next(c, &pos)))
-		if (l->has_attrs && !is_own_key(d, l) && routable(d, l, false))
+		if (l->has_attrs && !daemon_is_own_key(d, l) && routable(d, l, false))
 			all[k++] = l;
 	d->bops->resync(d->backend, all, k);
 	free(all);
@@ -633,88 +594,6 @@ static void fetch_config(void *arg)
 		loop_timer_arm(d->loop, &d->config_timer, CONFIG_RETRY_MS);
 }
 
-static bool is_ready(void *arg)
-{
-	struct daemon *d = arg;
-	uint64_t since = etcd_unreachable_since(d->etcd);
-
-	if (!d->env_written || !d->own || !ownlease_held(d->own))
-		return false;
-	return since == 0 || loop_now_ms() - since < ETCD_GRACE_MS;
-}
-
-static size_t remote_lease_count(struct daemon *d)
-{
-	struct leasecache *c;
-	struct lease *l;
-	size_t pos = 0, n = 0;
-
-	if (!d->watch)
-		return 0;
-	c = leasewatch_cache(d->watch);
-	while ((l = leasecache_next(c, &pos)))
-		if (l->has_attrs && !is_own_key(d, l))
-			n++;
-	return n;
-}
-
-static void metric(FILE *out, const char *name, const char *type, const char *help,
-		   unsigned long long v)
-{
-	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type, name, v);
-}
-
-static void write_metrics(void *arg, FILE *out)
-{
-	struct daemon *d = arg;
-	struct leasewatch_stats ws = { 0 };
-	struct etcd_stats es;
-
-	if (d->watch)
-		leasewatch_get_stats(d->watch, &ws);
-	etcd_get_stats(d->etcd, &es);
-	metric(out, "flannel_leases_known", "gauge", "Remote subnet leases known.",
-	       remote_lease_count(d));
-	metric(out, "flannel_own_lease_expiry_seconds", "gauge",
-	       "Unix time our etcd lease expires (0: none, or a reservation).",
-	       d->own ? (unsigned long long)ownlease_expiry(d->own) : 0);
-	metric(out, "flannel_lease_acquisitions_total", "counter",
-	       "Times our own lease was acquired.", d->own ? ownlease_acquisitions(d->own) : 0);
-	metric(out, "flannel_watch_events_total", "counter", "Lease watch events applied.",
-	       ws.events);
-	metric(out, "flannel_resyncs_total", "counter", "Lease re-lists after watch compaction.",
-	       ws.resyncs);
-	metric(out, "flannel_bad_leases_total", "counter",
-	       "Malformed lease keys or values skipped.", ws.bad_leases);
-	metric(out, "flannel_lease_cache_capped_total", "counter",
-	       "Leases ignored, or BackendData dropped, for the lease cache's caps.", ws.capped);
-	metric(out, "flannel_lease_cache_bytes", "gauge",
-	       "Bytes the lease cache holds (entries, keys, BackendData).", ws.cache_bytes);
-	metric(out, "flannel_etcd_requests_total", "counter", "HTTP requests sent to etcd.",
-	       es.requests);
-	metric(out, "flannel_etcd_request_errors_total", "counter",
-	       "etcd requests that failed (transport errors and error answers).", es.errors);
-	metric(out, "flannel_etcd_watch_reconnects_total", "counter", "Watch stream reconnects.",
-	       es.watch_reconnects);
-	metric(out, "flannel_etcd_watch_messages_total", "counter",
-	       "Watch response messages received from etcd (one can carry many events).",
-	       es.watch_messages);
-	metric(out, "flannel_ready", "gauge", "1 when /readyz answers 200.", is_ready(d));
-	if (d->have_conf && !d->conf.enable_nftables)
-		metric(out, "flannel_br_netfilter", "gauge",
-		       "1 when the bridge-nf-call sysctls iptables mode needs exist (br_netfilter "
-		       "loaded), 0 when not.",
-		       !brnf_missing(BRNF_SYSCTL_DIR, d->conf.enable_ipv4, d->conf.enable_ipv6,
-				     NULL, 0));
-	if (d->backend && d->bops->metrics)
-		d->bops->metrics(d->backend, out);
-}
-
-static const struct health_ops health_ops = {
-	.ready = is_ready,
-	.metrics = write_metrics,
-};
-
 static void warn_prev(void *arg, const char *msg)
 {
 	struct daemon *d = arg;
@@ -776,7 +655,7 @@ int daemon_start(struct loop *loop, const struct options *opts, const struct ifa
 		goto fail;
 	}
 	if (opts->healthz_port > 0) {
-		r = health_start(loop, opts->healthz_ip, opts->healthz_port, &health_ops, d,
+		r = health_start(loop, opts->healthz_ip, opts->healthz_port, &daemon_health_ops, d,
 				 &d->health);
 		if (r < 0) {
 			log_error("Failed to start the health server on %s:%d: %s",

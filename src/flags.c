@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Command line and FLANNELD_* environment parsing, table driven, Go flag syntax. */
 #include "flags.h"
-#include "http_url.h"
+#include "etcd/http_url.h"
 #include "textutil.h"
 
 #include <ctype.h>

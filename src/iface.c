@@ -14,7 +14,7 @@
 #include "ifset.h"
 #include "ip.h"
 #include "log.h"
-#include "nl.h"
+#include "netlink/nl.h"
 
 /* How many addresses the "has N IPv4 addresses" line names. */
 #define LIST_MAX 8

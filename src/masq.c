@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The masquerade and forward rules: a pass of tasks that puts them in
+ * place and the resync that keeps them there, and iptables mode (its
+ * version, iptables-save/-restore per table and family). nftables mode is
+ * masq_nft.c's.
+ */
 #include "masq.h"
 
-#include <dlfcn.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <nftables/libnftables.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,102 +16,9 @@
 
 #include "log.h"
 #include "loop.h"
+#include "masq_impl.h"
 #include "masq_rules.h"
 #include "proc_run.h"
-
-#define TOOL_TIMEOUT_MS 10000
-#define LIBNFTABLES	"libnftables.so.1"
-
-/* libnftables, loaded on first use: only nftables mode needs it. */
-#define NFT_SYMBOLS(X)                                                                             \
-	X(nft_ctx_new)                                                                             \
-	X(nft_ctx_free)                                                                            \
-	X(nft_ctx_buffer_output)                                                                   \
-	X(nft_ctx_get_output_buffer)                                                               \
-	X(nft_ctx_buffer_error)                                                                    \
-	X(nft_ctx_get_error_buffer)                                                                \
-	X(nft_run_cmd_from_buffer)
-
-static struct {
-	void *handle;
-#define X(name) __typeof__(&name) name;
-	NFT_SYMBOLS(X)
-#undef X
-} nft;
-
-/*
- * A pass puts and keeps the rules in place: a list of tasks run one after
- * the other, each waiting for its helper program as a loop event.
- */
-enum task_kind {
-	T_VERSION,    /* iptables --version: --random-fully and --wait need 1.6.2 */
-	T_NFT_REMOVE, /* iptables mode: our nftables tables of an earlier run go */
-	T_IPT_REMOVE, /* nftables mode: our iptables chain of table/family goes */
-	T_IPT_ENSURE, /* our iptables chain of table/family holds our rules: save, check, restore */
-	T_NFT_APPLY,  /* our nftables tables hold our rules (libnftables, on a thread) */
-	T_READY,      /* the masquerade rules are in: tell masq_apply's caller */
-};
-
-struct task {
-	enum task_kind kind;
-	enum masq_table table;
-	bool v6;
-};
-
-struct masq {
-	struct loop *loop;
-	struct masq_config cfg;
-	struct masq_spec spec;
-	struct loop_timer resync;
-	bool ipt_wait;	     /* iptables-restore takes --wait (1.6.2 and later) */
-	bool version_known;  /* ipt_wait and spec.random_fully are settled */
-	bool cleaned;	     /* the other mode's rules were looked for */
-	struct nft_ctx *nft; /* NULL while a job has it */
-	char *nft_listing;   /* our table as nft listed it right after we wrote it */
-	struct nft_job *job; /* the nft transaction on its thread, if any */
-	bool job_awaited;    /* the pass waits for it (it is not past its deadline) */
-	struct loop_timer job_deadline;
-	char last_err[256];
-
-	/* The pass under way. */
-	bool running;
-	bool restart;  /* masq_apply during the pass: start over with the new spec */
-	bool announce; /* a pass of masq_apply (not of the resync): say what is in place */
-	bool changed;  /* something was rewritten */
-	struct task tasks[12];
-	size_t ntasks, next;
-	bool restoring; /* the task's iptables-save is done, its restore runs */
-	int tries;	/* iptables-save + restore rounds of this task */
-	struct proc *proc;
-	masq_ready_cb ready;
-	void *ready_arg;
-	char err[256];
-};
-
-static int nft_load(char *err, size_t errlen)
-{
-	void *h;
-
-	if (nft.handle)
-		return 0;
-	h = dlopen(LIBNFTABLES, RTLD_NOW | RTLD_LOCAL);
-	if (!h) {
-		snprintf(err, errlen, "cannot load %s (Debian package libnftables1): %s",
-			 LIBNFTABLES, dlerror());
-		return -ENOENT;
-	}
-#define X(name)                                                                                    \
-	nft.name = (__typeof__(&name))dlsym(h, #name);                                             \
-	if (!nft.name) {                                                                           \
-		snprintf(err, errlen, "%s lacks %s", LIBNFTABLES, #name);                          \
-		dlclose(h);                                                                        \
-		return -ENOENT;                                                                    \
-	}
-	NFT_SYMBOLS(X)
-#undef X
-	nft.handle = h;
-	return 0;
-}
 
 /* ------------------------------------------------------------ iptables */
 
@@ -284,239 +192,6 @@ static int nft_remove_start(struct masq *m)
 	return len ? start(m, argv, script, false) : 0;
 }
 
-/* ------------------------------------------------------------ nftables */
-
-/*
- * libnftables talks to the kernel synchronously and can wait on others
- * (the nfnetlink commit lock, a huge ruleset being loaded), so it runs on
- * a thread of its own, one transaction at a time, and the loop only sees
- * the end of it: the thread closes its end of a pipe. A thread cannot be
- * killed, so past the deadline the pass fails and the job is left to
- * finish; no other starts meanwhile, and the context comes back with it.
- */
-enum job_state { JOB_RUNNING, JOB_DONE, JOB_ORPHANED };
-
-struct nft_job {
-	_Atomic int state; /* enum job_state: who frees the job (see nft_job_main) */
-	int rfd, wfd;	   /* the pipe: the thread closes wfd when it is done */
-	struct nft_ctx *ctx;
-	/* In: "list table ..." per family (NULL: none), the script, the listing we know. */
-	char *list_cmd[2], *script, *known;
-	/* Out: 0 or a negative errno, whether the script was run, our tables as listed. */
-	int r;
-	bool changed;
-	char *listing;
-	char err[256];
-	uint64_t started_ms;
-};
-
-static void nft_job_free(struct nft_job *j)
-{
-	if (j->ctx)
-		nft.nft_ctx_free(j->ctx);
-	for (int i = 0; i < 2; i++)
-		free(j->list_cmd[i]);
-	free(j->script);
-	free(j->known);
-	free(j->listing);
-	free(j);
-}
-
-static int nft_run(struct nft_job *j, const char *cmd, char **listing)
-{
-	int r = nft.nft_run_cmd_from_buffer(j->ctx, cmd);
-	const char *e;
-
-	if (r != 0) {
-		e = nft.nft_ctx_get_error_buffer(j->ctx);
-		snprintf(j->err, sizeof(j->err), "nft: %.*s", (int)strcspn(e ? e : "", "\n"),
-			 e && *e ? e : "command failed");
-		return -EIO;
-	}
-	if (listing) {
-		const char *o = nft.nft_ctx_get_output_buffer(j->ctx);
-
-		*listing = strdup(o ? o : "");
-		if (!*listing)
-			return -ENOMEM;
-	} else {
-		nft.nft_ctx_get_output_buffer(j->ctx); /* reset it */
-	}
-	return 0;
-}
-
-/* Our tables as nft lists them (both families, one after the other). */
-static int nft_list(struct nft_job *j, char **listing)
-{
-	char *part[2] = { NULL, NULL };
-	int r = 0;
-
-	for (int v6 = 0; v6 < 2 && r == 0; v6++)
-		if (j->list_cmd[v6])
-			r = nft_run(j, j->list_cmd[v6], &part[v6]);
-	if (r == 0 && asprintf(listing, "%s%s", part[0] ? part[0] : "", part[1] ? part[1] : "") < 0)
-		r = -ENOMEM;
-	free(part[0]);
-	free(part[1]);
-	return r;
-}
-
-/* On the thread: unchanged since we wrote it, or written and listed again. */
-static int nft_apply(struct nft_job *j)
-{
-	char *now = NULL;
-	int r;
-
-	if (j->known && nft_list(j, &now) == 0 && strcmp(now, j->known) == 0) {
-		free(now);
-		return 0;
-	}
-	free(now);
-	r = nft_run(j, j->script, NULL);
-	if (r < 0)
-		return r;
-	r = nft_list(j, &j->listing);
-	if (r < 0)
-		return r;
-	j->changed = true;
-	return 0;
-}
-
-static void *nft_job_main(void *arg)
-{
-	struct nft_job *j = arg;
-	int wfd = j->wfd;
-
-	j->r = nft_apply(j);
-	if (j->r == -ENOMEM)
-		snprintf(j->err, sizeof(j->err), "out of memory");
-	/* Forgotten by a masq_free meanwhile: ours to free. Else the loop's, once wfd closes. */
-	if (atomic_exchange(&j->state, JOB_DONE) == JOB_ORPHANED)
-		nft_job_free(j);
-	close(wfd);
-	return NULL;
-}
-
-static void step(struct masq *m, int r);
-
-/* The thread is done (its pipe end closed): take the context back, report unless abandoned. */
-static void nft_job_ended(int fd, unsigned events, void *arg)
-{
-	struct masq *m = arg;
-	struct nft_job *j = m->job;
-	bool awaited = m->job_awaited;
-	int r = j->r;
-
-	loop_io_del(m->loop, j->rfd);
-	close(j->rfd);
-	loop_timer_cancel(m->loop, &m->job_deadline);
-	m->job = NULL;
-	m->job_awaited = false;
-	if (!m->nft) {
-		m->nft = j->ctx;
-		j->ctx = NULL;
-	}
-	if (!awaited) {
-		log_info("nft finished after %llu ms, past its deadline",
-			 (unsigned long long)(loop_now_ms() - j->started_ms));
-		nft_job_free(j);
-		return;
-	}
-	if (!m->restart) {
-		if (r < 0)
-			snprintf(m->err, sizeof(m->err), "%s", j->err);
-		if (r == 0 && j->changed) {
-			free(m->nft_listing);
-			m->nft_listing = j->listing;
-			j->listing = NULL;
-			m->changed = true;
-		}
-	}
-	nft_job_free(j);
-	step(m, m->restart ? 0 : r);
-}
-
-static void nft_job_expired(void *arg)
-{
-	struct masq *m = arg;
-
-	/* The job finishes on its own; its result no longer counts. */
-	m->job_awaited = false;
-	snprintf(m->err, sizeof(m->err), "nft did not finish in %d ms", TOOL_TIMEOUT_MS);
-	step(m, m->restart ? 0 : -ETIMEDOUT);
-}
-
-/* Start the transaction on its thread: 1 when it runs, < 0 when it could not (m->err). */
-static int nft_start(struct masq *m)
-{
-	struct nft_job *j;
-	int p[2], r = -ENOMEM;
-	pthread_attr_t attr;
-	pthread_t tid;
-
-	if (m->job) {
-		snprintf(m->err, sizeof(m->err),
-			 "nft has not returned from a transaction started %llu s ago",
-			 (unsigned long long)(loop_now_ms() - m->job->started_ms) / 1000);
-		return -EBUSY;
-	}
-	j = calloc(1, sizeof(*j));
-	if (!j)
-		goto oom;
-	atomic_init(&j->state, JOB_RUNNING);
-	j->rfd = j->wfd = -1;
-	for (int v6 = 0; v6 < 2; v6++)
-		if ((v6 ? m->spec.v6 : m->spec.v4) &&
-		    asprintf(&j->list_cmd[v6], "list table %s %s", v6 ? "ip6" : "ip",
-			     v6 ? m->spec.nft_table6 : m->spec.nft_table) < 0) {
-			j->list_cmd[v6] = NULL;
-			goto oom;
-		}
-	j->script = masq_nft_script(&m->spec);
-	if (!j->script || (m->nft_listing && !(j->known = strdup(m->nft_listing))))
-		goto oom;
-	if (pipe2(p, O_CLOEXEC) < 0) {
-		r = -errno;
-		snprintf(m->err, sizeof(m->err), "nft: pipe: %s", strerror(errno));
-		goto fail;
-	}
-	j->rfd = p[0];
-	j->wfd = p[1];
-	r = loop_io_add(m->loop, j->rfd, LOOP_READ, nft_job_ended, m);
-	if (r < 0) {
-		snprintf(m->err, sizeof(m->err), "nft: %s", strerror(-r));
-		goto fail;
-	}
-	j->ctx = m->nft;
-	j->started_ms = loop_now_ms();
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	r = -pthread_create(&tid, &attr, nft_job_main, j);
-	pthread_attr_destroy(&attr);
-	if (r < 0) {
-		j->ctx = NULL;
-		loop_io_del(m->loop, j->rfd);
-		snprintf(m->err, sizeof(m->err), "nft: cannot start a thread: %s", strerror(-r));
-		goto fail;
-	}
-	m->nft = NULL; /* the thread's until it ends */
-	m->job = j;
-	m->job_awaited = true;
-	loop_timer_arm(m->loop, &m->job_deadline, TOOL_TIMEOUT_MS);
-	return 1;
-oom:
-	snprintf(m->err, sizeof(m->err), "out of memory");
-fail:
-	if (j) {
-		if (j->rfd >= 0)
-			close(j->rfd);
-		if (j->wfd >= 0)
-			close(j->wfd);
-		nft_job_free(j);
-	}
-	return r;
-}
-
 /* ------------------------------------------------------------ both */
 
 static const char *mode(const struct masq *m)
@@ -646,7 +321,7 @@ static int task_begin(struct masq *m, const struct task *t)
 	case T_IPT_ENSURE:
 		return ipt_start(m, t, false, NULL);
 	case T_NFT_APPLY:
-		return nft_start(m);
+		return masq_nft_start(m);
 	case T_READY:
 		if (m->announce && m->cfg.masq)
 			log_in_place(m, true);
@@ -683,7 +358,7 @@ static int task_result(struct masq *m, int status, char *out, const char *text)
 }
 
 /* Go on from r (the current task's state) until a helper runs or the pass ends. */
-static void step(struct masq *m, int r)
+void masq_step(struct masq *m, int r)
 {
 	for (;;) {
 		if (m->restart) {
@@ -718,14 +393,14 @@ static void task_done(void *arg, int status, char *out, const char *text)
 	if (!m->restart)
 		r = task_result(m, status, out, text);
 	free(out);
-	step(m, r);
+	masq_step(m, r);
 }
 
 static void start_pass(struct masq *m)
 {
 	m->running = true;
 	plan(m);
-	step(m, task_begin(m, &m->tasks[0]));
+	masq_step(m, task_begin(m, &m->tasks[0]));
 }
 
 static void on_resync(void *arg)
@@ -771,21 +446,14 @@ int masq_new(struct loop *loop, const struct masq_config *c, struct masq **ret)
 	m->spec.forward = c->forward;
 	masq_names(&m->spec, c->etcd_prefix, c->default_prefix);
 	loop_timer_init(&m->resync, on_resync, m);
-	loop_timer_init(&m->job_deadline, nft_job_expired, m);
+	loop_timer_init(&m->job_deadline, masq_nft_job_expired, m);
 	if (c->nftables) {
-		r = nft_load(err, sizeof(err));
-		if (r == 0) {
-			m->nft = nft.nft_ctx_new(NFT_CTX_DEFAULT);
-			if (!m->nft)
-				r = -ENOMEM;
-		}
+		r = masq_nft_new(m, err, sizeof(err));
 		if (r < 0) {
 			log_error("nftables mode: %s", r == -ENOMEM ? "out of memory" : err);
 			free(m);
 			return r;
 		}
-		nft.nft_ctx_buffer_output(m->nft);
-		nft.nft_ctx_buffer_error(m->nft);
 		m->spec.random_fully = c->random_fully;
 	}
 	*ret = m;
@@ -798,16 +466,7 @@ void masq_free(struct masq *m)
 		return;
 	proc_cancel(m->proc);
 	loop_timer_cancel(m->loop, &m->resync);
-	loop_timer_cancel(m->loop, &m->job_deadline);
-	if (m->job) {
-		/* Still on its thread: whoever of us comes last frees it. */
-		loop_io_del(m->loop, m->job->rfd);
-		close(m->job->rfd);
-		if (atomic_exchange(&m->job->state, JOB_ORPHANED) == JOB_DONE)
-			nft_job_free(m->job);
-	}
-	if (m->nft)
-		nft.nft_ctx_free(m->nft);
+	masq_nft_free(m);
 	free(m->nft_listing);
 	free(m);
 }

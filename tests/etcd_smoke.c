@@ -1,13 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Smoke test of the etcd client (src/etcd.c over native gRPC: grpc.c,
+ * Smoke test of the etcd client (src/etcd/ over native gRPC: grpc.c,
  * grpc_msg.c, etcd_pb.c) against real loopback etcd servers it starts
  * itself, and against a scripted fake gRPC server (HTTP/2 frames written by
  * hand, in threads). Not part of the daemon. Build (after `make`, which
  * generates build-gen/; tests/integration/test_etcd_client.sh does this):
  *   cc -std=gnu11 -D_GNU_SOURCE -Isrc -Ibuild-gen -o etcd_smoke tests/etcd_smoke.c \
- *       src/etcd.c src/etcd_pb.c src/grpc.c src/grpc_msg.c src/http_url.c src/tls.c \
- *       src/textutil.c src/loop.c src/log.c build-gen/kv.pb-c.c build-gen/rpc.pb-c.c \
+ *       src/etcd/*.c src/textutil.c src/loop.c src/log.c build-gen/kv.pb-c.c build-gen/rpc.pb-c.c \
  *       -lprotobuf-c -lnghttp2 -lpthread -ldl
  * Run: ./etcd_smoke [-v]   (needs /usr/bin/etcd and etcdctl 3.4, openssl for
  * the TLS part). Ports on 127.0.0.1: etcd 23791-23792 (gRPC gateway off,
@@ -37,7 +36,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "etcd.h"
+#include "etcd/etcd.h"
 #include "log.h"
 #include "loop.h"
 #include "rpc.pb-c.h"

@@ -7,7 +7,7 @@
 
 #include "backend/backend.h"
 #include "iface.h"
-#include "subnet.h"
+#include "lease/subnet.h"
 
 struct backend {
 	unsigned mtu;

@@ -29,11 +29,11 @@
 #include "iface.h"
 #include "ip.h"
 #include "jsonutil.h"
-#include "lease.h"
+#include "lease/lease.h"
 #include "log.h"
 #include "loop.h"
 #include "proc_run.h"
-#include "subnet.h"
+#include "lease/subnet.h"
 #include "textutil.h"
 
 #define TIMEOUT_DEFAULT_S 30

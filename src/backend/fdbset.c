@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Reference counts of FDB entries and MACs: open addressing, linear probing, no tombstones. */
-#include "fdbset.h"
+#include "backend/fdbset.h"
 
-#include "keyhash.h"
+#include "lease/keyhash.h"
 
 #include <errno.h>
 #include <stdbool.h>

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "ip.h"
-#include "keyhash.h"
+#include "lease/keyhash.h"
 
 struct fdbset_slot;
 

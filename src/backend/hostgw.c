@@ -29,12 +29,12 @@
 #include "backend/routes.h"
 #include "config.h"
 #include "iface.h"
-#include "lease.h"
+#include "lease/lease.h"
 #include "log.h"
 #include "loop.h"
-#include "nl.h"
-#include "nlmon.h"
-#include "subnet.h"
+#include "netlink/nl.h"
+#include "netlink/nlmon.h"
+#include "lease/subnet.h"
 
 #ifndef IFF_LOWER_UP
 #define IFF_LOWER_UP 0x10000

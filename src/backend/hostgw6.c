@@ -11,10 +11,10 @@
 #include "backend/repair.h"
 #include "backend/routes.h"
 #include "iface.h"
-#include "lease.h"
+#include "lease/lease.h"
 #include "log.h"
-#include "nl.h"
-#include "subnet.h"
+#include "netlink/nl.h"
+#include "lease/subnet.h"
 
 #define TYPE "host-gw"
 

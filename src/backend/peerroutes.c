@@ -12,10 +12,10 @@
 #include "backend/peerroutes.h"
 #include "backend/repair.h"
 #include "backend/routes.h"
-#include "lease.h"
+#include "lease/lease.h"
 #include "log.h"
-#include "nl.h"
-#include "subnet.h"
+#include "netlink/nl.h"
+#include "lease/subnet.h"
 
 enum op { OP_ROUTE_ADD = 1, OP_ROUTE_DEL, OP_NH_ADD, OP_NH_DEL };
 

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "ip.h"
-#include "nl.h"
+#include "netlink/nl.h"
 
 struct route_want {
 	struct ip4net dst;

@@ -9,7 +9,7 @@
 #include <sys/socket.h>
 
 #include "log.h"
-#include "nl.h"
+#include "netlink/nl.h"
 
 struct addr_list {
 	int ifindex;

@@ -22,12 +22,12 @@
 #include "config.h"
 #include "iface.h"
 #include "jsonutil.h"
-#include "lease.h"
+#include "lease/lease.h"
 #include "log.h"
 #include "loop.h"
-#include "nl.h"
-#include "nlmon.h"
-#include "subnet.h"
+#include "netlink/nl.h"
+#include "netlink/nlmon.h"
+#include "lease/subnet.h"
 #include "textutil.h"
 
 #define UDP_DEFAULT_PORT 8285

@@ -36,12 +36,12 @@
 #include "backend/vxlan_conf.h"
 #include "config.h"
 #include "iface.h"
-#include "lease.h"
+#include "lease/lease.h"
 #include "log.h"
 #include "loop.h"
-#include "nl.h"
-#include "nlmon.h"
-#include "subnet.h"
+#include "netlink/nl.h"
+#include "netlink/nlmon.h"
+#include "lease/subnet.h"
 #include "textutil.h"
 
 #ifndef AF_BRIDGE

@@ -18,10 +18,10 @@
 #include "backend/routes.h"
 #include "backend/vxlan_conf.h"
 #include "iface.h"
-#include "lease.h"
+#include "lease/lease.h"
 #include "log.h"
-#include "nl.h"
-#include "subnet.h"
+#include "netlink/nl.h"
+#include "lease/subnet.h"
 
 #ifndef AF_BRIDGE
 #define AF_BRIDGE 7

@@ -27,14 +27,14 @@
 #include "backend/tundev.h"
 #include "config.h"
 #include "iface.h"
-#include "lease.h"
+#include "lease/lease.h"
 #include "log.h"
 #include "loop.h"
-#include "nl.h"
-#include "nlmon.h"
-#include "subnet.h"
-#include "wg_key.h"
-#include "wg_nl.h"
+#include "netlink/nl.h"
+#include "netlink/nlmon.h"
+#include "lease/subnet.h"
+#include "backend/wg_key.h"
+#include "backend/wg_nl.h"
 
 #ifndef IFF_LOWER_UP
 #define IFF_LOWER_UP 0x10000

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# The etcd client (src/etcd.c over native gRPC: grpc.c, grpc_msg.c,
+# The etcd client (src/etcd/ over native gRPC: grpc.c, grpc_msg.c,
 # etcd_pb.c) against real etcd servers: kv, txn, leases, watch (multi-event
 # messages, fragments, compaction), endpoint failover, etcd restarts, auth
 # (tokens, re-authentication) and TLS (client certificates, wrong CA); and
@@ -33,8 +33,7 @@ for f in "${PB_SRCS[@]}" "${PB_SRCS[@]/%.c/.h}"; do
 done
 cc -std=gnu11 -D_GNU_SOURCE -Isrc -Ibuild-gen -O1 -g -fno-omit-frame-pointer \
 	-fsanitize=address,undefined -fno-sanitize-recover=all -o "$BIN" \
-	tests/etcd_smoke.c src/etcd.c src/etcd_pb.c src/grpc.c src/grpc_msg.c src/http_url.c \
-	src/tls.c src/textutil.c src/loop.c src/log.c "${PB_SRCS[@]}" \
+	tests/etcd_smoke.c src/etcd/*.c src/textutil.c src/loop.c src/log.c "${PB_SRCS[@]}" \
 	-lprotobuf-c -lnghttp2 -lpthread -ldl || fail "etcd_smoke does not build"
 (cd "$TMP" && timeout 240 ip netns exec "$NS" "$BIN") >"$TMP/smoke.log" 2>&1 || {
 	tail -n 40 "$TMP/smoke.log" >&2

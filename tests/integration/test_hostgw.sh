@@ -20,7 +20,7 @@ require_root
 require_etcd
 require_flanneld
 
-PROTO=158 # NL_RTPROT_FLANNEL in src/nl.h
+PROTO=158 # NL_RTPROT_FLANNEL in src/netlink/nl.h
 CONFIG='{"Network":"10.244.0.0/16","Backend":{"Type":"host-gw"}}'
 
 topo_up 3

@@ -20,7 +20,7 @@ require_root
 require_etcd
 require_flanneld
 
-PROTO=158 # NL_RTPROT_FLANNEL in src/nl.h
+PROTO=158 # NL_RTPROT_FLANNEL in src/netlink/nl.h
 topo_up 2
 etcd_start
 

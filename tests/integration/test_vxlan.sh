@@ -18,7 +18,7 @@ require_etcd
 require_flanneld
 command -v iperf3 >/dev/null || skip "iperf3 not installed (scripts/deps.sh)"
 
-PROTO=158 # NL_RTPROT_FLANNEL in src/nl.h
+PROTO=158 # NL_RTPROT_FLANNEL in src/netlink/nl.h
 DEV=flannel.1
 CONFIG='{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}'
 

@@ -18,7 +18,7 @@ require_root
 require_etcd
 require_flanneld
 
-PROTO=158 # NL_RTPROT_FLANNEL in src/nl.h
+PROTO=158 # NL_RTPROT_FLANNEL in src/netlink/nl.h
 DEV=flannel.1
 HEAL_MS=500 # README: every repair is in the kernel within 500 ms of the damage
 

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "etcd.h"
+#include "etcd/etcd.h"
 
 enum fake_kind {
 	FAKE_RANGE,

@@ -11,7 +11,7 @@
 #include <time.h>
 #include <cmocka.h>
 
-#include "alloc_choice.h"
+#include "lease/alloc_choice.h"
 #include "config.h"
 
 static void conf_from(const char *json, struct netconf *c)

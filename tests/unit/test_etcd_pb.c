@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "etcd_pb.h"
+#include "etcd/etcd_pb.h"
 #include "kv.pb-c.h"
 #include "rpc.pb-c.h"
 

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "grpc_msg.h"
+#include "etcd/grpc_msg.h"
 
 static size_t frame(uint8_t *out, const char *msg)
 {

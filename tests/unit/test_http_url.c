@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "http_url.h"
+#include "etcd/http_url.h"
 
 static void url_ok(const char *s, bool tls, const char *host, const char *port, const char *path)
 {

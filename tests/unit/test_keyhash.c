@@ -17,8 +17,8 @@
 #include <cmocka.h>
 
 #include "backend/fdbset.h"
-#include "keyhash.h"
-#include "leasecache.h"
+#include "lease/keyhash.h"
+#include "lease/leasecache.h"
 
 /* Keys colliding in the low COLLIDE_BITS bits collide in every table up to 2^COLLIDE_BITS slots. */
 #define COLLIDE_BITS 12

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "leasecache.h"
+#include "lease/leasecache.h"
 
 /* Enough entries to force several rehashes of a table that starts small. */
 #define MANY 5000

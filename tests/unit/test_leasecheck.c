@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "config.h"
-#include "leasecheck.h"
+#include "lease/leasecheck.h"
 
 #define DIR "/coreos.com/network/subnets"
 

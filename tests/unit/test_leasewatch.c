@@ -15,9 +15,9 @@
 #include <cmocka.h>
 
 #include "fake_etcd.h"
-#include "lease.h"
-#include "leasecache.h"
-#include "leasewatch.h"
+#include "lease/lease.h"
+#include "lease/leasecache.h"
+#include "lease/leasewatch.h"
 
 #define PREFIX	"/coreos.com/network"
 #define SUBNETS PREFIX "/subnets"

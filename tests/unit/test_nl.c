@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "nl.h"
+#include "netlink/nl.h"
 
 /* ifindexes this high do not exist in any test environment. */
 #define NO_IFINDEX 1000000

@@ -20,7 +20,7 @@
 
 #include <cmocka.h>
 
-#include "nl.h"
+#include "netlink/nl.h"
 
 /* Expected messages are written field by field in the kernel's layout (host order). */
 struct blob {

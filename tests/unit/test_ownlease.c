@@ -17,10 +17,10 @@
 
 #include "config.h"
 #include "fake_etcd.h"
-#include "lease.h"
-#include "leasecache.h"
-#include "leasewatch.h"
-#include "ownlease.h"
+#include "lease/lease.h"
+#include "lease/leasecache.h"
+#include "lease/leasewatch.h"
+#include "lease/ownlease.h"
 
 #define PREFIX	"/coreos.com/network"
 #define SUBNETS PREFIX "/subnets"

@@ -11,7 +11,7 @@
 #include <errno.h>
 #include <cmocka.h>
 
-#include "subnet.h"
+#include "lease/subnet.h"
 
 static int key_parse(const char *s, struct subnet_key *k)
 {

@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "wg_key.h"
+#include "backend/wg_key.h"
 
 /* RFC 7748 6.1, Alice. */
 static const uint8_t priv[32] = { 0x77, 0x07, 0x6d, 0x0a, 0x73, 0x18, 0xa5, 0x7d, 0x3c, 0x16, 0xc1,

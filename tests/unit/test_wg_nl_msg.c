@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "wg_nl.h"
+#include "backend/wg_nl.h"
 
 #define FAM 0x1d
 

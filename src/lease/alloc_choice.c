@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "alloc_choice.h"
+#include "lease/alloc_choice.h"
 #include "config.h"
 
 typedef unsigned __int128 u128;

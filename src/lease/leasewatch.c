@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Lease list-and-watch: a cache that mirrors <prefix>/subnets, with events. */
-#include "leasewatch.h"
+#include "lease/leasewatch.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "etcd.h"
-#include "lease.h"
-#include "leasecache.h"
-#include "leasecheck.h"
+#include "etcd/etcd.h"
+#include "lease/lease.h"
+#include "lease/leasecache.h"
+#include "lease/leasecheck.h"
 #include "log.h"
 #include "loop.h"
 #include "textutil.h"

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "wg_key.h"
+#include "backend/wg_key.h"
 
 #include <dlfcn.h>
 #include <errno.h>

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "etcd.h"
+#include "etcd/etcd.h"
 
 /* A malloc'd encoded message; free(data). */
 struct etcd_pb_buf {

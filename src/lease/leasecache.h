@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "lease.h"
+#include "lease/lease.h"
 
 struct leasecache;
 

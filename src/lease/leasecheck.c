@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Checks on other hosts' lease keys and subnets (see leasecheck.h). */
-#include "leasecheck.h"
+#include "lease/leasecheck.h"
 
 #include <errno.h>
 #include <stdio.h>

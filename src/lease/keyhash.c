@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* SipHash-1-3 (Aumasson and Bernstein's SipHash, one compression round, three final). */
-#include "keyhash.h"
+#include "lease/keyhash.h"
 
 #include <string.h>
 #include <sys/random.h>

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "jsonutil.h"
-#include "subnet.h"
+#include "lease/subnet.h"
 #include "textutil.h"
 
 #define TYPE_ERROR 1

@@ -12,7 +12,7 @@
 #include <stddef.h>
 
 #include "config.h"
-#include "subnet.h"
+#include "lease/subnet.h"
 
 /*
  * A key as flannel writes it: dir ("<prefix>/subnets"), '/', then

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* TLS client sessions over OpenSSL 3, resolved with dlopen() on first use. */
-#include "tls.h"
+#include "etcd/tls.h"
 
 #include <arpa/inet.h>
 #include <dlfcn.h>

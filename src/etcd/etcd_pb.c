@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* etcd gRPC messages: requests packed and replies unpacked with protobuf-c's generated code. */
-#include "etcd_pb.h"
+#include "etcd/etcd_pb.h"
 
 #include <errno.h>
 #include <stdbool.h>

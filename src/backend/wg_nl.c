@@ -10,8 +10,8 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
-#include "nl.h"
-#include "wg_nl.h"
+#include "netlink/nl.h"
+#include "backend/wg_nl.h"
 
 #ifndef NETLINK_EXT_ACK
 #define NETLINK_EXT_ACK 11

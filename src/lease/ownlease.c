@@ -4,85 +4,31 @@
  * carries our PublicIP, else the previous subnet, else a random free one) but
  * every write is guarded by a compare, lost races are retried, renewal is a
  * keep-alive of the same etcd lease (nothing is rewritten, nothing leaks), and
- * reservations (keys without an etcd lease) stay lease-less.
+ * reservations (keys without an etcd lease) stay lease-less. Which key to
+ * claim is ownlease_choose.c's.
  */
-#include "ownlease.h"
+#include "lease/ownlease.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
-#include "alloc_choice.h"
 #include "config.h"
-#include "etcd.h"
-#include "lease.h"
-#include "leasecache.h"
-#include "leasecheck.h"
-#include "leasewatch.h"
+#include "etcd/etcd.h"
+#include "lease/lease.h"
+#include "lease/leasecache.h"
+#include "lease/leasecheck.h"
+#include "lease/leasewatch.h"
+#include "lease/ownlease_impl.h"
 #include "log.h"
 #include "loop.h"
 
-#define RETRY_MS       1000
-#define RENEW_RETRY_MS 10000
-#define MAX_ATTEMPTS   100
-
-enum state { ST_IDLE, ST_BUSY, ST_HELD, ST_FAILED };
-
-struct ownlease {
-	struct loop *loop;
-	struct etcd *etcd;
-	struct leasewatch *watch;
-	const struct ownlease_ops *ops;
-	void *arg;
-
-	char *prefix;
-	const struct netconf *conf;
-	uint32_t public_ip;
-	bool has_public_ipv6;
-	struct ip6 public_ipv6;
-	const struct lease_attrs *attrs;
-	char *value; /* our lease value as JSON */
-	size_t value_len;
-	int64_t ttl_s, renew_margin_s;
-
-	enum state state;
-	unsigned attempts;
-	bool has_pref;
-	struct ip4net pref;
-	bool has_pref6; /* the previous subnet.env's FLANNEL_IPV6_SUBNET */
-	struct ip6net pref6;
-	int64_t granted; /* granted for a create, not yet attached; 0: none */
-	bool granting;	 /* a grant is in flight */
-	bool create_waits_grant;
-	int64_t granted_ttl;
-	uint64_t granted_at; /* loop_now_ms() of that grant */
-
-	/* The key being worked on. */
-	char target_key[512];
-	struct subnet_key target;
-	int64_t target_lease, target_create_rev;
-	int64_t target_ttl; /* remaining TTL of target_lease at target_at */
-	uint64_t target_at;
-	const char *how; /* log wording for the way it was found */
-
-	/* Held lease. */
-	struct lease own;
-	int64_t expiry_wall;
-	int64_t renewing;
-	uint64_t acquisitions;
-	bool publish_pending; /* the held key does not carry our current value yet */
-
-	struct loop_timer retry_timer, renew_timer, publish_timer;
-};
-
-static void choose(struct ownlease *o);
 static void publish(struct ownlease *o);
 
 /* Upstream's test, per family: in range with the right length, or absent when disabled. */
-static bool compatible(const struct ownlease *o, const struct subnet_key *k)
+bool ownlease_compatible(const struct ownlease *o, const struct subnet_key *k)
 {
 	const struct netconf *c = o->conf;
 	bool v6 = k->has_v6 && k->v6.len != 0;
@@ -99,7 +45,7 @@ static bool compatible(const struct ownlease *o, const struct subnet_key *k)
 	       ip6_to_u128(&k->v6.addr) <= ip6_to_u128(&c->ipv6_subnet_max);
 }
 
-static char *describe(const struct subnet_key *k, char *buf, size_t size)
+char *ownlease_describe(const struct subnet_key *k, char *buf, size_t size)
 {
 	struct ip6net none = { .len = 0 };
 	char a[IP_STRLEN], b[IP_STRLEN];
@@ -114,7 +60,7 @@ static char *describe(const struct subnet_key *k, char *buf, size_t size)
  * (upstream's IPv6-only mode compares 0.0.0.0 with 0.0.0.0, so it takes
  * over any lease).
  */
-static bool is_ours(const struct ownlease *o, const struct lease_attrs *a)
+bool ownlease_is_ours(const struct ownlease *o, const struct lease_attrs *a)
 {
 	if (o->conf->enable_ipv4)
 		return a->public_ip == o->public_ip;
@@ -130,7 +76,7 @@ static const char *our_ip(const struct ownlease *o, char *buf)
 	return ip6_format(&o->public_ipv6, buf);
 }
 
-static void retry_later(struct ownlease *o, const char *what, const struct etcd_reply *r)
+void ownlease_retry_later(struct ownlease *o, const char *what, const struct etcd_reply *r)
 {
 	log_warnx("%s: %s, retrying in 1s", what,
 		  r && r->message ? r->message
@@ -187,8 +133,9 @@ static void held(struct ownlease *o, int64_t etcd_lease, int64_t create_rev, int
 		schedule_renewal(o, ttl_s);
 	else
 		o->expiry_wall = 0;
-	log_info("%s (%s) to current node (%s)%s", o->how, describe(&o->target, buf, sizeof(buf)),
-		 our_ip(o, pub), etcd_lease ? "" : ", kept as a reservation without etcd lease");
+	log_info("%s (%s) to current node (%s)%s", o->how,
+		 ownlease_describe(&o->target, buf, sizeof(buf)), our_ip(o, pub),
+		 etcd_lease ? "" : ", kept as a reservation without etcd lease");
 	/* Attributes that changed while we were acquiring may not be in the key. */
 	if (o->publish_pending)
 		publish(o);
@@ -227,7 +174,7 @@ static void create_reply(void *arg, const struct etcd_reply *r)
 	if (r->err) {
 		if (r->grpc_code == 5)
 			o->granted = 0; /* our granted lease vanished */
-		retry_later(o, "Creating the subnet lease failed", r);
+		ownlease_retry_later(o, "Creating the subnet lease failed", r);
 		return;
 	}
 	if (r->succeeded) {
@@ -238,7 +185,7 @@ static void create_reply(void *arg, const struct etcd_reply *r)
 	log_info("Subnet %s was taken by another host meanwhile, picking another", o->target_key);
 	learn_kvs(o, r);
 	o->has_pref = o->has_pref6 = false;
-	choose(o);
+	ownlease_choose(o);
 }
 
 static void create_txn(struct ownlease *o)
@@ -249,7 +196,7 @@ static void create_txn(struct ownlease *o)
 	struct etcd_op get = { ETCD_OP_RANGE, o->target_key, kl, NULL, 0, 0 };
 
 	if (etcd_txn(o->etcd, &cmp, 1, &put, 1, &get, 1, create_reply, o) < 0)
-		retry_later(o, "Creating the subnet lease failed", NULL);
+		ownlease_retry_later(o, "Creating the subnet lease failed", NULL);
 }
 
 static void grant_reply(void *arg, const struct etcd_reply *r)
@@ -266,7 +213,7 @@ static void grant_reply(void *arg, const struct etcd_reply *r)
 	}
 	if (r->err || r->lease_id == 0) {
 		if (waiting)
-			retry_later(o, "Granting an etcd lease failed", r);
+			ownlease_retry_later(o, "Granting an etcd lease failed", r);
 		return;
 	}
 	o->granted = r->lease_id;
@@ -295,7 +242,7 @@ void ownlease_prepare(struct ownlease *o)
 	start_grant(o);
 }
 
-static void create(struct ownlease *o, const struct subnet_key *k, const char *how)
+void ownlease_create(struct ownlease *o, const struct subnet_key *k, const char *how)
 {
 	set_target(o, k);
 	o->how = how;
@@ -307,7 +254,7 @@ static void create(struct ownlease *o, const struct subnet_key *k, const char *h
 	o->create_waits_grant = true;
 	if (start_grant(o) < 0) {
 		o->create_waits_grant = false;
-		retry_later(o, "Granting an etcd lease failed", NULL);
+		ownlease_retry_later(o, "Granting an etcd lease failed", NULL);
 	}
 }
 
@@ -316,13 +263,13 @@ static void rewrite_reply(void *arg, const struct etcd_reply *r)
 	struct ownlease *o = arg;
 
 	if (r->err) {
-		retry_later(o, "Updating our subnet lease failed", r);
+		ownlease_retry_later(o, "Updating our subnet lease failed", r);
 		return;
 	}
 	if (!r->succeeded) {
 		/* The key changed hands between our listing and the update. */
 		learn_kvs(o, r);
-		choose(o);
+		ownlease_choose(o);
 		return;
 	}
 	held(o, o->target_lease, o->target_create_rev, o->target_ttl, o->target_at);
@@ -339,7 +286,7 @@ static void rewrite(struct ownlease *o)
 	struct etcd_op get = { ETCD_OP_RANGE, o->target_key, kl, NULL, 0, 0 };
 
 	if (etcd_txn(o->etcd, &cmp, 1, &put, 1, &get, 1, rewrite_reply, o) < 0)
-		retry_later(o, "Updating our subnet lease failed", NULL);
+		ownlease_retry_later(o, "Updating our subnet lease failed", NULL);
 }
 
 static bool same_value(const struct ownlease *o, const struct lease *l)
@@ -353,12 +300,12 @@ static void reuse_keepalive_reply(void *arg, const struct etcd_reply *r)
 	struct lease *l;
 
 	if (r->err) {
-		retry_later(o, "Refreshing our existing lease failed", r);
+		ownlease_retry_later(o, "Refreshing our existing lease failed", r);
 		return;
 	}
 	if (r->ttl <= 0) {
 		/* Its etcd lease is gone, so the key is (about to be) deleted: recreate. */
-		create(o, &o->target, "Found lease whose etcd lease expired, recreating");
+		ownlease_create(o, &o->target, "Found lease whose etcd lease expired, recreating");
 		return;
 	}
 	o->target_ttl = r->ttl;
@@ -370,7 +317,7 @@ static void reuse_keepalive_reply(void *arg, const struct etcd_reply *r)
 		rewrite(o);
 }
 
-static void reuse(struct ownlease *o, const struct lease *l)
+void ownlease_reuse(struct ownlease *o, const struct lease *l)
 {
 	char buf[96], pub[IP_STRLEN];
 
@@ -382,7 +329,7 @@ static void reuse(struct ownlease *o, const struct lease *l)
 	o->how = "Reusing lease";
 	o->state = ST_BUSY;
 	log_info("Found lease (%s) for current IP (%s), reusing",
-		 describe(&l->subnet, buf, sizeof(buf)), our_ip(o, pub));
+		 ownlease_describe(&l->subnet, buf, sizeof(buf)), our_ip(o, pub));
 	if (!l->etcd_lease) {
 		o->target_ttl = 0;
 		if (same_value(o, l))
@@ -392,7 +339,7 @@ static void reuse(struct ownlease *o, const struct lease *l)
 		return;
 	}
 	if (etcd_lease_keepalive(o->etcd, l->etcd_lease, reuse_keepalive_reply, o) < 0)
-		retry_later(o, "Refreshing our existing lease failed", NULL);
+		ownlease_retry_later(o, "Refreshing our existing lease failed", NULL);
 }
 
 static void delete_reply(void *arg, const struct etcd_reply *r)
@@ -400,17 +347,17 @@ static void delete_reply(void *arg, const struct etcd_reply *r)
 	struct ownlease *o = arg;
 
 	if (r->err) {
-		retry_later(o, "Deleting an incompatible lease failed", r);
+		ownlease_retry_later(o, "Deleting an incompatible lease failed", r);
 		return;
 	}
 	if (r->succeeded || r->n_kvs == 0)
 		leasewatch_forget(o->watch, o->target_key, strlen(o->target_key));
 	else
 		learn_kvs(o, r);
-	choose(o);
+	ownlease_choose(o);
 }
 
-static void delete_incompatible(struct ownlease *o, const struct lease *l)
+void ownlease_delete_incompatible(struct ownlease *o, const struct lease *l)
 {
 	char buf[96], pub[IP_STRLEN];
 	size_t kl = strlen(l->key);
@@ -420,233 +367,29 @@ static void delete_incompatible(struct ownlease *o, const struct lease *l)
 
 	log_info("Found lease (%s) for current IP (%s) but not compatible with current config, "
 		 "deleting",
-		 describe(&l->subnet, buf, sizeof(buf)), our_ip(o, pub));
+		 ownlease_describe(&l->subnet, buf, sizeof(buf)), our_ip(o, pub));
 	snprintf(o->target_key, sizeof(o->target_key), "%s", l->key);
 	o->state = ST_BUSY;
 	if (etcd_txn(o->etcd, &cmp, 1, &del, 1, &get, 1, delete_reply, o) < 0)
-		retry_later(o, "Deleting an incompatible lease failed", NULL);
+		ownlease_retry_later(o, "Deleting an incompatible lease failed", NULL);
 }
 
 /* The first lease in key order that carries our PublicIP. */
-static struct lease *find_ours(struct ownlease *o)
-{
-	struct leasecache *c = leasewatch_cache(o->watch);
-	struct lease *l, *best = NULL;
-	size_t pos = 0;
-
-	while ((l = leasecache_next(c, &pos))) {
-		if (!l->has_attrs || !is_ours(o, &l->attrs))
-			continue;
-		/* An incompatible reservation is the administrator's: leave it. */
-		if (!l->etcd_lease && !compatible(o, &l->subnet))
-			continue;
-		if (!best || strcmp(l->key, best->key) < 0)
-			best = l;
-	}
-	return best;
-}
-
-/*
- * No lease overlaps k in an enabled family. An IPv6-only lease's 0.0.0.0/0
- * is no IPv4 subnet (upstream lets it block every IPv4 one).
- */
-static bool subnet_free(struct ownlease *o, const struct subnet_key *k)
-{
-	struct leasecache *c = leasewatch_cache(o->watch);
-	struct lease *l;
-	size_t pos = 0;
-
-	while ((l = leasecache_next(c, &pos))) {
-		/* A lease no host may hold (wrong length, host bits, outside) claims nothing. */
-		if (lease_subnet_check(o->conf, &l->subnet, NULL, NULL, 0) < 0)
-			continue;
-		if (o->conf->enable_ipv4 && l->subnet.v4.len &&
-		    ip4net_overlaps(&l->subnet.v4, &k->v4))
-			return false;
-		if (o->conf->enable_ipv6 && l->subnet.has_v6 && l->subnet.v6.len &&
-		    ip6net_overlaps(&l->subnet.v6, &k->v6))
-			return false;
-	}
-	return true;
-}
-
-/*
- * Upstream picks at random among the first ALLOC_MAX_CANDIDATES (100) free
- * subnets, so hosts that join at once all aim at the same 100 and most of
- * them lose the race (300 hosts at once: 233 lost races). Any free subnet
- * is as good for compatibility; a wider window keeps joins collision-free
- * while still filling the range from the bottom.
- */
-#define PICK_CANDIDATES 4096
-
-static uint64_t random64(void)
-{
-	uint64_t rnd = 0;
-
-	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
-		rnd = loop_now_ms() * 6364136223846793005ull;
-	return rnd;
-}
-
-static int pick_random4(struct ownlease *o, struct ip4net *ret)
-{
-	struct leasecache *c = leasewatch_cache(o->watch);
-	size_t n = leasecache_count(c), k = 0, pos = 0, n_free;
-	struct ip4net *taken = malloc((n ? n : 1) * sizeof(*taken));
-	struct ip4net *cand = malloc(PICK_CANDIDATES * sizeof(*cand));
-	char lo[16], hi[16];
-	struct lease *l;
-
-	if (!taken || !cand) {
-		free(taken);
-		free(cand);
-		return -ENOMEM;
-	}
-	while ((l = leasecache_next(c, &pos)))
-		if (l->subnet.v4.len)
-			taken[k++] = l->subnet.v4;
-	log_info("Picking subnet in range %s ... %s", ip4_format(o->conf->subnet_min, lo),
-		 ip4_format(o->conf->subnet_max, hi));
-	errno = 0;
-	n_free = alloc_free_ip4(o->conf, taken, k, cand, PICK_CANDIDATES);
-	free(taken);
-	if (n_free == 0) {
-		free(cand);
-		return errno == ENOMEM ? -ENOMEM : -ENOSPC;
-	}
-	*ret = cand[alloc_pick(n_free, random64())];
-	free(cand);
-	return 0;
-}
-
-static int pick_random6(struct ownlease *o, struct ip6net *ret)
-{
-	struct leasecache *c = leasewatch_cache(o->watch);
-	size_t n = leasecache_count(c), k = 0, pos = 0, n_free;
-	struct ip6net *taken = malloc((n ? n : 1) * sizeof(*taken));
-	struct ip6net *cand = malloc(PICK_CANDIDATES * sizeof(*cand));
-	char lo[IP_STRLEN], hi[IP_STRLEN];
-	struct lease *l;
-
-	if (!taken || !cand) {
-		free(taken);
-		free(cand);
-		return -ENOMEM;
-	}
-	while ((l = leasecache_next(c, &pos)))
-		if (l->subnet.has_v6 && l->subnet.v6.len)
-			taken[k++] = l->subnet.v6;
-	log_info("Picking ipv6 subnet in range %s ... %s",
-		 ip6_format(&o->conf->ipv6_subnet_min, lo),
-		 ip6_format(&o->conf->ipv6_subnet_max, hi));
-	errno = 0;
-	n_free = alloc_free_ip6(o->conf, taken, k, cand, PICK_CANDIDATES);
-	free(taken);
-	if (n_free == 0) {
-		free(cand);
-		return errno == ENOMEM ? -ENOMEM : -ENOSPC;
-	}
-	*ret = cand[alloc_pick(n_free, random64())];
-	free(cand);
-	return 0;
-}
-
-/* A free subnet in each enabled family. */
-static int pick_random(struct ownlease *o, struct subnet_key *ret)
-{
-	struct subnet_key k = { 0 };
-	int r = 0;
-
-	if (o->conf->enable_ipv4)
-		r = pick_random4(o, &k.v4);
-	if (r == 0 && o->conf->enable_ipv6) {
-		r = pick_random6(o, &k.v6);
-		k.has_v6 = r == 0;
-	}
-	if (r == 0)
-		*ret = k;
-	return r;
-}
-
-/* The previous subnets (subnet.env, or the lease we lost) as a key, when there are any. */
-static bool prev_key(const struct ownlease *o, struct subnet_key *k)
-{
-	memset(k, 0, sizeof(*k));
-	if ((o->conf->enable_ipv4 && !o->has_pref) || (o->conf->enable_ipv6 && !o->has_pref6))
-		return false;
-	if (o->conf->enable_ipv4)
-		k->v4 = o->pref;
-	if (o->conf->enable_ipv6) {
-		k->has_v6 = true;
-		k->v6 = o->pref6;
-	}
-	return o->conf->enable_ipv4 || o->conf->enable_ipv6;
-}
-
-static void choose(struct ownlease *o)
-{
-	struct subnet_key k = { 0 };
-	struct lease *l;
-	int r;
-
-	if (++o->attempts > MAX_ATTEMPTS) {
-		log_error("max retries reached trying to acquire a subnet; starting over in 10s");
-		o->attempts = 0;
-		o->state = ST_IDLE;
-		loop_timer_arm(o->loop, &o->retry_timer, 10 * RETRY_MS);
-		return;
-	}
-	l = find_ours(o);
-	if (l) {
-		if (compatible(o, &l->subnet))
-			reuse(o, l);
-		else
-			delete_incompatible(o, l);
-		return;
-	}
-	if (prev_key(o, &k)) {
-		char buf[96];
-
-		if (compatible(o, &k) && subnet_free(o, &k)) {
-			log_info("Found previously leased subnet (%s), reusing",
-				 describe(&k, buf, sizeof(buf)));
-			create(o, &k, "Allocated previously leased subnet");
-			return;
-		}
-		if (!compatible(o, &k))
-			log_info("Found previously leased subnet (%s) that is not compatible with "
-				 "the Etcd network config, ignoring",
-				 describe(&k, buf, sizeof(buf)));
-		o->has_pref = o->has_pref6 = false;
-	}
-	r = pick_random(o, &k);
-	if (r == -ENOSPC) {
-		o->state = ST_FAILED;
-		o->ops->failed(o->arg, "failed to acquire lease: out of subnets");
-		return;
-	}
-	if (r < 0) {
-		retry_later(o, "Picking a subnet failed", NULL);
-		return;
-	}
-	create(o, &k, "Allocated lease");
-}
-
 static void retry_now(void *arg)
 {
 	struct ownlease *o = arg;
 
 	if (o->state == ST_IDLE)
-		choose(o);
+		ownlease_choose(o);
 }
 
 void ownlease_acquire(struct ownlease *o)
 {
 	o->attempts = 0;
-	choose(o);
+	ownlease_choose(o);
 }
 
-static void lost(struct ownlease *o, const char *why, bool prefer_same)
+void ownlease_lost(struct ownlease *o, const char *why, bool prefer_same)
 {
 	char buf[IP_STRLEN];
 
@@ -679,7 +422,7 @@ static void renew_reply(void *arg, const struct etcd_reply *r)
 		return;
 	}
 	if (r->ttl <= 0) {
-		lost(o, "expired before it could be renewed", true);
+		ownlease_lost(o, "expired before it could be renewed", true);
 		return;
 	}
 	schedule_renewal(o, r->ttl);
@@ -760,7 +503,7 @@ bool ownlease_owns_key(const struct ownlease *o, const char *key)
 
 bool ownlease_may_own(const struct ownlease *o, const struct lease *l)
 {
-	return ownlease_owns_key(o, l->key) || (l->has_attrs && is_ours(o, &l->attrs));
+	return ownlease_owns_key(o, l->key) || (l->has_attrs && ownlease_is_ours(o, &l->attrs));
 }
 
 /* The held key in its current incarnation (not an older, deleted one). */
@@ -778,7 +521,7 @@ bool ownlease_key_changed(struct ownlease *o, const struct lease *l)
 		return false;
 	if (!l->has_attrs || o->state != ST_HELD)
 		return true;
-	if (!is_ours(o, &l->attrs)) {
+	if (!ownlease_is_ours(o, &l->attrs)) {
 		log_error("Our lease %s was taken over by %s", l->key,
 			  o->conf->enable_ipv4 || !l->attrs.has_public_ipv6
 				  ? ip4_format(l->attrs.public_ip, pub)
@@ -786,7 +529,7 @@ bool ownlease_key_changed(struct ownlease *o, const struct lease *l)
 		/* Its key may still ride on our etcd lease: revoking it would delete it. */
 		if (l->etcd_lease == o->own.etcd_lease)
 			o->own.etcd_lease = 0;
-		lost(o, "belongs to another host now", false);
+		ownlease_lost(o, "belongs to another host now", false);
 		return false;
 	}
 	/* Rewritten by us (or by another daemon with our IP): follow its etcd lease. */
@@ -802,7 +545,7 @@ bool ownlease_key_changed(struct ownlease *o, const struct lease *l)
 bool ownlease_key_deleted(struct ownlease *o, const struct lease *l)
 {
 	if (is_held(o, l)) {
-		lost(o, "was deleted or has expired", true);
+		ownlease_lost(o, "was deleted or has expired", true);
 		return true;
 	}
 	return ownlease_owns_key(o, l->key);

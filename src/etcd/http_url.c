@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* etcd endpoint URLs (--etcd-endpoints): scheme, host, port, path. No I/O. */
-#include "http_url.h"
+#include "etcd/http_url.h"
 #include "textutil.h"
 
 #include <errno.h>

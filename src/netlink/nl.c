@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The rtnetlink socket: batched requests matched to their acks by sequence, dumps, lookups. */
-#include "nl.h"
+#include "netlink/nl.h"
 
 #include <errno.h>
 #include <libmnl/libmnl.h>

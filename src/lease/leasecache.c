@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Open-addressing hash of leases by etcd key; slots never move while iterating. */
-#include "leasecache.h"
+#include "lease/leasecache.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "keyhash.h"
+#include "lease/keyhash.h"
 
 struct entry {
 	struct lease lease;

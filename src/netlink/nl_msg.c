@@ -14,7 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "nl.h"
+#include "netlink/nl.h"
 
 #ifndef AF_BRIDGE
 #define AF_BRIDGE 7

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* gRPC message framing and trailer text: pure functions, fed from the transport. */
-#include "grpc_msg.h"
+#include "etcd/grpc_msg.h"
 #include "textutil.h"
 
 #include <errno.h>

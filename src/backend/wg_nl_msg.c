@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "wg_nl.h"
+#include "backend/wg_nl.h"
 
 void wg_device_free(struct wg_device *d)
 {

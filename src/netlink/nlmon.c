@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* rtnetlink notifications read on the loop; ENOBUFS is reported, never swallowed. */
-#include "nlmon.h"
+#include "netlink/nlmon.h"
 
 #include <errno.h>
 #include <libmnl/libmnl.h>

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "subnet.h"
+#include "lease/subnet.h"
 
 struct lease {
 	char *key; /* full etcd key, NUL-terminated; owned */

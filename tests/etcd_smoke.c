@@ -1733,7 +1733,9 @@ static void expect_failing(enum fmode mode, const char *want, const char *what)
 	CHECK(etcd_range(e, "/smoke/kv/a", 11, NULL, 0, 0, 0, on_reply, &s) == 0, "range");
 	CHECK(WAIT(strstr(etcd_last_error(e), want) != NULL, 5000),
 	      "%s: last error \"%s\" does not say \"%s\"", what, etcd_last_error(e), want);
-	run_for(300);
+	/* Still retrying: a second attempt on a second connection (the backoff is jittered). */
+	CHECK(WAIT((etcd_get_stats(e, &st), st.errors >= 2 && fake_rec().conns >= 2), 5000),
+	      "%s: no second attempt", what);
 	etcd_get_stats(e, &st);
 	CHECK(!s.done && st.errors >= 2 && fake_rec().conns >= 2,
 	      "%s: done %d errors %" PRIu64 " connections %d", what, s.done, st.errors,

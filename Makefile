@@ -126,6 +126,8 @@ test_wg_nl_msg_DEPS := src/backend/wg_nl_msg.c
 test_secret_file_DEPS := src/secret_file.c
 test_wg_key_DEPS := src/backend/wg_key.c src/backend/tun_conf.c src/jsonutil.c src/textutil.c src/log.c
 test_ext_cmd_DEPS := src/backend/ext_cmd.c
+test_peer_decide_DEPS := src/backend/peer_decide.c src/backend/sorted_vec.c src/backend/routes.c \
+	src/backend/kaddr.c src/ip.c src/textutil.c
 
 UNIT_CFLAGS := $(filter-out -Werror,$(CFLAGS)) -Werror -O1 -g -fno-omit-frame-pointer \
 	       -fsanitize=address,undefined -fno-sanitize-recover=all

@@ -2,19 +2,16 @@
 /*
  * host-gw backend: per remote lease a route to its subnet via its PublicIP
  * on the external interface (FLANNEL_COMPAT.md 9.2), tagged with our
- * protocol and, where the kernel has them, through a nexthop object. The
- * model is vxlan's: the set of routes we want, changed by lease events,
- * converged on a resync (dump, diff, fix; a restart writes nothing), and
- * repaired when the kernel contradicts it: peerroutes.c, shared with ipip;
- * what is host-gw's here is the route's shape and the reachability test.
+ * protocol and, where the kernel has them, through a nexthop object; with
+ * EnableIPv6 the same per lease with its v6 subnet and PublicIPv6. Each
+ * family is a table of the peer engine (peer_engine.h), which converges,
+ * batches and repairs; what is host-gw's here is the route's shape and
+ * the reachability test.
  *
  * A peer whose PublicIP is not on a network directly connected to the
  * external interface cannot be reached this way: it is skipped with a
  * warning naming it (upstream's route add just fails), and looked at
  * again whenever the routes on that interface change.
- *
- * IPv6 (EnableIPv6) is hostgw6.c: the same per lease with its v6 subnet
- * and PublicIPv6. With EnableIPv4 false only that half runs.
  */
 #include <errno.h>
 #include <linux/rtnetlink.h>
@@ -23,8 +20,8 @@
 #include <string.h>
 
 #include "backend/backend.h"
-#include "backend/hostgw6.h"
-#include "backend/peerroutes.h"
+#include "backend/dev_heal.h"
+#include "backend/peer_engine.h"
 #include "backend/repair.h"
 #include "backend/routes.h"
 #include "config.h"
@@ -36,10 +33,6 @@
 #include "netlink/nlmon.h"
 #include "lease/subnet.h"
 
-#ifndef IFF_LOWER_UP
-#define IFF_LOWER_UP 0x10000
-#endif
-
 #define TYPE "host-gw"
 
 struct backend {
@@ -47,19 +40,21 @@ struct backend {
 	struct nl *nl;
 	struct nlmon *mon;
 	struct iface ext;
-	bool ext_up; /* as last notified */
 	bool have_own;
-	struct ip4net own;
-	struct pr_table pr;	     /* the v4 routes */
+	struct kprefix own[2];	   /* by table */
+	struct pe_table tables[2]; /* IPv4, IPv6; only those enabled are used */
+	bool enabled[2];	   /* EnableIPv4, EnableIPv6 */
+	struct pe_table *live[2];  /* the enabled tables */
+	size_t nlive;
 	struct log_limit warn_limit; /* for warnings about other hosts' leases */
 	struct repair heal;
-	bool v4, v6; /* EnableIPv4, EnableIPv6 */
-	struct hgw6 six;
+	struct dev_heal dh;
+	char overrun_what[48]; /* "the routes via eth0" */
 };
 
 /* ------------------------------------------------------------ routes */
 
-static struct route_want peer_route(void *arg, const struct pr_peer *p)
+static struct route_want peer_route(void *arg, const struct pe_peer *p)
 {
 	const struct backend *b = arg;
 
@@ -67,35 +62,40 @@ static struct route_want peer_route(void *arg, const struct pr_peer *p)
 		.dst = p->subnet,
 		.gw = p->public_ip,
 		.oif = b->ext.index,
-		.nexthop = b->pr.nexthops && !p->classic,
+		.nexthop = p->subnet.addr.family == AF_INET && b->tables[0].nexthops && !p->classic,
 	};
 }
 
 /* ------------------------------------------------------------ reachability */
 
 /* Upstream's test: the kernel's route to ip has no gateway; and it leaves by our interface. */
-static bool reachable(struct backend *b, uint32_t ip)
+static bool reachable(struct backend *b, const struct kaddr *ip)
 {
 	struct nl_route r;
+	struct kaddr gw;
 
-	return nl_route_lookup(b->nl, ip, &r) == 0 && r.type == RTN_UNICAST && r.gw == 0 &&
-	       r.oif == b->ext.index;
+	if (pe_route_lookup(b->nl, ip, &r) < 0)
+		return false;
+	gw = route_gw(&r);
+	return r.type == RTN_UNICAST && kaddr_is_zero(&gw) && r.oif == b->ext.index;
 }
 
 /* Set p->skipped from the kernel's routes now; say so when it changes. */
-static void check_reach(void *arg, struct pr_peer *p, bool in_table)
+static void check_reach(void *arg, struct pe_peer *p, bool in_table)
 {
 	struct backend *b = arg;
-	char sn[IP_STRLEN], ip[16];
-	bool skip = !reachable(b, p->public_ip);
+	const char *v6 = p->public_ip.family == AF_INET6 ? "v6" : "";
+	char sn[IP_STRLEN], ip[IP_STRLEN];
+	bool skip = !reachable(b, &p->public_ip);
 
 	if (skip && (!p->skipped || !in_table) && log_limit_ok(&b->warn_limit, "unreachable peers"))
-		log_warnx("Skipping subnet %s: its PublicIP %s is not on a network directly "
+		log_warnx("Skipping subnet %s: its PublicIP%s %s is not on a network directly "
 			  "connected to %s, which host-gw needs",
-			  ip4net_format(&p->subnet, sn), ip4_format(p->public_ip, ip), b->ext.name);
+			  kprefix_format(&p->subnet, sn), v6, kaddr_format(&p->public_ip, ip),
+			  b->ext.name);
 	else if (!skip && p->skipped && in_table)
-		log_info("Subnet %s: PublicIP %s is directly reachable now",
-			 ip4net_format(&p->subnet, sn), ip4_format(p->public_ip, ip));
+		log_info("Subnet %s: PublicIP%s %s is directly reachable now",
+			 kprefix_format(&p->subnet, sn), v6, kaddr_format(&p->public_ip, ip));
 	p->skipped = skip;
 }
 
@@ -103,172 +103,101 @@ static void heal_cb(void *arg)
 {
 	struct backend *b = arg;
 
-	if (b->v4)
-		pr_converge(&b->pr);
-	if (b->v6)
-		hgw6_converge(&b->six);
+	for (size_t i = 0; i < b->nlive; i++)
+		pe_converge(b->live[i]);
 }
 
 /* ------------------------------------------------------------ leases */
 
 /* 1 with *ret filled, 0 when not ours to program. */
-static int peer_from_lease(void *arg, const struct lease *l, struct pr_peer *ret)
+static int peer_from_lease4(void *arg, const struct lease *l, struct pe_peer *ret)
 {
 	struct backend *b = arg;
 
-	if (!pr_peer_from_lease(l, TYPE, b->have_own ? &b->own : NULL, &b->warn_limit, ret))
-		return 0;
-	return 1;
+	return pe_peer_from_lease(&b->tables[0], l, TYPE, b->have_own ? &b->own[0] : NULL,
+				  &b->warn_limit, ret);
 }
 
-static const struct pr_ops peer_ops = {
-	.route = peer_route,
-	.from_lease = peer_from_lease,
-	.reach = check_reach,
+static int peer_from_lease6(void *arg, const struct lease *l, struct pe_peer *ret)
+{
+	struct backend *b = arg;
+
+	return pe_peer_from_lease(&b->tables[1], l, TYPE,
+				  b->have_own && b->own[1].len ? &b->own[1] : NULL, &b->warn_limit,
+				  ret);
+}
+
+static const struct pe_ops peer_ops[2] = {
+	{ .route = peer_route, .from_lease = peer_from_lease4, .reach = check_reach },
+	{ .route = peer_route, .from_lease = peer_from_lease6, .reach = check_reach },
 };
 
 static void hostgw_lease_removed(struct backend *b, const struct lease *l)
 {
-	if (b->v6)
-		hgw6_lease_removed(&b->six, l);
-	if (b->v4)
-		pr_lease_removed(&b->pr, l);
+	for (size_t i = 0; i < b->nlive; i++)
+		pe_lease_removed(b->live[i], l);
 }
 
 static void hostgw_lease_added(struct backend *b, const struct lease *l)
 {
-	struct pr_peer np, *old;
-
-	if (b->v6)
-		hgw6_lease_added(&b->six, l);
-	if (!b->v4)
-		return;
-	if (peer_from_lease(b, l, &np) <= 0) {
-		/* Type changed away from host-gw: what we had for it goes (v6 done above). */
-		old = pr_find(&b->pr, l->subnet.v4.addr);
-		if (old && l->has_attrs && strcmp(l->attrs.backend_type, TYPE) != 0)
-			pr_drop(&b->pr, old);
-		return;
-	}
-	pr_add(&b->pr, &np);
+	for (size_t i = 0; i < b->nlive; i++)
+		pe_lease_added(b->live[i], l);
 }
 
 static void hostgw_resync(struct backend *b, const struct lease *const *all, size_t n)
 {
-	if (b->v6)
-		hgw6_resync(&b->six, all, n);
-	if (b->v4)
-		pr_resync(&b->pr, all, n);
+	for (size_t i = 0; i < b->nlive; i++)
+		pe_resync(b->live[i], all, n);
 }
 
 static int hostgw_own_lease(struct backend *b, const struct lease *own)
 {
-	if (b->v6 && own->subnet.has_v6)
-		hgw6_own_lease(&b->six, &own->subnet.v6);
-	if (!b->v4)
-		return 0;
-	b->own = own->subnet.v4;
 	b->have_own = true;
-	/* A subnet that was a peer's and is now ours stops being routed away. */
-	pr_forget(&b->pr, b->own.addr);
+	for (size_t i = 0; i < b->nlive; i++) {
+		struct pe_table *t = b->live[i];
+		struct kprefix *o = &b->own[t - b->tables];
+
+		*o = (struct kprefix){ .addr.family = t->family };
+		/* A subnet that was a peer's and is now ours stops being routed away. */
+		if (pe_lease_subnet(t, own, o))
+			pe_forget(t, o);
+	}
 	return 0;
 }
 
 /* ------------------------------------------------------------ self-healing */
 
-static void link_event(struct backend *b, const struct nlmsghdr *nlh)
+static void route_event(void *arg, const struct nlmsghdr *nlh)
 {
-	struct nl_link l;
-	bool up;
-
-	if (nl_parse_link(nlh, &l) < 0 || l.index != b->ext.index)
-		return;
-	/* Routes through a link that went down are gone without a notification. */
-	up = nlh->nlmsg_type == RTM_NEWLINK && (l.flags & IFF_UP) && (l.flags & IFF_LOWER_UP);
-	if (up && !b->ext_up)
-		repair_soon_why(&b->heal, "%s is up again", b->ext.name);
-	else if (!up && b->ext_up)
-		log_warnx("%s (our external interface) is down", b->ext.name);
-	b->ext_up = up;
-}
-
-static void route_event(struct backend *b, const struct nlmsghdr *nlh)
-{
+	struct backend *b = arg;
 	struct nl_route r;
 
-	if (b->v6)
-		hgw6_route_event(&b->six, nlh);
-	if (!b->v4 || nl_parse_route(nlh, &r) < 0 || r.family != AF_INET ||
-	    r.table != RT_TABLE_MAIN)
+	if (nl_parse_route(nlh, &r) < 0)
 		return;
-	/*
-	 * A network on our interface came or went: skipped peers may be
-	 * reachable now, and the kernel drops routes via a gateway that is no
-	 * longer on-link without telling anyone.
-	 */
-	if (r.protocol != NL_RTPROT_FLANNEL && r.oif == b->ext.index && r.gw == 0 && b->pr.npeers) {
-		log_debug(1, "The routes on %s changed: converging", b->ext.name);
-		repair_soon(&b->heal);
-		return;
-	}
-	pr_route_event(&b->pr, nlh->nlmsg_type, &r);
+	for (size_t i = 0; i < b->nlive; i++)
+		pe_route_event(b->live[i], nlh->nlmsg_type, &r);
 }
 
-static void nexthop_event(struct backend *b, const struct nlmsghdr *nlh)
+static void nexthop_event(void *arg, const struct nlmsghdr *nlh)
 {
-	if (b->v4)
-		pr_nexthop_event(&b->pr, nlh);
+	struct backend *b = arg;
+
+	for (size_t i = 0; i < b->nlive; i++)
+		pe_nexthop_event(b->live[i], nlh);
 }
 
 /* An address of our interface changed: routes via gateways on it may have gone. */
-static void addr_event(struct backend *b, const struct nlmsghdr *nlh)
+static void addr_event(void *arg, const struct nlmsghdr *nlh)
 {
+	struct backend *b = arg;
 	struct nl_addr a;
 
 	if (nl_parse_addr(nlh, &a) < 0 || a.ifindex != b->ext.index ||
-	    (!b->pr.npeers && !b->six.npeers))
+	    (!b->tables[0].npeers && !b->tables[1].npeers))
 		return;
 	log_debug(1, "An address of %s changed: converging", b->ext.name);
 	repair_soon(&b->heal);
 }
-
-static void kernel_event(void *arg, const struct nlmsghdr *nlh)
-{
-	struct backend *b = arg;
-
-	switch (nlh->nlmsg_type) {
-	case RTM_NEWLINK:
-	case RTM_DELLINK:
-		link_event(b, nlh);
-		break;
-	case RTM_NEWROUTE:
-	case RTM_DELROUTE:
-		route_event(b, nlh);
-		break;
-	case RTM_NEWADDR:
-	case RTM_DELADDR:
-		addr_event(b, nlh);
-		break;
-	case RTM_NEWNEXTHOP:
-	case RTM_DELNEXTHOP:
-		nexthop_event(b, nlh);
-		break;
-	}
-}
-
-static void kernel_overrun(void *arg)
-{
-	struct backend *b = arg;
-
-	log_info("Missed rtnetlink notifications (ENOBUFS): re-reading the routes via %s",
-		 b->ext.name);
-	repair_soon(&b->heal);
-}
-
-static const struct nlmon_ops monitor_ops = {
-	.event = kernel_event,
-	.overrun = kernel_overrun,
-};
 
 /* ------------------------------------------------------------ lifecycle */
 
@@ -280,8 +209,8 @@ static void hostgw_close(struct backend *b)
 	repair_cancel(&b->heal);
 	nlmon_close(b->mon);
 	nl_close(b->nl);
-	pr_free(&b->pr);
-	hgw6_free(&b->six);
+	pe_free(&b->tables[0]);
+	pe_free(&b->tables[1]);
 	free(b);
 }
 
@@ -329,20 +258,34 @@ static int hostgw_init(const struct backend_env *env, struct lease_attrs *attrs,
 		return -ENOMEM;
 	b->loop = env->loop;
 	b->ext = *env->ext;
-	b->ext_up = true;
+	snprintf(b->overrun_what, sizeof(b->overrun_what), "the routes via %s", b->ext.name);
+	b->dh = (struct dev_heal){ .heal = &b->heal,
+				   .ext_index = b->ext.index,
+				   .ext_name = b->ext.name,
+				   .ext_up = true,
+				   .overrun_what = b->overrun_what,
+				   .route_event = route_event,
+				   .nexthop_event = nexthop_event,
+				   .addr_event = addr_event,
+				   .arg = b };
 	b->warn_limit = LOG_LIMIT(20, 10000);
-	b->v4 = env->conf->enable_ipv4;
-	b->v6 = env->conf->enable_ipv6;
-	b->pr = (struct pr_table){ .ops = &peer_ops,
-				   .arg = b,
-				   .heal = &b->heal,
-				   .network = env->conf->network,
-				   .kind = TYPE,
-				   .via = b->ext.name };
-	b->six = (struct hgw6){ .ext = &b->ext,
-				.heal = &b->heal,
-				.warn_limit = &b->warn_limit,
-				.network = env->conf->ipv6_network };
+	b->enabled[0] = env->conf->enable_ipv4;
+	b->enabled[1] = env->conf->enable_ipv6;
+	for (int i = 0; i < 2; i++) {
+		b->tables[i] = (struct pe_table){
+			.ops = &peer_ops[i],
+			.arg = b,
+			.heal = &b->heal,
+			.family = i ? AF_INET6 : AF_INET,
+			.network = i ? kprefix_v6(&env->conf->ipv6_network)
+				     : kprefix_v4(&env->conf->network),
+			.kind = TYPE,
+			.via = b->ext.name,
+			.watch_oif = b->ext.index,
+		};
+		if (b->enabled[i])
+			b->live[b->nlive++] = &b->tables[i];
+	}
 	repair_init(&b->heal, b->loop, heal_cb, b, "the host-gw routes");
 	r = hostgw_check(env, &m, msg, sizeof(msg));
 	if (r < 0) {
@@ -354,36 +297,36 @@ static int hostgw_init(const struct backend_env *env, struct lease_attrs *attrs,
 		log_error("Failed to open a netlink socket: %s", strerror(-r));
 		goto fail;
 	}
-	b->six.nl = b->nl;
-	b->pr.nl = b->nl;
-	r = route_probe_nexthops(b->nl);
-	b->pr.kernel_nexthops = r == 0;
+	b->tables[0].nl = b->tables[1].nl = b->nl;
+	r = pe_probe_nexthops(b->nl);
+	b->tables[0].kernel_nexthops = r == 0;
 	if (r < 0)
 		log_info("The kernel has no nexthop objects (%s): routes carry their own gateway",
 			 strerror(-r));
-	b->pr.nexthops = env->nexthop_objects && b->pr.kernel_nexthops;
+	b->tables[0].nexthops = env->nexthop_objects && b->tables[0].kernel_nexthops;
 	/* The nexthop group last: kernels without nexthop objects lack it. */
 	groups[ngroups++] = RTNLGRP_LINK;
-	if (b->v4) {
+	if (b->enabled[0]) {
 		groups[ngroups++] = RTNLGRP_IPV4_IFADDR;
 		groups[ngroups++] = RTNLGRP_IPV4_ROUTE;
 	}
-	if (b->v6) {
+	if (b->enabled[1]) {
 		groups[ngroups++] = RTNLGRP_IPV6_IFADDR;
 		groups[ngroups++] = RTNLGRP_IPV6_ROUTE;
 	}
-	if (b->v4 && b->pr.kernel_nexthops)
+	if (b->enabled[0] && b->tables[0].kernel_nexthops)
 		groups[ngroups++] = RTNLGRP_NEXTHOP;
-	r = nlmon_open(b->loop, groups, ngroups, &monitor_ops, b, &b->mon);
+	r = nlmon_open(b->loop, groups, ngroups, &dev_heal_monitor_ops, &b->dh, &b->mon);
 	if (r < 0) {
 		log_error("Failed to listen for rtnetlink notifications: %s", strerror(-r));
 		goto fail;
 	}
 	log_info("host-gw: routes to other subnets via their %s on %s%s",
-		 !b->v6	 ? "PublicIP"
-		 : b->v4 ? "PublicIP and PublicIPv6"
-			 : "PublicIPv6",
-		 b->ext.name, b->v4 && b->pr.nexthops ? " (through nexthop objects)" : "");
+		 !b->enabled[1]	 ? "PublicIP"
+		 : b->enabled[0] ? "PublicIP and PublicIPv6"
+				 : "PublicIPv6",
+		 b->ext.name,
+		 b->enabled[0] && b->tables[0].nexthops ? " (through nexthop objects)" : "");
 	free(attrs->backend_data);
 	attrs->backend_data = NULL;
 	snprintf(attrs->backend_type, sizeof(attrs->backend_type), TYPE);

@@ -8,7 +8,8 @@
  * when the PublicIP is directly reachable. The model is host-gw's: the set
  * of routes we want, changed by lease events, converged on a resync (a
  * restart writes nothing), repaired when the kernel contradicts it, the
- * device included. The routes are peerroutes.c's, shared with host-gw.
+ * device included. The routes are the peer engine's (peer_engine.h), the
+ * device's self-healing dev_heal.c's, both shared with host-gw.
  */
 #include <errno.h>
 #include <linux/rtnetlink.h>
@@ -17,7 +18,8 @@
 #include <string.h>
 
 #include "backend/backend.h"
-#include "backend/peerroutes.h"
+#include "backend/dev_heal.h"
+#include "backend/peer_engine.h"
 #include "backend/repair.h"
 #include "backend/routes.h"
 #include "backend/tun_conf.h"
@@ -31,10 +33,6 @@
 #include "netlink/nlmon.h"
 #include "lease/subnet.h"
 
-#ifndef IFF_LOWER_UP
-#define IFF_LOWER_UP 0x10000
-#endif
-
 #define TYPE "ipip"
 #define DEV  "flannel.ipip"
 
@@ -44,20 +42,20 @@ struct backend {
 	struct nlmon *mon;
 	struct ip4net network;
 	struct iface ext;
-	bool ext_up; /* as last notified */
 	struct ipip_conf cfg;
 	int ifindex;  /* of flannel.ipip */
 	unsigned mtu; /* flannel.ipip's, as reported at init */
 	bool have_own;
 	struct ip4net own;
-	struct pr_table pr;
+	struct pe_table pr;
 	struct log_limit warn_limit; /* for warnings about other hosts' leases */
 	struct repair heal;
+	struct dev_heal dh;
 };
 
 /* ------------------------------------------------------------ routes */
 
-static struct route_want peer_route(void *arg, const struct pr_peer *p)
+static struct route_want peer_route(void *arg, const struct pe_peer *p)
 {
 	const struct backend *b = arg;
 
@@ -83,10 +81,10 @@ static bool is_direct(struct backend *b, uint32_t ip, int *oif)
 	return true;
 }
 
-static void set_direct(struct backend *b, struct pr_peer *p)
+static void set_direct(struct backend *b, struct pe_peer *p)
 {
 	p->oif = 0;
-	p->direct = b->cfg.direct_routing && is_direct(b, p->public_ip, &p->oif);
+	p->direct = b->cfg.direct_routing && is_direct(b, p->public_ip.v4, &p->oif);
 }
 
 static int ensure_device(struct backend *b, bool initial);
@@ -103,49 +101,42 @@ static void heal_cb(void *arg)
 		repair_later(&b->heal);
 		return;
 	}
-	pr_converge(&b->pr);
+	pe_converge(&b->pr);
 }
 
 /* ------------------------------------------------------------ leases */
 
 /* 1 with *ret filled (reachability included), 0 when not ours to program. */
-static int peer_from_lease(void *arg, const struct lease *l, struct pr_peer *ret)
+static int peer_from_lease(void *arg, const struct lease *l, struct pe_peer *ret)
 {
 	struct backend *b = arg;
 
-	if (!pr_peer_from_lease(l, TYPE, b->have_own ? &b->own : NULL, &b->warn_limit, ret))
+	struct kprefix own = kprefix_v4(&b->own);
+
+	if (!pe_peer_from_lease(&b->pr, l, TYPE, b->have_own ? &own : NULL, &b->warn_limit, ret))
 		return 0;
 	set_direct(b, ret);
 	return 1;
 }
 
-static const struct pr_ops peer_ops = {
+static const struct pe_ops peer_ops = {
 	.route = peer_route,
 	.from_lease = peer_from_lease,
 };
 
 static void ipip_lease_removed(struct backend *b, const struct lease *l)
 {
-	pr_lease_removed(&b->pr, l);
+	pe_lease_removed(&b->pr, l);
 }
 
 static void ipip_lease_added(struct backend *b, const struct lease *l)
 {
-	struct pr_peer np;
-
-	if (peer_from_lease(b, l, &np) <= 0) {
-		/* Type changed away from ipip: what we had for it goes. */
-		if (pr_find(&b->pr, l->subnet.v4.addr) && l->has_attrs &&
-		    strcmp(l->attrs.backend_type, TYPE) != 0)
-			ipip_lease_removed(b, l);
-		return;
-	}
-	pr_add(&b->pr, &np);
+	pe_lease_added(&b->pr, l);
 }
 
 static void ipip_resync(struct backend *b, const struct lease *const *all, size_t n)
 {
-	pr_resync(&b->pr, all, n);
+	pe_resync(&b->pr, all, n);
 }
 
 static int ipip_own_lease(struct backend *b, const struct lease *own)
@@ -154,8 +145,10 @@ static int ipip_own_lease(struct backend *b, const struct lease *own)
 
 	b->own = own->subnet.v4;
 	b->have_own = true;
+	b->dh.want_up = true;
+	b->dh.own = (struct kprefix){ kaddr_v4(b->own.addr), 32 };
 	/* A subnet that was a peer's and is now ours stops being routed away. */
-	pr_forget(&b->pr, b->own.addr);
+	pe_forget(&b->pr, &(struct kprefix){ kaddr_v4(b->own.addr), b->own.len });
 	return tundev_configure(b->nl, b->ifindex, DEV, &b->network, b->own.addr, &changed);
 }
 
@@ -218,6 +211,8 @@ static int ensure_device(struct backend *b, bool initial)
 	b->ifindex = cur.index;
 	if (initial)
 		b->mtu = cur.mtu < target ? cur.mtu : target;
+	b->dh.ifindex = b->ifindex;
+	b->dh.mtu = b->mtu;
 	if (cur.mtu != b->mtu) {
 		log_info("Setting the MTU of %s from %u to %u", DEV, cur.mtu, b->mtu);
 		r = nl_request(b->nl, nl_msg_link_set(buf, b->ifindex, b->mtu, false), 0, NULL,
@@ -232,99 +227,22 @@ static int ensure_device(struct backend *b, bool initial)
 
 /* ------------------------------------------------------------ self-healing */
 
-static void link_event(struct backend *b, const struct nlmsghdr *nlh)
+static void route_event(void *arg, const struct nlmsghdr *nlh)
 {
-	struct nl_link l, now;
-	bool up;
-
-	if (nl_parse_link(nlh, &l) < 0)
-		return;
-	if (l.index == b->ifindex) {
-		if (nlh->nlmsg_type == RTM_DELLINK) {
-			log_warnx("%s was deleted; recreating it", DEV);
-			repair_soon(&b->heal);
-			return;
-		}
-		/* Notifications arrive late: only the state the device is in now counts. */
-		if (((b->have_own && !(l.flags & IFF_UP)) || l.mtu != b->mtu) &&
-		    nl_link_get(b->nl, NULL, b->ifindex, &now) == 0 &&
-		    ((b->have_own && !(now.flags & IFF_UP)) || now.mtu != b->mtu))
-			repair_soon_why(&b->heal, "%s was set down or its MTU changed to %u", DEV,
-					now.mtu);
-		return;
-	}
-	if (l.index != b->ext.index)
-		return;
-	/* Routes through a link that went down are gone without a notification. */
-	up = nlh->nlmsg_type == RTM_NEWLINK && (l.flags & IFF_UP) && (l.flags & IFF_LOWER_UP);
-	if (up && !b->ext_up)
-		repair_soon_why(&b->heal, "%s is up again", b->ext.name);
-	else if (!up && b->ext_up)
-		log_warnx("%s (our external interface) is down", b->ext.name);
-	b->ext_up = up;
-}
-
-static void addr_event(struct backend *b, const struct nlmsghdr *nlh)
-{
-	char a[16];
-	struct nl_addr x;
-
-	if (nlh->nlmsg_type != RTM_DELADDR || !b->have_own || nl_parse_addr(nlh, &x) < 0)
-		return;
-	if (x.ifindex == b->ifindex && x.addr == b->own.addr && x.prefixlen == 32)
-		repair_soon_why(&b->heal, "Address %s/32 was removed from %s",
-				ip4_format(x.addr, a), DEV);
-}
-
-static void route_event(struct backend *b, const struct nlmsghdr *nlh)
-{
+	struct backend *b = arg;
 	struct nl_route r;
 
 	if (nl_parse_route(nlh, &r) < 0 || r.table != RT_TABLE_MAIN)
 		return;
-	pr_route_event(&b->pr, nlh->nlmsg_type, &r);
+	pe_route_event(&b->pr, nlh->nlmsg_type, &r);
 }
 
-static void nexthop_event(struct backend *b, const struct nlmsghdr *nlh)
-{
-	pr_nexthop_event(&b->pr, nlh);
-}
-
-static void kernel_event(void *arg, const struct nlmsghdr *nlh)
+static void nexthop_event(void *arg, const struct nlmsghdr *nlh)
 {
 	struct backend *b = arg;
 
-	switch (nlh->nlmsg_type) {
-	case RTM_NEWLINK:
-	case RTM_DELLINK:
-		link_event(b, nlh);
-		break;
-	case RTM_DELADDR:
-		addr_event(b, nlh);
-		break;
-	case RTM_NEWROUTE:
-	case RTM_DELROUTE:
-		route_event(b, nlh);
-		break;
-	case RTM_NEWNEXTHOP:
-	case RTM_DELNEXTHOP:
-		nexthop_event(b, nlh);
-		break;
-	}
+	pe_nexthop_event(&b->pr, nlh);
 }
-
-static void kernel_overrun(void *arg)
-{
-	struct backend *b = arg;
-
-	log_info("Missed rtnetlink notifications (ENOBUFS): re-reading %s and its routes", DEV);
-	repair_soon(&b->heal);
-}
-
-static const struct nlmon_ops monitor_ops = {
-	.event = kernel_event,
-	.overrun = kernel_overrun,
-};
 
 /* ------------------------------------------------------------ lifecycle */
 
@@ -336,7 +254,7 @@ static void ipip_close(struct backend *b)
 	repair_cancel(&b->heal);
 	nlmon_close(b->mon);
 	nl_close(b->nl);
-	pr_free(&b->pr);
+	pe_free(&b->pr);
 	free(b);
 }
 
@@ -386,12 +304,21 @@ static int ipip_init(const struct backend_env *env, struct lease_attrs *attrs, u
 	b->loop = env->loop;
 	b->network = env->conf->network;
 	b->ext = *env->ext;
-	b->ext_up = true;
+	b->dh = (struct dev_heal){ .heal = &b->heal,
+				   .dev = DEV,
+				   .ext_index = b->ext.index,
+				   .ext_name = b->ext.name,
+				   .ext_up = true,
+				   .overrun_what = DEV " and its routes",
+				   .route_event = route_event,
+				   .nexthop_event = nexthop_event,
+				   .arg = b };
 	b->warn_limit = LOG_LIMIT(20, 10000);
-	b->pr = (struct pr_table){ .ops = &peer_ops,
+	b->pr = (struct pe_table){ .ops = &peer_ops,
+				   .family = AF_INET,
 				   .arg = b,
 				   .heal = &b->heal,
-				   .network = b->network,
+				   .network = kprefix_v4(&b->network),
 				   .kind = TYPE,
 				   .via = DEV };
 	repair_init(&b->heal, b->loop, heal_cb, b, DEV);
@@ -406,15 +333,16 @@ static int ipip_init(const struct backend_env *env, struct lease_attrs *attrs, u
 		log_error("Failed to open a netlink socket: %s", strerror(-r));
 		goto fail;
 	}
-	b->pr.nl = b->nl;
-	r = route_probe_nexthops(b->nl);
+	b->pr.nl = b->dh.nl = b->nl;
+	r = pe_probe_nexthops(b->nl);
 	b->pr.kernel_nexthops = r == 0;
 	if (r < 0)
 		log_info("The kernel has no nexthop objects (%s): routes carry their own gateway",
 			 strerror(-r));
 	b->pr.nexthops = env->nexthop_objects && b->pr.kernel_nexthops;
 	/* Before the device exists, so no change after it goes unseen; nexthops last. */
-	r = nlmon_open(b->loop, groups, b->pr.kernel_nexthops ? 4 : 3, &monitor_ops, b, &b->mon);
+	r = nlmon_open(b->loop, groups, b->pr.kernel_nexthops ? 4 : 3, &dev_heal_monitor_ops,
+		       &b->dh, &b->mon);
 	if (r < 0) {
 		log_error("Failed to listen for rtnetlink notifications: %s", strerror(-r));
 		goto fail;

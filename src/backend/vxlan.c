@@ -30,6 +30,7 @@
 #include "backend/backend.h"
 #include "backend/fdbset.h"
 #include "backend/repair.h"
+#include "backend/peer_engine.h"
 #include "backend/routes.h"
 #include "backend/vxlan6.h"
 #include "backend/txcsum.h"
@@ -331,13 +332,13 @@ static bool uses_nexthop(const struct backend *b, const struct peer *p)
  * peer's subnet .0 on our device, or for DirectRouting via PublicIP on the underlay. */
 static struct route_want peer_route(const struct backend *b, const struct peer *p)
 {
-	struct route_want w = { .dst = p->subnet, .nexthop = uses_nexthop(b, p) };
+	struct route_want w = { .dst = kprefix_v4(&p->subnet), .nexthop = uses_nexthop(b, p) };
 
 	if (p->direct) {
-		w.gw = p->public_ip;
+		w.gw = kaddr_v4(p->public_ip);
 		w.oif = p->oif;
 	} else {
-		w.gw = p->subnet.addr;
+		w.gw = kaddr_v4(p->subnet.addr);
 		w.oif = b->ifindex;
 		w.onlink = true;
 	}
@@ -373,7 +374,7 @@ static void q_nexthop_del(struct backend *b, uint32_t id)
 /* Delete our route to dst/len whatever its next hop: the protocol keeps it to ours. */
 static void q_route_del(struct backend *b, uint32_t dst, uint8_t len, uint32_t priority)
 {
-	struct nl_route r = route_del_route(dst, len, priority);
+	struct nl_route r = route_del_route(&(struct kprefix){ kaddr_v4(dst), len }, priority);
 
 	if (nl_msg_route(nl_batch_slot(b->nl), RTM_DELROUTE, 0, &r))
 		nl_batch_add(b->nl, NL_OK_ENOENT, cookie(OP_ROUTE_DEL, dst));
@@ -1637,7 +1638,7 @@ static int start_monitor(struct backend *b)
 /* Nexthop objects came with Linux 5.3; older kernels refuse the dump. */
 static bool kernel_has_nexthops(struct backend *b)
 {
-	int r = route_probe_nexthops(b->nl);
+	int r = pe_probe_nexthops(b->nl);
 
 	if (r < 0)
 		log_info("The kernel has no nexthop objects (%s): routes carry their own gateway",

@@ -189,15 +189,15 @@ static void q_fdb(struct vx6 *x, uint16_t type, const uint8_t mac[6], const stru
 }
 
 /* Upstream's route: on-link via the peer's subnet address on our device, or via PublicIPv6. */
-static struct route_want6 peer_route(const struct vx6 *x, const struct vx6_peer *p)
+static struct route_want peer_route(const struct vx6 *x, const struct vx6_peer *p)
 {
-	struct route_want6 w = { .dst = p->subnet };
+	struct route_want w = { .dst = kprefix_v6(&p->subnet) };
 
 	if (p->direct) {
-		w.gw = p->public_ip;
+		w.gw = kaddr_v6(&p->public_ip);
 		w.oif = p->oif;
 	} else {
-		w.gw = p->subnet.addr;
+		w.gw = kaddr_v6(&p->subnet.addr);
 		w.oif = x->ifindex;
 		w.onlink = true;
 	}
@@ -206,8 +206,8 @@ static struct route_want6 peer_route(const struct vx6 *x, const struct vx6_peer 
 
 static void q_route_add(struct vx6 *x, const struct vx6_peer *p)
 {
-	struct route_want6 w = peer_route(x, p);
-	struct nl_route r = route_want6_route(&w);
+	struct route_want w = peer_route(x, p);
+	struct nl_route r = route_want_route(&w);
 
 	if (nl_msg_route(nl_batch_slot(x->nl), RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, &r))
 		nl_batch_add(x->nl, 0, cookie(x, OP_ROUTE_ADD, &p->subnet.addr));
@@ -215,7 +215,7 @@ static void q_route_add(struct vx6 *x, const struct vx6_peer *p)
 
 static void q_route_del(struct vx6 *x, const struct ip6 *dst, uint8_t len, uint32_t priority)
 {
-	struct nl_route r = route_del_route6(dst, len, priority);
+	struct nl_route r = route_del_route(&(struct kprefix){ kaddr_v6(dst), len }, priority);
 
 	if (nl_msg_route(nl_batch_slot(x->nl), RTM_DELROUTE, 0, &r))
 		nl_batch_add(x->nl, NL_OK_ENOENT, cookie(x, OP_ROUTE_DEL, dst));
@@ -231,7 +231,7 @@ static bool fdb_shared(struct vx6 *x, const struct vx6_peer *except)
 
 static void q_peer_del(struct vx6 *x, const struct vx6_peer *p)
 {
-	q_route_del(x, &p->subnet.addr, p->subnet.len, ROUTE6_METRIC);
+	q_route_del(x, &p->subnet.addr, p->subnet.len, route_metric(AF_INET6));
 	if (p->direct)
 		return;
 	q_neigh(x, RTM_DELNEIGH, &p->subnet.addr, p->mac);
@@ -323,7 +323,7 @@ static int dump_route_cb(void *arg, const struct nlmsghdr *nlh)
 	struct kstate *k = arg;
 	struct vx6 *x = k->x;
 	struct vx6_peer *p;
-	struct route_want6 w;
+	struct route_want w;
 	struct nl_route r;
 
 	if (nl_parse_route(nlh, &r) < 0 || r.family != AF_INET6 ||
@@ -333,11 +333,11 @@ static int dump_route_cb(void *arg, const struct nlmsghdr *nlh)
 	p = peer_find(x, &r.dst6);
 	if (p) {
 		w = peer_route(x, p);
-		if (route_want6_matches(&w, &r)) {
+		if (route_want_matches(&w, &r)) {
 			k->have[p - x->peers] |= HAVE_ROUTE;
 			return 0;
 		}
-		if (p->subnet.len == r.dst_len && r.priority == ROUTE6_METRIC)
+		if (p->subnet.len == r.dst_len && r.priority == route_metric(AF_INET6))
 			return 0; /* replaced in place */
 	}
 	return add_stale(k, &(struct stale){ .kind = STALE_ROUTE,
@@ -570,7 +570,7 @@ void vx6_lease_added(struct vx6 *x, const struct lease *l)
 				q_neigh(x, RTM_DELNEIGH, &old->subnet.addr, old->mac);
 		}
 		if (old->subnet.len != np.subnet.len)
-			q_route_del(x, &old->subnet.addr, old->subnet.len, ROUTE6_METRIC);
+			q_route_del(x, &old->subnet.addr, old->subnet.len, route_metric(AF_INET6));
 		fdb_count(x, old, false);
 		*old = np;
 		fdb_count(x, old, true);
@@ -951,12 +951,12 @@ static void addr_event(struct vx6 *x, const struct nlmsghdr *nlh)
 static void route_event(struct vx6 *x, const struct nlmsghdr *nlh)
 {
 	char sn[IP_STRLEN];
-	struct route_want6 w;
+	struct route_want w;
 	struct vx6_peer *p;
 	struct nl_route r;
 
 	if (nl_parse_route(nlh, &r) < 0 || r.family != AF_INET6 || r.table != RT_TABLE_MAIN ||
-	    r.priority != ROUTE6_METRIC)
+	    r.priority != route_metric(AF_INET6))
 		return;
 	p = peer_find(x, &r.dst6);
 	if (!p || p->subnet.len != r.dst_len)
@@ -966,7 +966,7 @@ static void route_event(struct vx6 *x, const struct nlmsghdr *nlh)
 		if (r.protocol == NL_RTPROT_FLANNEL)
 			repair_soon_why(x->heal, "The route to %s was deleted",
 					ip6net_format(&p->subnet, sn));
-	} else if (r.protocol != NL_RTPROT_FLANNEL || !route_want6_matches(&w, &r)) {
+	} else if (r.protocol != NL_RTPROT_FLANNEL || !route_want_matches(&w, &r)) {
 		repair_soon_why(x->heal, "The route to %s was replaced",
 				ip6net_format(&p->subnet, sn));
 	}

@@ -22,7 +22,9 @@
 #include <string.h>
 
 #include "backend/backend.h"
+#include "backend/dev_heal.h"
 #include "backend/repair.h"
+#include "backend/sorted_vec.h"
 #include "backend/tun_conf.h"
 #include "backend/tundev.h"
 #include "config.h"
@@ -35,10 +37,6 @@
 #include "lease/subnet.h"
 #include "backend/wg_key.h"
 #include "backend/wg_nl.h"
-
-#ifndef IFF_LOWER_UP
-#define IFF_LOWER_UP 0x10000
-#endif
 
 #define TYPE	   "wireguard"
 #define DEV	   "flannel-wg"
@@ -58,7 +56,6 @@ struct backend {
 	struct wg_nl *wg;
 	struct ip4net network;
 	struct iface ext;
-	bool ext_up;
 	struct wg_conf cfg;
 	int ifindex;
 	unsigned mtu;
@@ -70,6 +67,7 @@ struct backend {
 	struct log_limit warn_limit;
 	struct repair heal;
 	struct loop_timer recheck;
+	struct dev_heal dh;
 };
 
 static char *key_text(const uint8_t key[32], char buf[WG_KEY_B64LEN + 1])
@@ -87,46 +85,35 @@ static int peer_cmp(const void *x, const void *y)
 	return a < c ? -1 : a > c;
 }
 
+static const struct svec peer_vec = { sizeof(struct peer), peer_cmp };
+
 static struct peer *peer_find(struct backend *b, uint32_t addr)
 {
 	struct peer key = { .subnet.addr = addr };
 
-	return b->npeers ? bsearch(&key, b->peers, b->npeers, sizeof(key), peer_cmp) : NULL;
+	return svec_find(&peer_vec, b->peers, b->npeers, &key);
 }
 
 static struct peer *peer_insert(struct backend *b, const struct peer *p)
 {
-	size_t lo = 0, hi = b->npeers;
+	void *v = b->peers;
+	struct peer *r = svec_insert(&peer_vec, &v, &b->npeers, &b->cap, p);
 
-	if (b->npeers == b->cap) {
-		size_t cap = b->cap ? 2 * b->cap : 64;
-		struct peer *n = realloc(b->peers, cap * sizeof(*n));
-
-		if (!n)
-			return NULL;
-		b->peers = n;
-		b->cap = cap;
-	}
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (b->peers[mid].subnet.addr < p->subnet.addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	memmove(&b->peers[lo + 1], &b->peers[lo], (b->npeers - lo) * sizeof(*p));
-	b->peers[lo] = *p;
-	b->npeers++;
-	return &b->peers[lo];
+	b->peers = v;
+	return r;
 }
 
 static void peer_remove(struct backend *b, struct peer *p)
 {
-	size_t i = (size_t)(p - b->peers);
+	svec_remove(&peer_vec, b->peers, &b->npeers, p);
+}
 
-	memmove(p, p + 1, (b->npeers - i - 1) * sizeof(*p));
-	b->npeers--;
+static void log_overlap(const void *elem)
+{
+	const struct peer *p = elem;
+	char sn[IP_STRLEN];
+
+	log_warnx("Ignoring subnet %s: overlaps another lease", ip4net_format(&p->subnet, sn));
 }
 
 /*
@@ -316,7 +303,7 @@ static int ensure_device(struct backend *b, bool initial)
 		log_error("Failed to look up %s: %s", DEV, strerror(-r));
 		return r;
 	}
-	b->ifindex = cur.index;
+	b->ifindex = b->dh.ifindex = cur.index;
 	if (cur.mtu != b->mtu) {
 		log_info("Setting the MTU of %s from %u to %u", DEV, cur.mtu, b->mtu);
 		r = nl_request(b->nl, nl_msg_link_set(buf, b->ifindex, b->mtu, false), 0, NULL,
@@ -488,18 +475,7 @@ static void wg_resync(struct backend *b, const struct lease *const *all, size_t 
 	for (size_t i = 0; i < n; i++)
 		if (peer_from_lease(b, all[i], &peers[k]) > 0)
 			k++;
-	qsort(peers, k, sizeof(*peers), peer_cmp);
-	for (size_t i = 1; i < k; i++) {
-		if (peers[i].subnet.addr == peers[i - 1].subnet.addr) {
-			char sn[IP_STRLEN];
-
-			log_warnx("Ignoring subnet %s: overlaps another lease",
-				  ip4net_format(&peers[i].subnet, sn));
-			memmove(&peers[i], &peers[i + 1], (k - i - 1) * sizeof(*peers));
-			k--;
-			i--;
-		}
-	}
+	k = svec_sort_unique(&peer_vec, peers, k, log_overlap);
 	free(b->peers);
 	b->peers = peers;
 	b->npeers = k;
@@ -514,6 +490,8 @@ static int wg_own_lease(struct backend *b, const struct lease *own)
 
 	b->own = own->subnet.v4;
 	b->have_own = true;
+	b->dh.want_up = true;
+	b->dh.own = (struct kprefix){ kaddr_v4(b->own.addr), 32 };
 	p = peer_find(b, b->own.addr);
 	if (p) {
 		uint8_t key[32];
@@ -527,50 +505,9 @@ static int wg_own_lease(struct backend *b, const struct lease *own)
 
 /* ------------------------------------------------------------ self-healing */
 
-static void link_event(struct backend *b, const struct nlmsghdr *nlh)
+static void route_event(void *arg, const struct nlmsghdr *nlh)
 {
-	struct nl_link l, now;
-	bool up;
-
-	if (nl_parse_link(nlh, &l) < 0)
-		return;
-	if (l.index == b->ifindex) {
-		if (nlh->nlmsg_type == RTM_DELLINK) {
-			log_warnx("%s was deleted; recreating it", DEV);
-			repair_soon(&b->heal);
-			return;
-		}
-		if (((b->have_own && !(l.flags & IFF_UP)) || l.mtu != b->mtu) &&
-		    nl_link_get(b->nl, NULL, b->ifindex, &now) == 0 &&
-		    ((b->have_own && !(now.flags & IFF_UP)) || now.mtu != b->mtu))
-			repair_soon_why(&b->heal, "%s was set down or its MTU changed to %u", DEV,
-					now.mtu);
-		return;
-	}
-	if (l.index != b->ext.index)
-		return;
-	up = nlh->nlmsg_type == RTM_NEWLINK && (l.flags & IFF_UP) && (l.flags & IFF_LOWER_UP);
-	if (up && !b->ext_up)
-		repair_soon_why(&b->heal, "%s is up again", b->ext.name);
-	else if (!up && b->ext_up)
-		log_warnx("%s (our external interface) is down", b->ext.name);
-	b->ext_up = up;
-}
-
-static void addr_event(struct backend *b, const struct nlmsghdr *nlh)
-{
-	char a[16];
-	struct nl_addr x;
-
-	if (nlh->nlmsg_type != RTM_DELADDR || !b->have_own || nl_parse_addr(nlh, &x) < 0)
-		return;
-	if (x.ifindex == b->ifindex && x.addr == b->own.addr && x.prefixlen == 32)
-		repair_soon_why(&b->heal, "Address %s/32 was removed from %s",
-				ip4_format(x.addr, a), DEV);
-}
-
-static void route_event(struct backend *b, const struct nlmsghdr *nlh)
-{
+	struct backend *b = arg;
 	char n[IP_STRLEN];
 	struct nl_route r;
 
@@ -582,38 +519,6 @@ static void route_event(struct backend *b, const struct nlmsghdr *nlh)
 				ip4net_format(&b->network, n), DEV,
 				nlh->nlmsg_type == RTM_DELROUTE ? "deleted" : "replaced");
 }
-
-static void kernel_event(void *arg, const struct nlmsghdr *nlh)
-{
-	struct backend *b = arg;
-
-	switch (nlh->nlmsg_type) {
-	case RTM_NEWLINK:
-	case RTM_DELLINK:
-		link_event(b, nlh);
-		break;
-	case RTM_DELADDR:
-		addr_event(b, nlh);
-		break;
-	case RTM_NEWROUTE:
-	case RTM_DELROUTE:
-		route_event(b, nlh);
-		break;
-	}
-}
-
-static void kernel_overrun(void *arg)
-{
-	struct backend *b = arg;
-
-	log_info("Missed rtnetlink notifications (ENOBUFS): re-reading %s", DEV);
-	repair_soon(&b->heal);
-}
-
-static const struct nlmon_ops monitor_ops = {
-	.event = kernel_event,
-	.overrun = kernel_overrun,
-};
 
 /* ------------------------------------------------------------ lifecycle */
 
@@ -693,7 +598,14 @@ static int wg_init(const struct backend_env *env, struct lease_attrs *attrs, uns
 	b->loop = env->loop;
 	b->network = env->conf->network;
 	b->ext = *env->ext;
-	b->ext_up = true;
+	b->dh = (struct dev_heal){ .heal = &b->heal,
+				   .dev = DEV,
+				   .ext_index = b->ext.index,
+				   .ext_name = b->ext.name,
+				   .ext_up = true,
+				   .overrun_what = DEV,
+				   .route_event = route_event,
+				   .arg = b };
 	b->warn_limit = LOG_LIMIT(20, 10000);
 	repair_init(&b->heal, b->loop, heal_cb, b, DEV);
 	loop_timer_init(&b->recheck, recheck_cb, b);
@@ -719,7 +631,9 @@ static int wg_init(const struct backend_env *env, struct lease_attrs *attrs, uns
 		log_error("Failed to open a netlink socket: %s", strerror(-r));
 		goto fail;
 	}
-	r = nlmon_open(b->loop, groups, 3, &monitor_ops, b, &b->mon);
+	b->dh.nl = b->nl;
+	b->dh.mtu = b->mtu;
+	r = nlmon_open(b->loop, groups, 3, &dev_heal_monitor_ops, &b->dh, &b->mon);
 	if (r < 0) {
 		log_error("Failed to listen for rtnetlink notifications: %s", strerror(-r));
 		goto fail;

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The self-healing every backend shares, on rtnetlink notifications: its
+ * device deleted, set down or given another MTU, its address removed, the
+ * external interface going down and up, and missed notifications
+ * (ENOBUFS). Each runs the backend's repair (repair.h) soon. A backend
+ * adds its route and nexthop handlers (the peer engine's, pe_*_event) and
+ * listens with dev_heal_monitor_ops and the dev_heal as argument. What
+ * each event means is decided in peer_decide.c (dev_heal_*_decide).
+ */
+#ifndef FLANNELD_DEV_HEAL_H
+#define FLANNELD_DEV_HEAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "backend/kaddr.h"
+
+struct nl;
+struct nlmsghdr;
+struct nlmon_ops;
+struct repair;
+
+struct dev_heal {
+	struct nl *nl;
+	struct repair *heal;
+	const char *dev;    /* our device's name (NULL: none, as host-gw's) */
+	int ifindex;	    /* and index, kept current by the backend */
+	unsigned mtu;	    /* the MTU it must have */
+	bool want_up;	    /* it must be up (our lease is held) */
+	struct kprefix own; /* the address it must hold (len 0: none) */
+	int ext_index;	    /* the external interface */
+	const char *ext_name;
+	bool ext_up; /* as last notified */
+	/* The overrun message: "Missed ... re-reading <overrun_what>". */
+	const char *overrun_what;
+	/* Optional: the backend's handlers of route, nexthop and address notifications. */
+	void (*route_event)(void *arg, const struct nlmsghdr *nlh);
+	void (*nexthop_event)(void *arg, const struct nlmsghdr *nlh);
+	void (*addr_event)(void *arg, const struct nlmsghdr *nlh);
+	void *arg;
+};
+
+/* nlmon's handlers, with a struct dev_heal as their argument. */
+extern const struct nlmon_ops dev_heal_monitor_ops;
+
+#endif

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The peer engine's decisions, as pure functions of its table (no I/O, no
+ * logging): the sorted table itself; what a dumped route or nexthop is to
+ * the wanted set; the operations a converge writes; what a notification
+ * asks to repair. peer_engine.c does the reading, writing and telling.
+ */
+#ifndef FLANNELD_PEER_DECIDE_H
+#define FLANNELD_PEER_DECIDE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend/dev_heal.h"
+#include "backend/peer_engine.h"
+
+struct nl_addr;
+struct nl_link;
+
+struct pe_peer *pe_find(const struct pe_table *t, const struct kaddr *addr);
+/* A copy of p at its place; NULL when out of memory. */
+struct pe_peer *pe_insert(struct pe_table *t, const struct pe_peer *p);
+void pe_remove(struct pe_table *t, struct pe_peer *p);
+/* Sorts v by subnet and drops the later of any two with the same address: how many remain. */
+size_t pe_sort_unique(struct pe_peer *v, size_t n, void (*dropped)(const void *p));
+struct route_want pe_want(const struct pe_table *t, const struct pe_peer *p);
+
+/* What converge found in the kernel, per peer (by index) and to delete. */
+#define PE_HAVE_ROUTE	0x1u
+#define PE_HAVE_NEXTHOP 0x2u
+
+enum pe_verdict {
+	PE_IGNORE,  /* not ours, or not in our network */
+	PE_HAVE,    /* exactly what the peer wants */
+	PE_REPLACE, /* the peer's, but wrong: the add replaces it in place */
+	PE_STALE,   /* ours, and nobody wants it: delete */
+	PE_FOREIGN, /* a nexthop id of ours is someone else's: the peer goes classic */
+};
+
+/* A dumped route; *peer is the peer it concerns (or NULL). */
+enum pe_verdict pe_judge_route(const struct pe_table *t, const struct nl_route *r,
+			       struct pe_peer **peer);
+/* A dumped nexthop, judged first: whether a peer's id is taken decides its route. */
+enum pe_verdict pe_judge_nexthop(const struct pe_table *t, const struct nl_nexthop *nh,
+				 struct pe_peer **peer);
+
+struct pe_stale {
+	bool nexthop;	    /* a nexthop object with id dst.addr.v4 */
+	struct kprefix dst; /* else a route */
+	uint32_t priority;
+};
+
+enum pe_op_kind { PE_OP_ROUTE_DEL, PE_OP_NH_ADD, PE_OP_ROUTE_ADD, PE_OP_NH_DEL };
+
+struct pe_op {
+	enum pe_op_kind kind;
+	const struct pe_peer *peer;   /* the adds */
+	const struct pe_stale *stale; /* the deletes */
+};
+
+/*
+ * The converge: given the table, what the dump found of each peer
+ * (have[i], PE_HAVE_* bits) and the stale entries, the operations in the
+ * order to write them into ops (room for nstale + 2 * npeers): stale
+ * routes deleted, missing nexthops and routes added, then stale nexthops
+ * deleted (no route names them by then). *added counts the peers fixed.
+ */
+size_t pe_plan(const struct pe_table *t, const uint8_t *have, const struct pe_stale *stale,
+	       size_t nstale, struct pe_op *ops, unsigned *added);
+
+enum pe_repair {
+	PE_REPAIR_NONE,
+	PE_REPAIR_CONVERGE,	  /* a network on the watched interface changed */
+	PE_REPAIR_ROUTE_DELETED,  /* our route to a peer was deleted */
+	PE_REPAIR_ROUTE_REPLACED, /* someone replaced it */
+	PE_REPAIR_NH_DELETED,	  /* our nexthop for a peer was deleted (its routes went along) */
+	PE_REPAIR_NH_CHANGED,
+};
+
+/* A route notification (RTM_NEWROUTE/RTM_DELROUTE) of any family; *peer as above. */
+enum pe_repair pe_route_repair(const struct pe_table *t, uint16_t type, const struct nl_route *r,
+			       const struct pe_peer **peer);
+enum pe_repair pe_nexthop_repair(const struct pe_table *t, uint16_t type,
+				 const struct nl_nexthop *nh, const struct pe_peer **peer);
+
+enum dev_heal_link {
+	DEV_HEAL_NONE,
+	DEV_HEAL_DELETED,  /* our device is gone: recreate it */
+	DEV_HEAL_CHECK,	   /* it may be down or have another MTU: look at it now */
+	DEV_HEAL_EXT_UP,   /* the external interface is up again: converge */
+	DEV_HEAL_EXT_DOWN, /* and down: say so */
+};
+
+/* A link notification (RTM_NEWLINK/RTM_DELLINK). */
+enum dev_heal_link dev_heal_link_decide(const struct dev_heal *d, uint16_t type,
+					const struct nl_link *l);
+/* Our device, as it is now, is not as it must be (down while it must be up, another MTU). */
+bool dev_heal_link_wrong(const struct dev_heal *d, const struct nl_link *now);
+/* An address notification: our device's own address was removed. */
+bool dev_heal_addr_decide(const struct dev_heal *d, uint16_t type, const struct nl_addr *a);
+
+#endif

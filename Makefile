@@ -121,6 +121,8 @@ test_wg_nl_msg_DEPS := src/wg_nl_msg.c
 test_secret_file_DEPS := src/secret_file.c
 test_wg_key_DEPS := src/wg_key.c src/backend/tun_conf.c src/jsonutil.c src/textutil.c src/log.c
 test_ext_cmd_DEPS := src/backend/ext_cmd.c
+test_vici_msg_DEPS := src/backend/vici_msg.c
+test_ipsec_conf_DEPS := src/backend/ipsec_conf.c src/jsonutil.c src/textutil.c
 
 UNIT_CFLAGS := $(filter-out -Werror,$(CFLAGS)) -Werror -O1 -g -fno-omit-frame-pointer \
 	       -fsanitize=address,undefined -fno-sanitize-recover=all
@@ -163,6 +165,7 @@ fuzz_ip_DEPS := src/ip.c src/textutil.c
 fuzz_nl_DEPS := src/nl_msg.c
 fuzz_udp_DEPS := src/backend/udp_pkt.c
 fuzz_wg_DEPS := src/backend/tun_conf.c src/jsonutil.c src/textutil.c src/wg_nl_msg.c
+fuzz_vici_DEPS := src/backend/vici_msg.c src/backend/ipsec_conf.c src/jsonutil.c src/textutil.c
 fuzz_leasecache_DEPS := src/leasewatch.c src/leasecache.c src/leasecheck.c src/keyhash.c \
 	src/subnet.c src/ip.c src/jsonutil.c src/textutil.c
 

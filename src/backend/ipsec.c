@@ -66,6 +66,7 @@ struct backend {
 	bool charon_up;
 	uint64_t started_ms; /* when we last started charon; 0: not waiting for one */
 	struct log_limit warn_limit;
+	struct log_limit load_limit; /* charon refusing a connection repeats every 5 s */
 	struct loop_timer tick;
 	/* get-conns scratch: the names charon holds */
 	char **seen;
@@ -241,7 +242,8 @@ static int load_conn(struct backend *b, struct peer *p)
 	else
 		snprintf(err, sizeof(err), "cannot build the request");
 	if (r < 0) {
-		log_error("Failed to load connection %s into charon: %s", name, err);
+		if (log_limit_ok(&b->load_limit, "charon load failures"))
+			log_error("Failed to load connection %s into charon: %s", name, err);
 		return r;
 	}
 	p->loaded = true;
@@ -683,6 +685,7 @@ static int ipsec_init(const struct backend_env *env, struct lease_attrs *attrs, 
 	b->network = env->conf->network;
 	b->public_ip = env->public_ip ? env->public_ip : env->ext->addr;
 	b->warn_limit = LOG_LIMIT(20, 10000);
+	b->load_limit = LOG_LIMIT(20, 60000);
 	loop_timer_init(&b->tick, tick, b);
 	r = prepare(env, &b->cfg, mtu, msg, sizeof(msg));
 	if (r < 0) {

@@ -171,17 +171,20 @@ static bool inside(const struct ip4net *net, uint32_t addr, unsigned len)
 static void dump_one(const struct nlmsghdr *h, uint32_t local_ip, const struct ip4net *network,
 		     void (*fn)(const struct xfrm_pair *p, void *arg), void *arg)
 {
-	const struct xfrm_userpolicy_info *pi = NLMSG_DATA(h);
-	size_t off = NLMSG_ALIGN(sizeof(*pi));
+	const char *data = NLMSG_DATA(h);
+	struct xfrm_userpolicy_info info, *pi = &info;
+	size_t off = NLMSG_ALIGN(sizeof(info));
 	size_t len;
 
 	if (h->nlmsg_type != XFRM_MSG_NEWPOLICY || h->nlmsg_len < NLMSG_LENGTH(off))
 		return;
+	/* It holds 64-bit fields; netlink aligns messages to 4 bytes only. */
+	memcpy(&info, data, sizeof(info));
 	if (pi->dir != XFRM_POLICY_OUT || pi->sel.family != AF_INET)
 		return;
 	len = h->nlmsg_len - NLMSG_LENGTH(off);
 	for (size_t pos = 0; len - pos >= sizeof(struct nlattr);) {
-		const struct nlattr *a = (const void *)((const char *)pi + off + pos);
+		const struct nlattr *a = (const void *)(data + off + pos);
 		const struct xfrm_user_tmpl *t = (const void *)(a + 1);
 		size_t alen = a->nla_len;
 		struct xfrm_pair p;

@@ -7,7 +7,8 @@
 # every pair; the underlay carries ESP, never the payload; no ping lost
 # across a restart of flanneld (10 ms), which re-keys nothing; a killed
 # charon is restarted and its connections reloaded; a host removed from
-# etcd loses its connections, SAs and policies on the others.
+# etcd loses its connections, SAs and policies on the others; a host whose
+# charon holds a wrong PSK gets no traffic through.
 #
 #	sw: br0 10.200.0.1 + etcd
 #	 |-- h1 10.200.0.11 eth0  charon  cni0 -- c1 (container)
@@ -61,7 +62,7 @@ charon_conf() { # id
 charon_pid() { cat "$(inst_dir "$1")/run/charon.pid" 2>/dev/null; }
 kill_charons() {
 	local i p
-	for i in 1 2 3; do
+	for i in 1 2 3 4; do
 		p=$(charon_pid "$i") || continue
 		[ -n "$p" ] && [ -d "/proc/$p" ] && grep -q charon "/proc/$p/comm" && kill -9 "$p" 2>/dev/null
 	done
@@ -189,6 +190,8 @@ pass "charon killed on h1: restarted, both connections reloaded, traffic flows a
 # -- a host removed from etcd disappears from its peers
 net3=$(net_of 3)
 flannel_stop 3
+# The host is gone: its charon too (else it would keep initiating).
+kill -9 "$(charon_pid 3)"
 etcdctl_sw del -- "$(subnet_key_of 3)" >/dev/null
 for h in 1 2; do
 	wait_until 20 eval '[ "$(policies '"$h"')" -eq 3 ]' || fail "h$h kept policies for host 3: $(host_exec "$h" ip xfrm policy)"
@@ -199,3 +202,73 @@ for h in 1 2; do
 done
 container_ping 1 2 || fail "container 1 cannot ping container 2 after host 3 left"
 pass "host 3 removed from etcd: its connection, SAs and policies are gone from h1 and h2"
+
+# -- a host whose charon holds a wrong PSK gets nothing through. The config
+# in etcd is shared, so host 4's flanneld talks to its charon through a
+# proxy that swaps the key for another of the same length.
+topo_up 4
+charon_conf 4
+d4=$(inst_dir 4)
+cat >"$TMP/psk_proxy.py" <<'PEOF'
+import os, socket, sys, threading
+listen, target, psk = sys.argv[1], sys.argv[2], sys.argv[3].encode()
+wrong = psk[::-1] if psk[::-1] != psk else b"x" * len(psk)
+def pump(src, dst, swap):
+    try:
+        while True:
+            hdr = b""
+            while len(hdr) < 4:
+                c = src.recv(4 - len(hdr))
+                if not c:
+                    return
+                hdr += c
+            n = int.from_bytes(hdr, "big")
+            body = b""
+            while len(body) < n:
+                c = src.recv(n - len(body))
+                if not c:
+                    return
+                body += c
+            dst.sendall(hdr + (body.replace(psk, wrong) if swap else body))
+    except OSError:
+        pass
+    finally:
+        dst.close()
+def serve(c):
+    u = socket.socket(socket.AF_UNIX)
+    try:
+        u.connect(target)
+    except OSError:
+        c.close()
+        return
+    threading.Thread(target=pump, args=(c, u, True), daemon=True).start()
+    pump(u, c, False)
+if os.path.exists(listen):
+    os.unlink(listen)
+s = socket.socket(socket.AF_UNIX)
+s.bind(listen)
+s.listen(16)
+print("ready", flush=True)
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+PEOF
+SPAWN_LOG=$TMP/proxy.log spawn psk-proxy "$(host_ns 4)" python3 "$TMP/psk_proxy.py" "$d4/proxy.vici" "$d4/charon.vici" "$PSK"
+wait_until 30 grep -q ready "$TMP/proxy.log" || fail "the PSK proxy did not start: $(cat "$TMP/proxy.log")"
+# Its own wrapper sets the socket charon serves; flanneld gets the proxy's.
+sed -i 's|^exec unshare|[ "$d" = "'"$d4"'" ] \&\& export FLANNELD_IPSEC_VICI_SOCKET="$d/proxy.vici"\nexec unshare|' "$WRAP"
+flannel_start 4
+wait_ready 4 90
+container_up 4
+wait_until 30 eval "swan 4 --list-conns | grep -q -- '-$(host_ip 1):'" || fail "h4's charon lacks its connection to host 1"
+wait_until 30 eval "[ \"\$(policies 1)\" -eq 6 ]" || fail "h1 has no policies for host 4: $(host_exec 1 ip xfrm policy)"
+container_ping 4 1 5 && fail "container 4 (wrong PSK) reached container 1"
+container_ping 1 4 5 && fail "container 1 reached container 4 (wrong PSK)"
+swan 1 --list-sas | grep -q -- "-$(host_ip 4): #[0-9]*, ESTABLISHED" &&
+	fail "h1 established an IKE SA with host 4: $(swan 1 --list-sas)"
+# (An SPI of 0 is the kernel's placeholder while it asks charon for an SA.)
+sas4=$({ host_exec 1 ip xfrm state list src "$(host_ip 4)"; host_exec 1 ip xfrm state list dst "$(host_ip 4)"; } |
+	grep "proto esp spi" | grep -v "spi 0x00000000" || true)
+[ -z "$sas4" ] || fail "h1 has SAs with host 4: $sas4"
+container_ping 1 2 || fail "container 1 cannot ping container 2 beside the wrong-PSK host"
+pass "a host whose charon holds a wrong PSK: no IKE SA, no ESP SA, no ping either way; the others unaffected"

@@ -136,9 +136,13 @@ static int start_charon(struct backend *b)
 		return -errno;
 	if (pid == 0) {
 		int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		sigset_t none;
 
 		if (fd >= 0)
 			dup2(fd, 0);
+		/* Our blocked signals (signalfd) and ignored SIGPIPE are not charon's. */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
 		setsid();
 		signal(SIGPIPE, SIG_DFL);
 		child = fork();
@@ -517,10 +521,13 @@ static void tick(void *arg)
 			  b->cfg.vici_socket, START_TIMEOUT_MS / 1000, b->charon, err);
 		b->started_ms = 0;
 	}
-	if (!b->started_ms && start_charon(b) < 0 &&
-	    log_limit_ok(&b->warn_limit, "charon start failures"))
-		log_error("Cannot start charon (%s): %s", b->charon[0] ? b->charon : "not found",
-			  strerror(errno));
+	if (!b->started_ms) {
+		r = start_charon(b);
+		if (r < 0 && log_limit_ok(&b->warn_limit, "charon start failures"))
+			log_error("Cannot start charon (%s): %s",
+				  b->charon[0] ? b->charon : "no charon executable found",
+				  strerror(-r));
+	}
 	loop_timer_arm(b->loop, &b->tick, WAIT_MS);
 }
 

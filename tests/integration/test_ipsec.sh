@@ -35,7 +35,9 @@ cat >"$WRAP" <<'WEOF'
 for a; do case $a in --subnet-file=*) d=$(dirname "${a#*=}") ;; esac; done
 mkdir -p "$d/run"
 export STRONGSWAN_CONF="$d/strongswan.conf" FLANNELD_IPSEC_VICI_SOCKET="$d/charon.vici"
-exec unshare -m sh -c 'mount --bind "$0/run" /run && exec "$@"' "$d" "$@"
+# NO_CHARON=1: the charon binary hidden (the missing-binary check).
+[ "${NO_CHARON:-0}" = 1 ] && hide=/usr/lib/ipsec/charon || hide=
+exec unshare -m sh -c 'mount --bind "$0/run" /run && { [ -z "$1" ] || mount --bind /dev/null "$1"; } && shift && exec "$@"' "$d" "$hide" "$@"
 WEOF
 chmod +x "$WRAP"
 export FLANNEL_WRAP=$WRAP
@@ -87,6 +89,13 @@ net_of() { # the subnet as a.b.c.0/len (FLANNEL_SUBNET holds .1)
 	echo "$(ip_add "${s%/*}" -1)/${s#*/}"
 }
 policies() { host_exec "$1" ip xfrm policy | grep -c "reqid 11 mode tunnel" || true; }
+
+# -- no charon binary and nothing on the VICI socket: start-up stops, saying so
+NO_CHARON=1 flannel_start 1
+wait_until 60 proc_exited flanneld-1 || fail "flanneld ran without a charon"
+[ "$(proc_rc flanneld-1)" -ne 0 ] || fail "flanneld exited 0 without a charon"
+log_has 1 "No valid charon executable found at paths" "none answers on" || fail "no message naming the missing charon"
+pass "no charon executable: flanneld stops (exit $(proc_rc flanneld-1)) naming the paths it tried"
 
 for i in 1 2 3; do flannel_start "$i"; done
 for i in 1 2 3; do wait_ready "$i" 90 || fail "flanneld $i not ready: $(tail -n 20 "$(inst_dir "$i")/flanneld.log")"; done

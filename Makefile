@@ -128,6 +128,8 @@ test_wg_key_DEPS := src/backend/wg_key.c src/backend/tun_conf.c src/jsonutil.c s
 test_ext_cmd_DEPS := src/backend/ext_cmd.c
 test_peer_decide_DEPS := src/backend/peer_decide.c src/backend/sorted_vec.c src/backend/routes.c \
 	src/backend/kaddr.c src/ip.c src/textutil.c
+test_vici_msg_DEPS := src/backend/vici_msg.c
+test_ipsec_conf_DEPS := src/backend/ipsec_conf.c src/jsonutil.c src/textutil.c
 
 UNIT_CFLAGS := $(filter-out -Werror,$(CFLAGS)) -Werror -O1 -g -fno-omit-frame-pointer \
 	       -fsanitize=address,undefined -fno-sanitize-recover=all
@@ -172,6 +174,10 @@ fuzz_udp_DEPS := src/backend/udp_pkt.c
 fuzz_wg_DEPS := src/backend/tun_conf.c src/jsonutil.c src/textutil.c src/backend/wg_nl_msg.c
 fuzz_leasecache_DEPS := src/lease/leasewatch.c src/lease/leasecache.c src/lease/leasecheck.c \
 	src/lease/keyhash.c src/lease/subnet.c src/ip.c src/jsonutil.c src/textutil.c
+fuzz_wg_DEPS := src/backend/tun_conf.c src/jsonutil.c src/textutil.c src/wg_nl_msg.c
+fuzz_vici_DEPS := src/backend/vici_msg.c src/backend/ipsec_conf.c src/jsonutil.c src/textutil.c
+fuzz_leasecache_DEPS := src/leasewatch.c src/leasecache.c src/leasecheck.c src/keyhash.c \
+	src/subnet.c src/ip.c src/jsonutil.c src/textutil.c
 
 $(FUZZ_BUILD)/%: fuzz/%.c $$(%_DEPS) | $(PB_HDRS)
 	@mkdir -p $(@D)

@@ -8,6 +8,11 @@
 # etcd-server may try to start a system etcd on install; a policy-rc.d that
 # blocks it is fine: the tests never use a system etcd, they start their own
 # inside a network namespace.
+#
+# strongSwan's packages would start a charon in the machine's own namespace:
+# its services are masked before the install and a policy-rc.d that starts
+# nothing is in place during it. test_ipsec starts its own charons, each
+# inside a test's namespace.
 set -euo pipefail
 
 PKGS=(
@@ -21,6 +26,7 @@ PKGS=(
 	clang clang-format libclang-rt-14-dev valgrind
 	qemu-system-x86 busybox-static # tests/qemu/run-in-guest.sh
 	debhelper lintian # dpkg-buildpackage (dpkg-dev: build-essential); no fakeroot: Rules-Requires-Root: no
+	strongswan-charon strongswan-swanctl libstrongswan-standard-plugins # test_ipsec (gcm, openssl: ecp256)
 )
 
 missing=()
@@ -38,5 +44,17 @@ fi
 
 echo "deps.sh: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
+mkdir -p /etc/systemd/system
+for unit in strongswan-starter.service strongswan.service; do
+	[ -e "/etc/systemd/system/$unit" ] || ln -s /dev/null "/etc/systemd/system/$unit"
+done
+own_policy=0
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+	chmod 755 /usr/sbin/policy-rc.d
+	own_policy=1
+	trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 apt-get update -qq >/dev/null
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+[ "$own_policy" = 0 ] || rm -f /usr/sbin/policy-rc.d

@@ -7,11 +7,11 @@
 
 static const struct backend_ops *const backends[] = {
 	&backend_alloc_ops, &backend_hostgw_ops,    &backend_vxlan_ops,	    &backend_udp_ops,
-	&backend_ipip_ops,  &backend_wireguard_ops, &backend_extension_ops,
+	&backend_ipip_ops,  &backend_wireguard_ops, &backend_extension_ops, &backend_ipsec_ops,
 };
 
 /* Upstream's other types; they land in later changes. */
-static const char *const missing[] = { "ipsec", "tencent-vpc", "gce", "aws-vpc", "ali-vpc" };
+static const char *const missing[] = { "tencent-vpc", "gce", "aws-vpc", "ali-vpc" };
 
 const struct backend_ops *backend_find(const char *type)
 {

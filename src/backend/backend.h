@@ -79,5 +79,6 @@ extern const struct backend_ops backend_udp_ops;
 extern const struct backend_ops backend_ipip_ops;
 extern const struct backend_ops backend_wireguard_ops;
 extern const struct backend_ops backend_extension_ops;
+extern const struct backend_ops backend_ipsec_ops;
 
 #endif

@@ -2,7 +2,7 @@
 # shellcheck shell=bash
 #
 # For tests of tunnel kinds this machine's kernel may lack (ipip,
-# wireguard). Source it before lib.sh and call
+# wireguard; xfrm: ESP SAs for ipsec). Source it before lib.sh and call
 #
 #	in_guest_unless_kernel_has <kind>...
 #
@@ -16,7 +16,13 @@ _kernel_has_kind() { # kind
 	local ns=fltprobe$$ ok=1 extra=()
 	[ "$1" = ipip ] && extra=(local 127.0.0.1)
 	ip netns add "$ns" 2>/dev/null || return 1
-	ip -n "$ns" link add fltprobe type "$1" "${extra[@]}" >/dev/null 2>&1 && ok=0
+	if [ "$1" = xfrm ]; then # not a link: an ESP (AES-GCM) tunnel SA, as IPsec needs
+		ip -n "$ns" xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x100 mode tunnel \
+			aead 'rfc4106(gcm(aes))' 0x0102030405060708090a0b0c0d0e0f1011121314 128 \
+			>/dev/null 2>&1 && ok=0
+	else
+		ip -n "$ns" link add fltprobe type "$1" "${extra[@]}" >/dev/null 2>&1 && ok=0
+	fi
 	ip netns del "$ns"
 	return $ok
 }

@@ -101,6 +101,15 @@ bad '{"Network":"10.244.0.0/16","Backend":{"Type":"foo"}}' 'unknown backend type
 bad '{"Network":"10.244.0.0/16","Backend":{"Type":"tencent-vpc"}}' 'not supported'
 bad '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan","VNI":16777216}}' "invalid vxlan backend config: VNI must be an integer from 0 to 16777215"
 bad '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan","MTU":100}}' "MTU must be 0"
+bad '{"Network":"10.244.0.0/16","Backend":{"Type":"ipsec","PSK":"short"}}' "invalid ipsec backend config: config error, password is too short"
+PSK96=$(printf '%096d' 7)
+bad '{"Network":"10.244.0.0/16","Backend":{"Type":"ipsec","PSK":"'"$PSK96"'","ESPProposal":"AES GCM"}}' "ESPProposal AES GCM is not a strongSwan proposal"
+etcd_put_config '{"Network":"10.244.0.0/16","Backend":{"Type":"ipsec","PSK":"'"$PSK96"'","UDPEncap":true}}'
+check
+expect_ok "ipsec with UDPEncap"
+has_line "$out" "MTU:         1315 (the MTU of eth0 (1400) minus 85 for IPsec with UDP encapsulation)"
+grep_q "$PSK96" <<<"$out$err" && fail "--check-config printed the PSK"
+pass "ipsec: PSK checked (never printed), MTU 1400 - 85 with UDPEncap"
 bad '{"Network":"10.244.0.0/16","EnableIPv4":false}' "none defined stack"
 bad '{"Network": "10.244.0.0/16",' "invalid network config"
 bad '{}' "please define a correct Network parameter"

@@ -113,7 +113,9 @@ while read -r tag; do
 		RSTART < 8 { on = 0 }
 		on { sub(/^ +/, ""); printf "%s ", $0 }' "$TMP/netconf")
 	for type in ${tag//,/ }; do
-		etcd_put_config "{\"Network\":\"10.244.0.0/16\",\"Backend\":{\"Type\":\"$type\"}}"
+		extra= # a field the backend cannot do without
+		[ "$type" = ipsec ] && extra=",\"PSK\":\"$(printf '%096d' 7)\""
+		etcd_put_config "{\"Network\":\"10.244.0.0/16\",\"Backend\":{\"Type\":\"$type\"$extra}}"
 		rc=0
 		host_exec 1 timeout 20 "$FLANNELD" --check-config --etcd-endpoints="$ETCD_CLIENT" \
 			>"$TMP/cc.out" 2>&1 || rc=$?

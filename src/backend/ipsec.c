@@ -1,0 +1,740 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * ipsec backend: IKEv2 through strongSwan's charon, as upstream
+ * (FLANNEL_COMPAT.md): our lease is BackendType "ipsec" with no
+ * BackendData, the MTU is the external one minus 77 (85 with UDPEncap).
+ * Per remote lease: the PSK for its PublicIP and one connection
+ * "<ourIP>-<ourSubnet>-<itsSubnet>-<itsIP>" (IKE aes256-sha256-modp4096,
+ * child "<ourSubnet>-<itsSubnet>" in tunnel mode, reqid 11, charon
+ * installs no policies) loaded over VICI; the three XFRM policies
+ * (xfrm_policy.c) are ours. A lease that goes is unloaded and its
+ * policies deleted.
+ *
+ * charon is found where upstream looks and started, detached, when its
+ * VICI socket does not answer. Unlike upstream it outlives flanneld, so a
+ * restart keeps the SAs: connections charon already holds are left alone
+ * (no re-initiation). Every 5 s get-conns checks charon: a missing
+ * connection is loaded again; a charon that does not answer is restarted
+ * and everything reloaded.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "backend/backend.h"
+#include "backend/ipsec_conf.h"
+#include "backend/vici.h"
+#include "backend/xfrm_policy.h"
+#include "config.h"
+#include "iface.h"
+#include "lease/lease.h"
+#include "log.h"
+#include "loop.h"
+#include "lease/subnet.h"
+
+#define TYPE		 "ipsec"
+#define IKE_PROPOSAL	 "aes256-sha256-modp4096"
+#define SOCKET_ENV	 "FLANNELD_IPSEC_VICI_SOCKET"
+#define CHECK_MS	 5000
+#define WAIT_MS		 500
+#define START_TIMEOUT_MS 30000
+#define NAME_MAX_LEN	 128
+
+struct peer {
+	struct ip4net subnet;
+	uint32_t public_ip;
+	bool loaded; /* charon holds its connection (as far as we know) */
+};
+
+struct backend {
+	struct loop *loop;
+	struct ipsec_conf cfg;
+	char charon[PATH_MAX]; /* "" when none was found */
+	struct ip4net network;
+	uint32_t public_ip;
+	bool have_own;
+	struct ip4net own;
+	struct peer *peers;
+	size_t npeers, cap;
+	bool charon_up;
+	uint64_t started_ms; /* when we last started charon; 0: not waiting for one */
+	struct log_limit warn_limit;
+	struct log_limit load_limit; /* charon refusing a connection repeats every 5 s */
+	struct loop_timer tick;
+	/* get-conns scratch: the names charon holds */
+	char **seen;
+	size_t nseen, seen_cap;
+};
+
+/* ------------------------------------------------------------ names */
+
+static void conn_name(const struct backend *b, const struct peer *p, char *out, size_t n)
+{
+	char a[IP_STRLEN], s1[IP_STRLEN], s2[IP_STRLEN], c[IP_STRLEN];
+
+	snprintf(out, n, "%s-%s-%s-%s", ip4_format(b->public_ip, a), ip4net_format(&b->own, s1),
+		 ip4net_format(&p->subnet, s2), ip4_format(p->public_ip, c));
+}
+
+static struct xfrm_pair pair_of(const struct backend *b, const struct peer *p)
+{
+	return (struct xfrm_pair){ .local = b->own,
+				   .remote = p->subnet,
+				   .local_ip = b->public_ip,
+				   .remote_ip = p->public_ip };
+}
+
+/* ------------------------------------------------------------ charon */
+
+/* Upstream's places, in its order: PATH, Alpine/Arch, Debian, RHEL, SUSE. */
+static bool find_charon(char *out, size_t n)
+{
+	static const char *const paths[] = { "/usr/lib/strongswan/charon", "/usr/lib/ipsec/charon",
+					     "/usr/libexec/strongswan/charon",
+					     "/usr/libexec/ipsec/charon" };
+	const char *path = getenv("PATH");
+
+	while (path && *path) {
+		const char *end = strchr(path, ':');
+		size_t len = end ? (size_t)(end - path) : strlen(path);
+
+		if (len && (size_t)snprintf(out, n, "%.*s/charon", (int)len, path) < n &&
+		    access(out, X_OK) == 0)
+			return true;
+		path = end ? end + 1 : NULL;
+	}
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		if (access(paths[i], X_OK) == 0) {
+			snprintf(out, n, "%s", paths[i]);
+			return true;
+		}
+	out[0] = '\0';
+	return false;
+}
+
+/*
+ * Start charon detached (its own session, not our child): it outlives us
+ * and keeps the SAs across a restart of flanneld. It inherits our
+ * environment (STRONGSWAN_CONF) and our stdout/stderr, as upstream.
+ */
+static int start_charon(struct backend *b)
+{
+	pid_t pid, child;
+	int st;
+
+	if (!b->charon[0])
+		return -ENOENT;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		sigset_t none;
+
+		if (fd >= 0)
+			dup2(fd, 0);
+		/* Our blocked signals (signalfd) and ignored SIGPIPE are not charon's. */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		setsid();
+		signal(SIGPIPE, SIG_DFL);
+		child = fork();
+		if (child != 0)
+			_exit(child < 0 ? 1 : 0);
+		for (int i = 3; i < 1024; i++)
+			close(i);
+		execl(b->charon, b->charon, (char *)NULL);
+		_exit(127);
+	}
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	b->started_ms = loop_now_ms();
+	log_info("Charon daemon started (%s), waiting for its VICI socket %s", b->charon,
+		 b->cfg.vici_socket);
+	return 0;
+}
+
+/* ------------------------------------------------------------ VICI */
+
+static int load_shared(struct backend *b, uint32_t ip)
+{
+	struct vici_builder m;
+	char a[IP_STRLEN], err[256];
+	int r;
+
+	ip4_format(ip, a);
+	vici_begin(&m, VICI_CMD_REQUEST, "load-shared");
+	vici_kv(&m, "type", "IKE");
+	vici_kv(&m, "data", b->cfg.psk);
+	vici_list(&m, "owners");
+	vici_item(&m, a);
+	vici_end_list(&m);
+	r = vici_finish(&m);
+	if (r == 0)
+		r = vici_command(b->cfg.vici_socket, &m, err, sizeof(err));
+	else
+		snprintf(err, sizeof(err), "cannot build the request");
+	if (r < 0)
+		log_error("Failed to load the shared key for %s: %s", a, err);
+	else
+		log_info("Loaded shared key for: %s", a);
+	return r;
+}
+
+static int load_conn(struct backend *b, struct peer *p)
+{
+	char name[NAME_MAX_LEN], child[NAME_MAX_LEN], err[256];
+	char l[IP_STRLEN], rm[IP_STRLEN], ls[IP_STRLEN], rs[IP_STRLEN];
+	struct vici_builder m;
+	int r;
+
+	conn_name(b, p, name, sizeof(name));
+	ip4net_format(&b->own, ls);
+	ip4net_format(&p->subnet, rs);
+	snprintf(child, sizeof(child), "%s-%s", ls, rs);
+	vici_begin(&m, VICI_CMD_REQUEST, "load-conn");
+	vici_section(&m, name);
+	vici_list(&m, "local_addrs");
+	vici_item(&m, ip4_format(b->public_ip, l));
+	vici_end_list(&m);
+	vici_list(&m, "remote_addrs");
+	vici_item(&m, ip4_format(p->public_ip, rm));
+	vici_end_list(&m);
+	vici_list(&m, "proposals");
+	vici_item(&m, IKE_PROPOSAL);
+	vici_end_list(&m);
+	vici_kv(&m, "version", "2");
+	vici_kv(&m, "keyingtries", "0"); /* retry for ever */
+	vici_kv(&m, "encap", b->cfg.udp_encap ? "true" : "false");
+	vici_section(&m, "local");
+	vici_kv(&m, "auth", "psk");
+	vici_end_section(&m);
+	vici_section(&m, "remote");
+	vici_kv(&m, "auth", "psk");
+	vici_end_section(&m);
+	vici_section(&m, "children");
+	vici_section(&m, child);
+	vici_list(&m, "local_ts");
+	vici_item(&m, ls);
+	vici_end_list(&m);
+	vici_list(&m, "remote_ts");
+	vici_item(&m, rs);
+	vici_end_list(&m);
+	vici_list(&m, "esp_proposals");
+	vici_item(&m, b->cfg.esp_proposal);
+	vici_end_list(&m);
+	vici_kv(&m, "start_action", "start");
+	vici_kv(&m, "close_action", "trap");
+	vici_kv(&m, "dpd_action", "restart");
+	vici_kv(&m, "mode", "tunnel");
+	vici_kv(&m, "reqid", "11");
+	vici_kv(&m, "rekey_time", "1h");
+	vici_kv(&m, "policies", "no"); /* upstream's InstallPolicy: the XFRM policies are ours */
+	vici_end_section(&m);
+	vici_end_section(&m);
+	vici_end_section(&m);
+	r = vici_finish(&m);
+	if (r == 0)
+		r = vici_command(b->cfg.vici_socket, &m, err, sizeof(err));
+	else
+		snprintf(err, sizeof(err), "cannot build the request");
+	if (r < 0) {
+		if (log_limit_ok(&b->load_limit, "charon load failures"))
+			log_error("Failed to load connection %s into charon: %s", name, err);
+		return r;
+	}
+	p->loaded = true;
+	log_info("Loaded connection: %s", name);
+	return 0;
+}
+
+static int unload_conn_named(struct backend *b, const char *name)
+{
+	struct vici_builder m;
+	char err[256];
+	int r;
+
+	vici_begin(&m, VICI_CMD_REQUEST, "unload-conn");
+	vici_kv(&m, "name", name);
+	r = vici_finish(&m);
+	if (r == 0)
+		r = vici_command(b->cfg.vici_socket, &m, err, sizeof(err));
+	else
+		snprintf(err, sizeof(err), "cannot build the request");
+	if (r < 0)
+		log_error("Failed to unload connection %s: %s", name, err);
+	else
+		log_info("Unloaded connection: %s", name);
+	return r;
+}
+
+/* ------------------------------------------------------------ peers */
+
+static int peer_cmp(const void *x, const void *y)
+{
+	uint32_t a = ((const struct peer *)x)->subnet.addr;
+	uint32_t c = ((const struct peer *)y)->subnet.addr;
+
+	return a < c ? -1 : a > c;
+}
+
+static struct peer *peer_find(struct backend *b, uint32_t addr)
+{
+	struct peer key = { .subnet.addr = addr };
+
+	return b->npeers ? bsearch(&key, b->peers, b->npeers, sizeof(key), peer_cmp) : NULL;
+}
+
+static struct peer *peer_insert(struct backend *b, const struct peer *p)
+{
+	size_t i = 0;
+
+	if (b->npeers == b->cap) {
+		size_t cap = b->cap ? 2 * b->cap : 32;
+		struct peer *n = realloc(b->peers, cap * sizeof(*n));
+
+		if (!n)
+			return NULL;
+		b->peers = n;
+		b->cap = cap;
+	}
+	while (i < b->npeers && b->peers[i].subnet.addr < p->subnet.addr)
+		i++;
+	memmove(&b->peers[i + 1], &b->peers[i], (b->npeers - i) * sizeof(*p));
+	b->peers[i] = *p;
+	b->npeers++;
+	return &b->peers[i];
+}
+
+/* Program one peer: policies, key and connection. A failure stays with this peer. */
+static void peer_apply(struct backend *b, struct peer *p)
+{
+	struct xfrm_pair x = pair_of(b, p);
+	char err[160];
+
+	if (!b->have_own)
+		return;
+	if (xfrm_pair_install(&x, err, sizeof(err)) < 0)
+		log_error("error adding ipsec policy for %s: %s",
+			  ip4_format(p->public_ip, err + 100), err);
+	if (!b->charon_up)
+		return;
+	if (load_shared(b, p->public_ip) == 0)
+		load_conn(b, p);
+}
+
+static void peer_unapply(struct backend *b, const struct peer *p)
+{
+	char name[NAME_MAX_LEN], err[160];
+	struct xfrm_pair x = pair_of(b, p);
+
+	if (!b->have_own)
+		return;
+	conn_name(b, p, name, sizeof(name));
+	if (b->charon_up)
+		unload_conn_named(b, name);
+	if (xfrm_pair_remove(&x, err, sizeof(err)) < 0)
+		log_error("error deleting ipsec policies of %s: %s", name, err);
+}
+
+static void peer_drop(struct backend *b, struct peer *p)
+{
+	size_t i = (size_t)(p - b->peers);
+
+	peer_unapply(b, p);
+	memmove(p, p + 1, (b->npeers - i - 1) * sizeof(*p));
+	b->npeers--;
+}
+
+/* The peer a lease stands for; false (with a warning) for one we ignore. */
+static bool peer_of_lease(struct backend *b, const struct lease *l, struct peer *p)
+{
+	char s[IP_STRLEN];
+
+	if (!l->has_attrs || l->subnet.v4.len == 0)
+		return false;
+	if (strcmp(l->attrs.backend_type, TYPE) != 0) {
+		if (log_limit_ok(&b->warn_limit, "non-ipsec leases"))
+			log_warnx("Ignoring non-ipsec lease %s: type %s",
+				  ip4net_format(&l->subnet.v4, s), l->attrs.backend_type);
+		return false;
+	}
+	if (b->have_own && l->subnet.v4.addr == b->own.addr)
+		return false;
+	if (l->attrs.public_ip == 0)
+		return false;
+	*p = (struct peer){ .subnet = l->subnet.v4, .public_ip = l->attrs.public_ip };
+	return true;
+}
+
+static void ipsec_lease_removed(struct backend *b, const struct lease *l)
+{
+	struct peer *p = peer_find(b, l->subnet.v4.addr);
+	char s[IP_STRLEN];
+
+	if (!p)
+		return;
+	log_info("Subnet removed: %s", ip4net_format(&p->subnet, s));
+	peer_drop(b, p);
+}
+
+static void ipsec_lease_added(struct backend *b, const struct lease *l)
+{
+	struct peer np, *p;
+	char s[IP_STRLEN];
+
+	if (!peer_of_lease(b, l, &np)) {
+		ipsec_lease_removed(b, l); /* type changed away from ipsec */
+		return;
+	}
+	p = peer_find(b, np.subnet.addr);
+	if (p && p->subnet.len == np.subnet.len && p->public_ip == np.public_ip)
+		return;
+	if (p)
+		peer_drop(b, p);
+	log_info("Subnet added: %s", ip4net_format(&np.subnet, s));
+	p = peer_insert(b, &np);
+	if (!p) {
+		log_error("out of memory adding peer %s", s);
+		return;
+	}
+	peer_apply(b, p);
+}
+
+/* ------------------------------------------------------------ converging */
+
+static void seen_add(const char *name, size_t len, void *arg)
+{
+	struct backend *b = arg;
+	char *s;
+
+	if (b->nseen == b->seen_cap) {
+		size_t cap = b->seen_cap ? 2 * b->seen_cap : 32;
+		char **n = realloc(b->seen, cap * sizeof(*n));
+
+		if (!n)
+			return;
+		b->seen = n;
+		b->seen_cap = cap;
+	}
+	s = strndup(name, len);
+	if (s)
+		b->seen[b->nseen++] = s;
+}
+
+static void seen_clear(struct backend *b)
+{
+	for (size_t i = 0; i < b->nseen; i++)
+		free(b->seen[i]);
+	b->nseen = 0;
+}
+
+static bool seen_has(const struct backend *b, const char *name)
+{
+	for (size_t i = 0; i < b->nseen; i++)
+		if (strcmp(b->seen[i], name) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Make charon hold exactly our peers' connections: load the missing ones
+ * (a charon just (re)started holds none), unload ours that no lease wants.
+ * Connections charon already holds are left alone: a restart of flanneld
+ * re-keys nothing.
+ */
+static void converge(struct backend *b, bool fresh)
+{
+	char prefix[IP_STRLEN + 1], name[NAME_MAX_LEN];
+	bool own_key = fresh;
+
+	if (!b->have_own)
+		return;
+	ip4_format(b->public_ip, prefix);
+	strcat(prefix, "-");
+	for (size_t i = 0; i < b->nseen; i++) {
+		bool want = false;
+
+		if (strncmp(b->seen[i], prefix, strlen(prefix)) != 0)
+			continue;
+		for (size_t k = 0; k < b->npeers && !want; k++) {
+			conn_name(b, &b->peers[k], name, sizeof(name));
+			want = strcmp(name, b->seen[i]) == 0;
+		}
+		if (!want)
+			unload_conn_named(b, b->seen[i]);
+	}
+	for (size_t k = 0; k < b->npeers; k++) {
+		struct peer *p = &b->peers[k];
+
+		conn_name(b, p, name, sizeof(name));
+		p->loaded = seen_has(b, name);
+		if (p->loaded)
+			continue;
+		/* Keys live in charon's memory only: a charon without our connections lacks them
+		 * too. */
+		if (!own_key) {
+			load_shared(b, b->public_ip);
+			own_key = true;
+		}
+		if (load_shared(b, p->public_ip) == 0)
+			load_conn(b, p);
+	}
+}
+
+static void tick(void *arg)
+{
+	struct backend *b = arg;
+	char err[256];
+	int r;
+
+	seen_clear(b);
+	r = vici_get_conns(b->cfg.vici_socket, seen_add, b, err, sizeof(err));
+	if (r == 0) {
+		bool fresh = !b->charon_up;
+
+		if (fresh)
+			log_info("charon answers on %s", b->cfg.vici_socket);
+		b->charon_up = true;
+		b->started_ms = 0;
+		if (fresh && b->have_own)
+			load_shared(b, b->public_ip);
+		converge(b, fresh);
+		loop_timer_arm(b->loop, &b->tick, CHECK_MS);
+		return;
+	}
+	if (b->charon_up) {
+		log_error("charon does not answer (%s): restarting it", err);
+		b->charon_up = false;
+		for (size_t k = 0; k < b->npeers; k++)
+			b->peers[k].loaded = false;
+	}
+	if (b->started_ms && loop_now_ms() - b->started_ms > START_TIMEOUT_MS) {
+		log_error("The VICI socket %s did not appear within %d s of starting %s (%s)",
+			  b->cfg.vici_socket, START_TIMEOUT_MS / 1000, b->charon, err);
+		b->started_ms = 0;
+	}
+	if (!b->started_ms) {
+		r = start_charon(b);
+		if (r < 0 && log_limit_ok(&b->warn_limit, "charon start failures"))
+			log_error("Cannot start charon (%s): %s",
+				  b->charon[0] ? b->charon : "no charon executable found",
+				  strerror(-r));
+	}
+	loop_timer_arm(b->loop, &b->tick, WAIT_MS);
+}
+
+/* Kernel policies of ours that no lease wants (a peer that left while we were down). */
+static void stale_policy(const struct xfrm_pair *x, void *arg)
+{
+	struct backend *b = arg;
+	struct peer *p = peer_find(b, x->remote.addr);
+	char err[160], s[IP_STRLEN];
+
+	if (p && p->subnet.len == x->remote.len && p->public_ip == x->remote_ip &&
+	    x->local.addr == b->own.addr && x->local.len == b->own.len)
+		return;
+	log_info("Deleting stale ipsec policies for %s", ip4net_format(&x->remote, s));
+	if (xfrm_pair_remove(x, err, sizeof(err)) < 0)
+		log_error("error deleting stale ipsec policies: %s", err);
+}
+
+static void ipsec_resync(struct backend *b, const struct lease *const *all, size_t n)
+{
+	struct peer *want = calloc(n ? n : 1, sizeof(*want));
+	size_t nw = 0;
+	int r;
+
+	if (!want) {
+		log_error("out of memory in the ipsec resync");
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (peer_of_lease(b, all[i], &want[nw]))
+			nw++;
+	qsort(want, nw, sizeof(*want), peer_cmp);
+	for (size_t i = b->npeers; i-- > 0;) {
+		struct peer *p = &b->peers[i];
+		struct peer *w = nw ? bsearch(p, want, nw, sizeof(*p), peer_cmp) : NULL;
+
+		if (!w || w->subnet.len != p->subnet.len || w->public_ip != p->public_ip)
+			peer_drop(b, p);
+	}
+	for (size_t i = 0; i < nw; i++) {
+		struct peer *p = peer_find(b, want[i].subnet.addr);
+
+		if (p)
+			continue;
+		p = peer_insert(b, &want[i]);
+		if (!p)
+			break;
+		/* Policies now (idempotent); charon's part in converge, which keeps what it holds.
+		 */
+		if (b->have_own) {
+			struct xfrm_pair x = pair_of(b, p);
+			char err[160];
+
+			if (xfrm_pair_install(&x, err, sizeof(err)) < 0)
+				log_error("error adding ipsec policy: %s", err);
+		}
+	}
+	free(want);
+	if (b->have_own) {
+		r = xfrm_pair_dump(b->public_ip, &b->network, stale_policy, b);
+		if (r < 0)
+			log_error("Cannot list the XFRM policies: %s", strerror(-r));
+	}
+	/* A converge at once; it also (re)loads the peers added above. */
+	if (b->charon_up)
+		tick(b);
+}
+
+static int ipsec_own_lease(struct backend *b, const struct lease *own)
+{
+	bool changed = !b->have_own || b->own.addr != own->subnet.v4.addr ||
+		       b->own.len != own->subnet.v4.len;
+
+	if (!changed)
+		return 0;
+	/* Another subnet: what we set up for the old one goes first. */
+	for (size_t k = 0; b->have_own && k < b->npeers; k++)
+		peer_unapply(b, &b->peers[k]);
+	b->own = own->subnet.v4;
+	b->have_own = true;
+	for (size_t k = 0; k < b->npeers; k++)
+		peer_apply(b, &b->peers[k]);
+	if (b->charon_up)
+		load_shared(b, b->public_ip);
+	return 0;
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static int prepare(const struct backend_env *env, struct ipsec_conf *cfg, unsigned *mtu, char *msg,
+		   size_t msglen)
+{
+	const char *json = env->conf->backend_json ? env->conf->backend_json : "{}";
+	const char *sock = getenv(SOCKET_ENV);
+	unsigned over = IPSEC_OVERHEAD;
+
+	if (ipsec_conf_parse(json, strlen(json), cfg, msg, msglen) < 0)
+		return -EINVAL;
+	if (sock && *sock &&
+	    ipsec_socket_path(sock, cfg->vici_socket, sizeof(cfg->vici_socket)) < 0) {
+		snprintf(msg, msglen, "%s must be an absolute path or unix:///path", SOCKET_ENV);
+		return -EINVAL;
+	}
+	if (env->conf->enable_ipv6) {
+		snprintf(msg, msglen, "the ipsec backend has no IPv6 (EnableIPv6)");
+		return -EINVAL;
+	}
+	if (env->ext->addr == 0) {
+		snprintf(msg, msglen, "the external interface %s has no IPv4 address for ipsec",
+			 env->ext->name);
+		return -EADDRNOTAVAIL;
+	}
+	if (cfg->udp_encap)
+		over += IPSEC_UDPENCAP_OVERHEAD;
+	if (env->ext->mtu < 68 + over) {
+		snprintf(msg, msglen, "the MTU of %s (%u) is too small for ipsec", env->ext->name,
+			 env->ext->mtu);
+		return -EINVAL;
+	}
+	*mtu = env->ext->mtu - over;
+	snprintf(msg, msglen, "the MTU of %s (%u) minus %u for IPsec%s", env->ext->name,
+		 env->ext->mtu, over, cfg->udp_encap ? " with UDP encapsulation" : "");
+	return 0;
+}
+
+static int ipsec_check(const struct backend_env *env, unsigned *mtu, char *msg, size_t msglen)
+{
+	struct ipsec_conf *cfg = malloc(sizeof(*cfg));
+	int r;
+
+	if (!cfg)
+		return -ENOMEM;
+	r = prepare(env, cfg, mtu, msg, msglen);
+	explicit_bzero(cfg, sizeof(*cfg));
+	free(cfg);
+	return r;
+}
+
+static void ipsec_close(struct backend *b)
+{
+	if (!b)
+		return;
+	/* charon, its connections and the policies stay: a restart disturbs nothing. */
+	loop_timer_cancel(b->loop, &b->tick);
+	seen_clear(b);
+	free(b->seen);
+	free(b->peers);
+	explicit_bzero(&b->cfg, sizeof(b->cfg));
+	free(b);
+}
+
+static int ipsec_init(const struct backend_env *env, struct lease_attrs *attrs, unsigned *mtu,
+		      struct backend **ret)
+{
+	struct backend *b = calloc(1, sizeof(*b));
+	char msg[256];
+	int r;
+
+	if (!b)
+		return -ENOMEM;
+	b->loop = env->loop;
+	b->network = env->conf->network;
+	b->public_ip = env->public_ip ? env->public_ip : env->ext->addr;
+	b->warn_limit = LOG_LIMIT(20, 10000);
+	b->load_limit = LOG_LIMIT(20, 60000);
+	loop_timer_init(&b->tick, tick, b);
+	r = prepare(env, &b->cfg, mtu, msg, sizeof(msg));
+	if (r < 0) {
+		log_error("Invalid ipsec backend config: %s", msg);
+		goto fail;
+	}
+	log_info("IPSec config: UDPEncap=%s ESPProposal=%s VICISocket=%s",
+		 b->cfg.udp_encap ? "true" : "false", b->cfg.esp_proposal, b->cfg.vici_socket);
+	if (!find_charon(b->charon, sizeof(b->charon))) {
+		/* A charon already serving the socket will do; without one we cannot work. */
+		char err[256];
+
+		seen_clear(b);
+		if (vici_get_conns(b->cfg.vici_socket, seen_add, b, err, sizeof(err)) < 0) {
+			log_error("No valid charon executable found at paths [charon "
+				  "/usr/lib/strongswan/charon /usr/lib/ipsec/charon "
+				  "/usr/libexec/strongswan/charon /usr/libexec/ipsec/charon], and "
+				  "none answers on %s",
+				  b->cfg.vici_socket);
+			r = -ENOENT;
+			goto fail;
+		}
+		log_warnx("No charon executable found: a killed charon cannot be restarted");
+	}
+	free(attrs->backend_data);
+	attrs->backend_data = NULL;
+	snprintf(attrs->backend_type, sizeof(attrs->backend_type), TYPE);
+	tick(b);
+	*ret = b;
+	return 0;
+fail:
+	ipsec_close(b);
+	return r;
+}
+
+const struct backend_ops backend_ipsec_ops = {
+	.name = TYPE,
+	.init = ipsec_init,
+	.check = ipsec_check,
+	.own_lease = ipsec_own_lease,
+	.lease_added = ipsec_lease_added,
+	.lease_removed = ipsec_lease_removed,
+	.resync = ipsec_resync,
+	.close = ipsec_close,
+};

@@ -473,21 +473,43 @@ static int skip_value(struct walk *w, unsigned depth, bool *plain)
 	}
 }
 
+static const struct {
+	const char *name; /* upper case, as ASCII keys are compared after folding */
+	size_t len;
+	enum field field;
+} fields[] = {
+	{ "PUBLICIP", 8, F_PUBLIC_IP },	  { "PUBLICIPV6", 10, F_PUBLIC_IPV6 },
+	{ "BACKENDTYPE", 11, F_TYPE },	  { "BACKENDDATA", 11, F_DATA },
+	{ "BACKENDV6DATA", 13, F_DATA6 },
+};
+
+/* An all-ASCII key, folded as Go folds it, against an upper-case name of its length. */
+static bool ascii_key_is(const char *k, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		char c = k[i] >= 'a' && k[i] <= 'z' ? (char)(k[i] - ('a' - 'A')) : k[i];
+
+		if (c != name[i])
+			return false;
+	}
+	return true;
+}
+
 static enum field field_of(const char *k, size_t n)
 {
-	/* Every name is at least 8 bytes; most keys are decided by length alone. */
-	if (n < 8)
-		return F_NONE;
-	if (jsonu_name_eq(k, n, "PublicIP"))
-		return F_PUBLIC_IP;
-	if (jsonu_name_eq(k, n, "PublicIPv6"))
-		return F_PUBLIC_IPV6;
-	if (jsonu_name_eq(k, n, "BackendType"))
-		return F_TYPE;
-	if (jsonu_name_eq(k, n, "BackendData"))
-		return F_DATA;
-	if (jsonu_name_eq(k, n, "BackendV6Data"))
-		return F_DATA6;
+	bool ascii = true;
+	size_t i;
+
+	for (i = 0; i < n && ascii; i++)
+		ascii = (unsigned char)k[i] < 0x80;
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		/* ASCII folds byte for byte; only keys with U+017F, U+212A, ... need more. */
+		if (ascii ? fields[i].len == n && ascii_key_is(k, n, fields[i].name)
+			  : jsonu_name_eq(k, n, fields[i].name))
+			return fields[i].field;
+	}
 	return F_NONE;
 }
 

@@ -121,8 +121,7 @@ test_wg_nl_msg_DEPS := src/wg_nl_msg.c
 test_secret_file_DEPS := src/secret_file.c
 test_wg_key_DEPS := src/wg_key.c src/backend/tun_conf.c src/jsonutil.c src/textutil.c src/log.c
 test_ext_cmd_DEPS := src/backend/ext_cmd.c
-# Old (jansson, two-pass) and new lease value decoders compared.
-test_leasevalue_DEPS := tests/unit/lease_ref.c src/subnet.c src/ip.c src/jsonutil.c src/textutil.c
+test_leasevalue_DEPS := src/subnet.c src/ip.c src/jsonutil.c src/textutil.c
 
 UNIT_CFLAGS := $(filter-out -Werror,$(CFLAGS)) -Werror -O1 -g -fno-omit-frame-pointer \
 	       -fsanitize=address,undefined -fno-sanitize-recover=all
@@ -167,7 +166,6 @@ fuzz_udp_DEPS := src/backend/udp_pkt.c
 fuzz_wg_DEPS := src/backend/tun_conf.c src/jsonutil.c src/textutil.c src/wg_nl_msg.c
 fuzz_leasecache_DEPS := src/leasewatch.c src/leasecache.c src/leasecheck.c src/keyhash.c \
 	src/subnet.c src/ip.c src/jsonutil.c src/textutil.c
-fuzz_lease_diff_DEPS := tests/unit/lease_ref.c src/subnet.c src/ip.c src/jsonutil.c src/textutil.c
 
 # The lease value decoder (leasevalue.c) goes with subnet.c into every
 # unit test and fuzz target, from the same directory.

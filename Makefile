@@ -130,6 +130,7 @@ test_peer_decide_DEPS := src/backend/peer_decide.c src/backend/sorted_vec.c src/
 	src/backend/kaddr.c src/ip.c src/textutil.c
 test_vici_msg_DEPS := src/backend/vici_msg.c
 test_ipsec_conf_DEPS := src/backend/ipsec_conf.c src/jsonutil.c src/textutil.c
+test_leasevalue_DEPS := src/lease/subnet.c src/ip.c src/jsonutil.c src/textutil.c
 
 UNIT_CFLAGS := $(filter-out -Werror,$(CFLAGS)) -Werror -O1 -g -fno-omit-frame-pointer \
 	       -fsanitize=address,undefined -fno-sanitize-recover=all
@@ -174,10 +175,12 @@ fuzz_udp_DEPS := src/backend/udp_pkt.c
 fuzz_wg_DEPS := src/backend/tun_conf.c src/jsonutil.c src/textutil.c src/backend/wg_nl_msg.c
 fuzz_leasecache_DEPS := src/lease/leasewatch.c src/lease/leasecache.c src/lease/leasecheck.c \
 	src/lease/keyhash.c src/lease/subnet.c src/ip.c src/jsonutil.c src/textutil.c
-fuzz_wg_DEPS := src/backend/tun_conf.c src/jsonutil.c src/textutil.c src/wg_nl_msg.c
 fuzz_vici_DEPS := src/backend/vici_msg.c src/backend/ipsec_conf.c src/jsonutil.c src/textutil.c
-fuzz_leasecache_DEPS := src/leasewatch.c src/leasecache.c src/leasecheck.c src/keyhash.c \
-	src/subnet.c src/ip.c src/jsonutil.c src/textutil.c
+
+# The lease value decoder (leasevalue.c) goes with subnet.c into every
+# unit test and fuzz target, from the same directory.
+$(foreach v,$(filter %_DEPS,$(.VARIABLES)),$(foreach s,$(filter %/subnet.c,$($(v))), \
+	$(eval $(v) += $(dir $(s))leasevalue.c)))
 
 $(FUZZ_BUILD)/%: fuzz/%.c $$(%_DEPS) | $(PB_HDRS)
 	@mkdir -p $(@D)

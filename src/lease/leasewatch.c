@@ -200,7 +200,9 @@ struct lease *leasewatch_apply_kv(struct leasewatch *w, const char *key, size_t 
 		warn_bad(w, key, key_len, err);
 		return l;
 	}
-	if (lease_attrs_parse(value, value_len, &attrs, err, sizeof(err)) < 0) {
+	/* Other backends' data is checked but never copied. */
+	if (lease_attrs_parse_for(value, value_len, w->backend_type, &attrs, err, sizeof(err)) <
+	    0) {
 		/* Keep the last good value: the data path for it stays as it was. */
 		warn_bad(w, key, key_len, err);
 		return l;

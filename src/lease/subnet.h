@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Subnet lease keys ("10.5.71.0-24[&fc00::-64]") and lease values (JSON). No I/O. */
+/*
+ * Subnet lease keys ("10.5.71.0-24[&fc00::-64]") and lease values (JSON;
+ * decoded in leasevalue.c). No I/O.
+ */
 #ifndef FLANNELD_SUBNET_H
 #define FLANNELD_SUBNET_H
 
@@ -48,6 +51,13 @@ struct lease_attrs {
  */
 int lease_attrs_parse(const char *json, size_t len, struct lease_attrs *ret, char *err,
 		      size_t errlen);
+/*
+ * The same, keeping BackendData and BackendV6Data only when BackendType
+ * is backend_type (NULL: never); otherwise they are only checked, not
+ * copied. What the watch uses: other backends' data is never looked at.
+ */
+int lease_attrs_parse_for(const char *json, size_t len, const char *backend_type,
+			  struct lease_attrs *ret, char *err, size_t errlen);
 /*
  * Upstream's exact compact form and field order (json.Marshal, so <, > and
  * & in strings are \u-escaped); malloc'd string, or NULL with errno ENOMEM,

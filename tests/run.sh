@@ -29,6 +29,8 @@
 #	                               (tests/integration/guest.sh; default: san,
 #	                               the guest being slow). On a kernel that has
 #	                               the module they run natively in every pass.
+#	GUEST_BATCH=0 tests/run.sh     a qemu guest per guest test (default: one
+#	                               guest, booted at the start, runs them all)
 #
 # Tests that do not run the daemon under test (marked "# ci: once" in their
 # header: the test bed, the etcd client, valgrind on the plain build,
@@ -68,7 +70,14 @@ KNOWN_TIMES="test_wireguard 130 test_etcd_faults 124 test_concurrent_start 89 te
 	test_debian_package 250 test_br_netfilter 160 test_claims_bigwatch 50 test_claims_upstream 45
 	test_extension 40 test_claims_masq 35 test_xtables_lock 36 test_trust_memory 23"
 OUT=$(mktemp -d "${TMPDIR:-/tmp}/flanneld-tests.XXXXXX")
-trap 'rm -rf "$OUT"' EXIT
+GB=
+GB_PID=
+# guest_down: the shared qemu guest (below) ends with the run, whatever ends it.
+guest_down() {
+	[ -z "$GB_PID" ] || kill -TERM "$GB_PID" 2>/dev/null || true
+	[ -z "$GB" ] || rm -rf "$GB"
+}
+trap 'guest_down; rm -rf "$OUT"' EXIT
 
 passed=0
 failed=0
@@ -252,6 +261,31 @@ done
 # Longest first; stable on the discovery order (plain before san of a test).
 mapfile -t ORDER < <(for i in "${!J_NAME[@]}"; do echo "${J_EST[i]} $i"; done | sort -k1,1nr -k2,2n -s | awk '{print $2}')
 
+# One qemu guest serves every guest test of the run, one after another
+# (tests/qemu/run-in-guest.sh --serve; a boot costs 40-90 s under TCG): booted
+# now, while the first tests start, and told to stop once no guest test is
+# left. Each test still queues its own guest part, under its own timeout
+# there, and keeps its own result; a test that finds this guest gone before
+# its turn boots one of its own. Its bound covers the sum of theirs.
+# GUEST_BATCH=0: a guest per test, as a test run by hand has.
+guest_tests=0
+for i in "${!J_NAME[@]}"; do [ "${J_GUEST[i]}" = 0 ] || guest_tests=$((guest_tests + 1)); done
+if [ $guest_tests -gt 0 ] && [ "${GUEST_BATCH:-1}" = 1 ]; then
+	GB=$(mktemp -d "${TMPDIR:-/tmp}/flanneld-guest.XXXXXX")
+	GB_START=$SECONDS
+	tests/qemu/run-in-guest.sh --serve "$GB" --timeout $((guest_tests * GUEST_TEST_TIMEOUT + 300)) \
+		>"$OUT/guest.log" 2>&1 </dev/null &
+	GB_PID=$!
+	echo "$GB_PID" >"$GB/pid" # before a test asks whether it is up
+fi
+# guest_stop_if_done: no guest test pending or running: the guest may go.
+guest_stop_if_done() {
+	local j
+	[ -n "$GB" ] && [ ! -e "$GB/stop" ] && [ $guest_running -eq 0 ] || return 0
+	for j in "${PENDING[@]}"; do [ "${J_GUEST[j]}" = 0 ] || return 0; done
+	: >"$GB/stop"
+}
+
 label() { # job index
 	local s=
 	[ "${J_PASS[$1]}" = san ] && s=" [san]"
@@ -326,6 +360,7 @@ launch() {
 	(
 		rc=0
 		FLANNELD=$bin FLT_PREFIX=${J_PREFIX[i]} GUEST_TIMEOUT=$((limit - 30)) GUEST_PASS=${J_GUEST[i]} \
+			FLT_GUEST_BATCH=$GB \
 			timeout -k 15 "$limit" \
 			bash "${J_FILE[i]}" >"$OUT/${J_NAME[i]}.${J_PASS[i]}.log" 2>&1 </dev/null || rc=$?
 		date +%s >"$OUT/job$i.end"
@@ -381,9 +416,20 @@ while [ ${#PENDING[@]} -gt 0 ] || [ ${#RUNNING[@]} -gt 0 ]; do
 			done_any=1
 		fi
 	done
+	guest_stop_if_done
 	# Sleep until a job ends (the timeout only guards against a lost line).
 	[ $done_any -eq 1 ] || [ ${#RUNNING[@]} -eq 0 ] || read -r -t 5 -u "$ENDED" _ || true
 done
+guest_stop_if_done
+if [ -n "$GB_PID" ]; then
+	rc=0
+	wait "$GB_PID" || rc=$?
+	up=-
+	[ -e "$GB/ready" ] && up="booted in $(($(stat -c %Y "$GB/ready") - $(stat -c %Y "$GB/pid")))s,"
+	printf '%-40s %s\n' "(qemu guest)" "one boot for $guest_tests guest tests: $up up $((SECONDS - GB_START))s, exit $rc"
+	[ $rc -eq 0 ] || show_tail "$OUT/guest.log" 20
+	GB_PID=
+fi
 wait
 
 # Durations of this run for the next one's order (the slower pass of each test).

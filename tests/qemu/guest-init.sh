@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=dash # busybox ash: local is there
 # /init of the test guest (busybox sh; see run-in-guest.sh). It serves the
 # jobs the host queues in the batch directory (shared read-write over 9p),
 # one after another, until the host asks it to stop; then it powers off.
@@ -87,8 +88,8 @@ root_up() {
 # kernel as booted (a test may need a module not to be loaded). Best
 # effort: a module still in use (a namespace being freed) stays.
 unload_new() {
-	local round m left
-	for round in 1 2 3; do
+	local m left
+	for _ in 1 2 3; do
 		left=0
 		while read -r m _; do
 			case $BASE_MODS in *" $m "*) continue ;; esac
@@ -101,7 +102,7 @@ unload_new() {
 
 # run_job <id>
 run_job() {
-	local id=$1 d=/j/$1 cg=/cg/$1 limit pid rc= now end
+	local id="$1" d="/j/$1" cg="/cg/$1" limit pid rc='' now end
 	limit=$(cat "/batch/$id.limit" 2>/dev/null)
 	case $limit in '' | *[!0-9]*) limit=600 ;; esac
 	if ! root_up "$d" || ! mkdir "$cg"; then
@@ -124,6 +125,7 @@ run_job() {
 				rc=143
 				[ "$now" -ge "$end" ] && rc=124
 				echo 1 >"$cg/cgroup.kill"
+				kill -KILL "$pid" 2>/dev/null # not in the cgroup yet
 				break
 			fi
 			sleep 0.3

@@ -19,8 +19,9 @@
 # costs 40-90 s under TCG). With FLT_GUEST_BATCH naming the directory of a
 # guest that is up, the command is queued there; otherwise (or if that guest
 # is gone before the command started) it gets a guest of its own. Either
-# way its output streams here and --timeout S bounds it, from its queueing
-# (the guest also ends it S seconds after its start there).
+# way its output streams here and --timeout S bounds it from its start in
+# the guest (there and here); its wait for that start (a boot, the jobs
+# queued before it) is bounded by S too.
 #
 # Needs root (apt, the 9p export of /). Installs qemu-system-x86 and
 # busybox-static if missing; downloads linux-image-<ver>-amd64 (the version
@@ -173,7 +174,7 @@ prepare() {
 # serve <dir>: boot a guest that serves <dir>, bounded by TIMEOUT; the
 # console streams to stderr. Writes <dir>/pid first and <dir>/down last.
 serve() {
-	local dir=$1 qpid= tpid deadline rc
+	local dir=$1 qpid='' tpid deadline rc
 	echo $$ >"$dir/pid"
 	# shellcheck disable=SC2317 # called by the traps
 	serve_end() {
@@ -262,15 +263,20 @@ submit() {
 # status, 124 past TIMEOUT, 125 if the guest ended under it, 200 if a
 # shared guest (batch 1) ended before it started.
 await() {
-	local dir=$1 batch=$2 deadline rc=
+	local dir=$1 batch=$2 deadline started rc=
 	sleep $((TIMEOUT + 60)) &
 	HOLD=$!
 	tail -n +1 -s 0.3 -f --pid="$HOLD" "$dir/$ID.out" &
 	TPID=$!
 	deadline=$((SECONDS + TIMEOUT))
+	started=0
 	while [ ! -e "$dir/$ID.rc" ]; do
+		if [ $started = 0 ] && [ -e "$dir/$ID.started" ]; then
+			started=1
+			deadline=$((SECONDS + TIMEOUT))
+		fi
 		if ((SECONDS >= deadline)); then
-			say "timed out after ${TIMEOUT}s"
+			say "timed out after ${TIMEOUT}s (from its $([ $started = 1 ] && echo start || echo queueing))"
 			: >"$dir/$ID.cancel"
 			for _ in $(seq 100); do
 				[ -e "$dir/$ID.rc" ] || ! serving "$dir" && break
@@ -293,7 +299,8 @@ await() {
 	done
 	kill "$HOLD" 2>/dev/null || true
 	wait "$TPID" 2>/dev/null || true
-	HOLD= TPID=
+	HOLD=''
+	TPID=''
 	[ -n "$rc" ] || rc=$(cat "$dir/$ID.rc")
 	[[ $rc =~ ^[0-9]+$ ]] || rc=125
 	return "$rc"
@@ -304,6 +311,7 @@ DIR=
 SPID=
 HOLD=
 TPID=
+# shellcheck disable=SC2317 # called by the traps
 cleanup() {
 	[ -z "$HOLD" ] || kill "$HOLD" 2>/dev/null || true
 	[ -z "$TPID" ] || kill "$TPID" 2>/dev/null || true
@@ -334,7 +342,7 @@ fi
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/flanneld-guest.XXXXXX")
 submit "$DIR"
 : >"$DIR/stop"
-"$0" --serve "$DIR" --timeout $((TIMEOUT + 30)) &
+"$0" --serve "$DIR" --timeout $((2 * TIMEOUT + 30)) &
 SPID=$!
 echo "$SPID" >"$DIR/pid" # before it does: await asks at once
 rc=0

@@ -333,7 +333,11 @@ finish() {
 		;;
 	124 | 137)
 		result "$name" FAIL "$el"
-		echo "    | timed out after ${J_LIMIT[i]}s"
+		if [ "${J_GUEST[i]}" = 1 ]; then
+			echo "    | timed out (run-in-guest's line below says which bound)"
+		else
+			echo "    | timed out after ${J_LIMIT[i]}s"
+		fi
 		show_tail "$log"
 		;;
 	*)

@@ -273,6 +273,7 @@ await() {
 	while [ ! -e "$dir/$ID.rc" ]; do
 		if [ $started = 0 ] && [ -e "$dir/$ID.started" ]; then
 			started=1
+			[ "$batch" = 0 ] || say "its turn in the shared guest came after $((SECONDS + TIMEOUT - deadline))s"
 			deadline=$((SECONDS + TIMEOUT))
 		fi
 		if ((SECONDS >= deadline)); then

@@ -105,7 +105,9 @@ run_job() {
 	local id="$1" d="/j/$1" cg="/cg/$1" limit pid rc='' now end
 	limit=$(cat "/batch/$id.limit" 2>/dev/null)
 	case $limit in '' | *[!0-9]*) limit=600 ;; esac
-	if ! root_up "$d" || ! mkdir "$cg"; then
+	if [ -e "/batch/$id.cancel" ]; then
+		rc=143 # the host gave up on it before its turn
+	elif ! root_up "$d" || ! mkdir "$cg"; then
 		echo "guest: cannot set up the root of job $id" >/dev/ttyS0
 		rc=125
 	else

@@ -213,6 +213,8 @@ serve() {
 			wait "$tpid" 2>/dev/null || true
 			exit 124
 		fi
+		# Whoever started it (tests/run.sh, a test) was killed: no one is left to ask.
+		kill -0 "$PPID" 2>/dev/null || exit 143
 		sleep 0.2
 	done
 	wait "$qpid" 2>/dev/null || true

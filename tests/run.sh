@@ -342,6 +342,8 @@ finish() {
 		;;
 	*)
 		result "$name" FAIL "$el"
+		# The FAIL line first: the daemons' logs after it can push it out of the tail.
+		grep -m1 '^FAIL' "$log" | sed 's/^/    | /'
 		show_tail "$log" 60
 		;;
 	esac

@@ -13,8 +13,9 @@
 #	                               (then no fuzzing unless FUZZ_SECONDS is set)
 #	TEST_TIMEOUT=600 tests/run.sh  per-test timeout in seconds (default 300;
 #	                               GUEST_TEST_TIMEOUT, default 600, for a test
-#	                               that boots a qemu guest: TCG on a loaded
-#	                               2-core machine took 290 s for test_wireguard)
+#	                               that runs in the qemu guest: TCG on a loaded
+#	                               2-core machine took 290 s for test_wireguard;
+#	                               there from its turn in the shared guest)
 #	TEST_JOBS=1 tests/run.sh       tests run at once (default 3; each has its
 #	                               own namespaces and etcd)
 #	PASSES=plain tests/run.sh      one integration pass (plain, san, or "plain san")
@@ -29,6 +30,8 @@
 #	                               (tests/integration/guest.sh; default: san,
 #	                               the guest being slow). On a kernel that has
 #	                               the module they run natively in every pass.
+#	GUEST_BATCH=0 tests/run.sh     a qemu guest per guest test (default: one
+#	                               guest, booted at the start, runs them all)
 #
 # Tests that do not run the daemon under test (marked "# ci: once" in their
 # header: the test bed, the etcd client, valgrind on the plain build,
@@ -68,7 +71,14 @@ KNOWN_TIMES="test_wireguard 130 test_etcd_faults 124 test_concurrent_start 89 te
 	test_debian_package 250 test_br_netfilter 160 test_claims_bigwatch 50 test_claims_upstream 45
 	test_extension 40 test_claims_masq 35 test_xtables_lock 36 test_trust_memory 23"
 OUT=$(mktemp -d "${TMPDIR:-/tmp}/flanneld-tests.XXXXXX")
-trap 'rm -rf "$OUT"' EXIT
+GB=
+GB_PID=
+# guest_down: the shared qemu guest (below) ends with the run, whatever ends it.
+guest_down() {
+	[ -z "$GB_PID" ] || kill -TERM "$GB_PID" 2>/dev/null || true
+	[ -z "$GB" ] || rm -rf "$GB"
+}
+trap 'guest_down; rm -rf "$OUT"' EXIT
 
 passed=0
 failed=0
@@ -252,6 +262,31 @@ done
 # Longest first; stable on the discovery order (plain before san of a test).
 mapfile -t ORDER < <(for i in "${!J_NAME[@]}"; do echo "${J_EST[i]} $i"; done | sort -k1,1nr -k2,2n -s | awk '{print $2}')
 
+# One qemu guest serves every guest test of the run, one after another
+# (tests/qemu/run-in-guest.sh --serve; a boot costs 40-90 s under TCG): booted
+# now, while the first tests start, and told to stop once no guest test is
+# left. Each test still queues its own guest part, under its own timeout
+# there, and keeps its own result; a test that finds this guest gone before
+# its turn boots one of its own. Its bound covers the sum of theirs.
+# GUEST_BATCH=0: a guest per test, as a test run by hand has.
+guest_tests=0
+for i in "${!J_NAME[@]}"; do [ "${J_GUEST[i]}" = 0 ] || guest_tests=$((guest_tests + 1)); done
+if [ $guest_tests -gt 0 ] && [ "${GUEST_BATCH:-1}" = 1 ]; then
+	GB=$(mktemp -d "${TMPDIR:-/tmp}/flanneld-guest.XXXXXX")
+	GB_START=$SECONDS
+	tests/qemu/run-in-guest.sh --serve "$GB" --timeout $((guest_tests * GUEST_TEST_TIMEOUT + 300)) \
+		>"$OUT/guest.log" 2>&1 </dev/null &
+	GB_PID=$!
+	echo "$GB_PID" >"$GB/pid" # before a test asks whether it is up
+fi
+# guest_stop_if_done: no guest test pending or running: the guest may go.
+guest_stop_if_done() {
+	local j
+	[ -n "$GB" ] && [ ! -e "$GB/stop" ] && [ $guest_running -eq 0 ] || return 0
+	for j in "${PENDING[@]}"; do [ "${J_GUEST[j]}" = 0 ] || return 0; done
+	: >"$GB/stop"
+}
+
 label() { # job index
 	local s=
 	[ "${J_PASS[$1]}" = san ] && s=" [san]"
@@ -298,11 +333,17 @@ finish() {
 		;;
 	124 | 137)
 		result "$name" FAIL "$el"
-		echo "    | timed out after ${J_LIMIT[i]}s"
+		if [ "${J_GUEST[i]}" = 1 ]; then
+			echo "    | timed out (run-in-guest's line below says which bound)"
+		else
+			echo "    | timed out after ${J_LIMIT[i]}s"
+		fi
 		show_tail "$log"
 		;;
 	*)
 		result "$name" FAIL "$el"
+		# The FAIL line first: the daemons' logs after it can push it out of the tail.
+		grep -m1 '^FAIL' "$log" | sed 's/^/    | /'
 		show_tail "$log" 60
 		;;
 	esac
@@ -313,9 +354,13 @@ finish() {
 J_PREFIX=()
 J_LIMIT=()
 launch() {
-	local i=$1 bin limit=$TEST_TIMEOUT
-	# The guest's own bound (guest.sh) ends before the test's.
-	[ "${J_GUEST[i]}" = 1 ] && limit=$GUEST_TEST_TIMEOUT
+	local i=$1 bin limit=$TEST_TIMEOUT wait=0
+	# The guest's own bound (guest.sh) ends before the test's; in the shared
+	# guest it counts from the test's turn there, after at most one other's.
+	if [ "${J_GUEST[i]}" = 1 ]; then
+		limit=$GUEST_TEST_TIMEOUT
+		[ -z "$GB" ] || wait=$GUEST_TEST_TIMEOUT
+	fi
 	J_LIMIT[i]=$limit
 	case ${J_PASS[i]} in
 	plain) bin=$PWD/build/flanneld ;;
@@ -326,7 +371,8 @@ launch() {
 	(
 		rc=0
 		FLANNELD=$bin FLT_PREFIX=${J_PREFIX[i]} GUEST_TIMEOUT=$((limit - 30)) GUEST_PASS=${J_GUEST[i]} \
-			timeout -k 15 "$limit" \
+			FLT_GUEST_BATCH=$GB \
+			timeout -k 15 $((limit + wait)) \
 			bash "${J_FILE[i]}" >"$OUT/${J_NAME[i]}.${J_PASS[i]}.log" 2>&1 </dev/null || rc=$?
 		date +%s >"$OUT/job$i.end"
 		echo "$rc" >"$OUT/job$i.rc"
@@ -346,17 +392,26 @@ exec {ENDED}<>"$OUT/ended"
 declare -A RUNNING=() # job -> 1
 excl_running=0
 guest_running=0
+# One qemu guest at a time (each keeps a CPU busy under TCG). The shared
+# guest takes two guest tests at once: one runs there while the other does
+# its part on this machine (the Debian package's build) or waits its turn;
+# a test waiting there does not hold one of the TEST_JOBS.
+guest_max=1
+[ -z "$GB" ] || guest_max=2
 PENDING=("${ORDER[@]}")
 # pick: the first pending job that may start now (index into PENDING in
 # PICKED), or none. An exclusive test waits for the others to end and runs
-# alone; one qemu guest at a time (each keeps a CPU busy under TCG).
+# alone.
 pick() {
-	local k j
-	[ ${#RUNNING[@]} -lt "$TEST_JOBS" ] && [ $excl_running -eq 0 ] || return 1
+	local k j busy=${#RUNNING[@]} q
+	if [ -n "$GB" ]; then
+		for q in "$GB"/*.job; do [ -e "$q" ] && busy=$((busy - 1)); done
+	fi
+	[ "$busy" -lt "$TEST_JOBS" ] && [ $excl_running -eq 0 ] || return 1
 	for k in "${!PENDING[@]}"; do
 		j=${PENDING[k]}
 		[ "${J_EXCL[j]}" = 1 ] && [ ${#RUNNING[@]} -gt 0 ] && return 1
-		[ "${J_GUEST[j]}" = 1 ] && [ $guest_running -eq 1 ] && continue
+		[ "${J_GUEST[j]}" = 1 ] && [ $guest_running -ge $guest_max ] && continue
 		PICKED=$k
 		return 0
 	done
@@ -369,7 +424,7 @@ while [ ${#PENDING[@]} -gt 0 ] || [ ${#RUNNING[@]} -gt 0 ]; do
 		launch "$j"
 		RUNNING[$j]=1
 		[ "${J_EXCL[j]}" = 1 ] && excl_running=1
-		[ "${J_GUEST[j]}" = 1 ] && guest_running=1
+		[ "${J_GUEST[j]}" = 1 ] && guest_running=$((guest_running + 1))
 	done
 	done_any=0
 	for j in "${!RUNNING[@]}"; do
@@ -377,13 +432,24 @@ while [ ${#PENDING[@]} -gt 0 ] || [ ${#RUNNING[@]} -gt 0 ]; do
 			finish "$j"
 			unset "RUNNING[$j]"
 			[ "${J_EXCL[j]}" = 1 ] && excl_running=0
-			[ "${J_GUEST[j]}" = 1 ] && guest_running=0
+			[ "${J_GUEST[j]}" = 1 ] && guest_running=$((guest_running - 1))
 			done_any=1
 		fi
 	done
+	guest_stop_if_done
 	# Sleep until a job ends (the timeout only guards against a lost line).
 	[ $done_any -eq 1 ] || [ ${#RUNNING[@]} -eq 0 ] || read -r -t 5 -u "$ENDED" _ || true
 done
+guest_stop_if_done
+if [ -n "$GB_PID" ]; then
+	rc=0
+	wait "$GB_PID" || rc=$?
+	up=-
+	[ -e "$GB/ready" ] && up="booted in $(($(stat -c %Y "$GB/ready") - $(stat -c %Y "$GB/pid")))s,"
+	printf '%-40s %s\n' "(qemu guest)" "one boot for $guest_tests guest tests: $up up $((SECONDS - GB_START))s, exit $rc"
+	[ $rc -eq 0 ] || show_tail "$OUT/guest.log" 20
+	GB_PID=
+fi
 wait
 
 # Durations of this run for the next one's order (the slower pass of each test).

@@ -2,11 +2,13 @@
 # SPDX-License-Identifier: Apache-2.0
 """Capture on one interface for a bounded time (AF_PACKET, no tcpdump) and
 report, as JSON: frames seen, UDP datagrams to a port (by source address),
-and how many frames contain a byte pattern.
+and how many frames contain a byte pattern. SIGTERM ends it early, with the
+report: for a test whose traffic is over before SECONDS are.
 
     capture.py IFACE SECONDS UDP_PORT PATTERN_HEX
 """
 import json
+import signal
 import socket
 import struct
 import sys
@@ -19,13 +21,13 @@ s.settimeout(0.2)
 # An L3 device (wireguard) has no Ethernet header.
 l2 = 14 if open(f"/sys/class/net/{iface}/type").read().strip() == "1" else 0
 out = {"frames": 0, "udp": {}, "pattern": 0}
+stopped = []
+signal.signal(signal.SIGTERM, lambda *_: stopped.append(1))
 print("ready", file=sys.stderr, flush=True)
 end = time.monotonic() + secs
-while time.monotonic() < end:
-    try:
-        f = s.recv(65535)
-    except socket.timeout:
-        continue
+
+
+def count(f):
     out["frames"] += 1
     if pattern in f:
         out["pattern"] += 1
@@ -36,4 +38,18 @@ while time.monotonic() < end:
         if dport == port:
             src = socket.inet_ntoa(ip[12:16])
             out["udp"][src] = out["udp"].get(src, 0) + 1
+
+
+while time.monotonic() < end and not stopped:
+    try:
+        count(s.recv(65535))
+    except socket.timeout:
+        continue
+# What the socket queued before the end is counted too.
+s.setblocking(False)
+while True:
+    try:
+        count(s.recv(65535))
+    except BlockingIOError:
+        break
 print(json.dumps(out), flush=True)

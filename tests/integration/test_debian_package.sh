@@ -33,18 +33,17 @@ DEB=$DEB_DIR/flanneld_${VERSION}_amd64.deb
 # ---------------------------------------------------------------- in the guest
 
 # Every file with "flannel" in its path that the guest wrote: the upper
-# layer of its overlay, seen from the chroot through pid 1 (the guest's
-# /init); paths from /. The job directory's mount point is the runner's.
+# layer of this job's overlay (tests/qemu/guest-init.sh names it, a path
+# through pid 1, the guest's /init); paths from /.
 guest_written() {
-	(cd /proc/1/root/rw/upper && find . -path '*flannel*') |
-		sed 's|^\.||' | grep -v '^/tmp/flanneld-guest\.[^/]*$' | sort || true
+	(cd "$FLT_GUEST_UPPER" && find . -path '*flannel*') | sed 's|^\.||' | sort || true
 }
 
 in_guest() {
 	# Never on the machine itself: the guest's / is an overlay and its
 	# hostname is set by tests/qemu/guest-init.sh.
 	if [ "$(hostname)" != flanneld-guest ] || [ "$(stat -f -c %T /)" != overlayfs ] ||
-		[ ! -d /proc/1/root/rw/upper ]; then
+		[ ! -d "${FLT_GUEST_UPPER:-/nonexistent}" ]; then
 		fail "not in the qemu guest: refusing to install packages"
 	fi
 	! dpkg -s flanneld >/dev/null 2>&1 || fail "flanneld is already installed in the guest"

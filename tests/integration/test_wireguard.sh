@@ -52,17 +52,17 @@ net_of() {
 	ip_add "${s%/*}" -1
 }
 
-# -- a config we refuse
-etcd_put_config '{"Network":"10.244.0.0/16","Backend":{"Type":"wireguard","Mode":"ipv6"}}'
-wg_start 1
+# -- configs we refuse (side by side, each under its own etcd prefix: a
+# daemon start costs seconds under ASan in the guest)
+etcd_put_config '{"Network":"10.244.0.0/16","Backend":{"Type":"wireguard","Mode":"ipv6"}}' /refuse-v6/network
+etcd_put_config '{"Network":"10.244.0.0/16","Backend":{"Type":"wireguard","PSK":"c2VjcmV0"}}' /refuse-psk/network
+wg_start 1 --etcd-prefix=/refuse-v6/network
+wg_start 2 --etcd-prefix=/refuse-psk/network
 wait_until 30 proc_exited flanneld-1 || fail "flanneld ran with Mode ipv6"
 log_has 1 "Mode ipv6 needs IPv6" || fail "no error for Mode ipv6: $(tail -n 3 "$(inst_dir 1)/flanneld.log")"
-etcd_put_config '{"Network":"10.244.0.0/16","Backend":{"Type":"wireguard","PSK":"c2VjcmV0"}}'
-wg_start 1
-wait_until 30 proc_exited flanneld-1 || fail "flanneld ran with a bad PSK"
-log_has 1 "PSK must be a base64 WireGuard key" || fail "no error for the bad PSK"
-log_has 1 "c2VjcmV0" && fail "the PSK was logged"
-etcd_put_config "$CONFIG"
+wait_until 30 proc_exited flanneld-2 || fail "flanneld ran with a bad PSK"
+log_has 2 "PSK must be a base64 WireGuard key" || fail "no error for the bad PSK"
+log_has 2 "c2VjcmV0" && fail "the PSK was logged"
 pass "Mode ipv6 and a malformed PSK are refused, naming the field"
 
 for i in 1 2 3; do wg_start "$i"; done
@@ -99,6 +99,9 @@ SPAWN_LOG=$TMP/cap-wg.log spawn cap-wg "$(host_ns 2)" python3 "$LIB_DIR/capture.
 wait_until 30 grep -q ready "$TMP/cap-br0.log" || fail "capture on br0 did not start"
 wait_until 30 grep -q ready "$TMP/cap-wg.log" || fail "capture on flannel-wg did not start"
 container_exec 1 ping -q -c 5 -i 0.2 -s 400 -p "$PATTERN" -W 2 "$(container_ip 2)" >/dev/null || fail "patterned ping failed"
+# Every request and reply has passed both points once ping has its replies.
+proc_signal cap-br0 TERM
+proc_signal cap-wg TERM
 wait_until 30 proc_exited cap-br0 || fail "capture did not end"
 wait_until 30 proc_exited cap-wg || fail "capture did not end"
 under=$(grep '^{' "$TMP/cap-br0.log")
@@ -205,16 +208,22 @@ pass "host 3 removed from etcd: its peer is gone on h1 and h2 (no route through 
 psk_a=$(head -c 32 /dev/urandom | base64)
 psk_b=$(head -c 32 /dev/urandom | base64)
 psk_config() { echo "{\"Network\":\"10.244.0.0/16\",\"Backend\":{\"Type\":\"wireguard\",\"PersistentKeepaliveInterval\":25,\"PSK\":\"$1\"}}"; }
-# psk_restart <id>: a fresh device (no session left from before), then flanneld.
+# psk_restart <id>...: a fresh device (no session left from before), then
+# flanneld; the daemons start side by side.
 psk_restart() {
-	proc_running "flanneld-$1" && flannel_stop "$1"
-	host_exec "$1" ip link del flannel-wg 2>/dev/null || true
-	wg_start "$1"
-	wait_ready "$1" 60
-	log_has "$1" "WireGuard config:" "PSK=set" || fail "flanneld $1 runs without the PSK"
+	local id
+	for id in "$@"; do
+		proc_running "flanneld-$id" && flannel_stop "$id"
+		host_exec "$id" ip link del flannel-wg 2>/dev/null || true
+		wg_start "$id"
+	done
+	for id in "$@"; do
+		wait_ready "$id" 60
+		log_has "$id" "WireGuard config:" "PSK=set" || fail "flanneld $id runs without the PSK"
+	done
 }
 etcd_put_config "$(psk_config "$psk_a")"
-for i in 1 2; do psk_restart "$i"; done
+psk_restart 1 2
 wait_until 30 container_ping 1 2 || fail "PSK: container 1 cannot ping container 2"
 wait_until 30 container_ping 2 1 || fail "PSK: container 2 cannot ping container 1"
 for i in 1 2; do

@@ -44,10 +44,13 @@ fi
 
 echo "deps.sh: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
-mkdir -p /etc/systemd/system
-for unit in strongswan-starter.service strongswan.service; do
-	[ -e "/etc/systemd/system/$unit" ] || ln -s /dev/null "/etc/systemd/system/$unit"
-done
+# Masked only when we install strongSwan: a machine that already runs it keeps its service.
+if [[ " ${missing[*]} " == *" strongswan-charon "* ]]; then
+	mkdir -p /etc/systemd/system
+	for unit in strongswan-starter.service strongswan.service; do
+		[ -e "/etc/systemd/system/$unit" ] || ln -s /dev/null "/etc/systemd/system/$unit"
+	done
+fi
 own_policy=0
 if [ ! -e /usr/sbin/policy-rc.d ]; then
 	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d

@@ -104,21 +104,27 @@ grep_q() { grep "$@" >/dev/null; }
 
 now_us() { echo "${EPOCHREALTIME/./}"; }
 
+# nap <seconds>: sleep without a fork (a read with a timeout on a FIFO that
+# nobody writes), so a poll loop of builtins forks nothing at all.
+mkfifo "$TMP/.nap"
+exec {NAP_FD}<>"$TMP/.nap"
+nap() { read -r -t "$1" -u "$NAP_FD" _ || true; }
+
 # wait_until <timeout_s> cmd...: run cmd every 50 ms until it succeeds
 # (return 0) or the deadline passes (return 1). Bounded in time and count.
 wait_until() {
 	local timeout=$1 deadline n=0 max
 	shift
-	deadline=$(($(now_us) + timeout * 1000000))
+	deadline=$((${EPOCHREALTIME/./} + timeout * 1000000))
 	max=$((timeout * 20 + 20))
 	while :; do
 		if "$@"; then
 			return 0
 		fi
-		if (($(now_us) >= deadline)) || ((++n > max)); then
+		if ((${EPOCHREALTIME/./} >= deadline)) || ((++n > max)); then
 			return 1
 		fi
-		sleep 0.05
+		nap 0.05
 	done
 }
 
@@ -128,11 +134,11 @@ wait_until() {
 hold_for() {
 	local secs=$1 deadline n=0 max
 	shift
-	deadline=$(($(now_us) + secs * 1000000))
+	deadline=$((${EPOCHREALTIME/./} + secs * 1000000))
 	max=$((secs * 10 + 10))
-	while (($(now_us) < deadline)) && ((n++ < max)); do
+	while ((${EPOCHREALTIME/./} < deadline)) && ((n++ < max)); do
 		"$@" || return 1
-		sleep 0.1
+		nap 0.1
 	done
 	"$@"
 }
@@ -204,7 +210,7 @@ spawn() {
 	[ "${SPAWN_LOG_APPEND:-0}" = 1 ] || : >"$out"
 	(
 		echo "$BASHPID" >"$d/wrapper"
-		"${pre[@]}" "$@" >>"$out" 2>&1 </dev/null &
+		"${pre[@]}" "$@" >>"$out" 2>&1 </dev/null {NAP_FD}>&- &
 		local pid=$!
 		echo "$pid" >"$d/pid.tmp"
 		mv "$d/pid.tmp" "$d/pid"
@@ -546,8 +552,27 @@ http_code() {
 is_ready() { [ "$(http_code "$1" /readyz)" = 200 ]; }
 
 # wait_ready <id> [timeout_s]
+# _ready_logged <id>: this run of the instance logged "flannel is ready"
+# (builtins only: no fork; flannel_start starts a fresh flanneld.log).
+_ready_logged() {
+	local line
+	[ -f "$TMP/h$1/flanneld.log" ] || return 1
+	while IFS= read -r line; do
+		[[ $line == *"flannel is ready"* ]] && return 0
+	done <"$TMP/h$1/flanneld.log"
+	return 1
+}
+
+# _ready_poll <id>: /readyz (two forks) once the log says ready, else only
+# every 10th poll (500 ms): a daemon that does not log it (upstream's, one
+# under a wrapper) is still seen.
+_ready_poll() {
+	{ _ready_logged "$1" || ((++_READY_POLLS % 10 == 0)); } && is_ready "$1"
+}
+
 wait_ready() {
-	wait_until "${2:-20}" is_ready "$1" || fail "flanneld $1 not ready (readyz $(http_code "$1" /readyz))"
+	_READY_POLLS=0
+	wait_until "${2:-20}" _ready_poll "$1" || fail "flanneld $1 not ready (readyz $(http_code "$1" /readyz))"
 }
 
 # metric <id> <name>: value of a Prometheus metric (first sample; labels

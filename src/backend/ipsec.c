@@ -64,6 +64,8 @@ struct backend {
 	struct peer *peers;
 	size_t npeers, cap;
 	bool charon_up;
+	/* A VICI call failed in transport (not charon's errmsg): none until the next tick. */
+	bool vici_broken;
 	uint64_t started_ms; /* when we last started charon; 0: not waiting for one */
 	struct log_limit warn_limit;
 	struct log_limit load_limit; /* charon refusing a connection repeats every 5 s */
@@ -163,12 +165,33 @@ static int start_charon(struct backend *b)
 
 /* ------------------------------------------------------------ VICI */
 
+/*
+ * Finish and send m. A charon that stops answering would cost every further
+ * call its whole timeout, one after another, with the loop held: after one
+ * transport failure the calls wait for the tick, which checks charon first.
+ */
+static int vici_send(struct backend *b, struct vici_builder *m, char *err, size_t errlen)
+{
+	int r = vici_finish(m);
+
+	if (r < 0) {
+		snprintf(err, errlen, "cannot build the request");
+		return r;
+	}
+	r = vici_command(b->cfg.vici_socket, m, err, errlen);
+	if (r < 0 && r != -EIO)
+		b->vici_broken = true;
+	return r;
+}
+
 static int load_shared(struct backend *b, uint32_t ip)
 {
 	struct vici_builder m;
 	char a[IP_STRLEN], err[256];
 	int r;
 
+	if (b->vici_broken)
+		return -ENOTCONN;
 	ip4_format(ip, a);
 	vici_begin(&m, VICI_CMD_REQUEST, "load-shared");
 	vici_kv(&m, "type", "IKE");
@@ -176,11 +199,7 @@ static int load_shared(struct backend *b, uint32_t ip)
 	vici_list(&m, "owners");
 	vici_item(&m, a);
 	vici_end_list(&m);
-	r = vici_finish(&m);
-	if (r == 0)
-		r = vici_command(b->cfg.vici_socket, &m, err, sizeof(err));
-	else
-		snprintf(err, sizeof(err), "cannot build the request");
+	r = vici_send(b, &m, err, sizeof(err));
 	if (r < 0)
 		log_error("Failed to load the shared key for %s: %s", a, err);
 	else
@@ -195,6 +214,8 @@ static int load_conn(struct backend *b, struct peer *p)
 	struct vici_builder m;
 	int r;
 
+	if (b->vici_broken)
+		return -ENOTCONN;
 	conn_name(b, p, name, sizeof(name));
 	ip4net_format(&b->own, ls);
 	ip4net_format(&p->subnet, rs);
@@ -240,11 +261,7 @@ static int load_conn(struct backend *b, struct peer *p)
 	vici_end_section(&m);
 	vici_end_section(&m);
 	vici_end_section(&m);
-	r = vici_finish(&m);
-	if (r == 0)
-		r = vici_command(b->cfg.vici_socket, &m, err, sizeof(err));
-	else
-		snprintf(err, sizeof(err), "cannot build the request");
+	r = vici_send(b, &m, err, sizeof(err));
 	if (r < 0) {
 		if (log_limit_ok(&b->load_limit, "charon load failures"))
 			log_error("Failed to load connection %s into charon: %s", name, err);
@@ -261,13 +278,11 @@ static int unload_conn_named(struct backend *b, const char *name)
 	char err[256];
 	int r;
 
+	if (b->vici_broken)
+		return -ENOTCONN;
 	vici_begin(&m, VICI_CMD_REQUEST, "unload-conn");
 	vici_kv(&m, "name", name);
-	r = vici_finish(&m);
-	if (r == 0)
-		r = vici_command(b->cfg.vici_socket, &m, err, sizeof(err));
-	else
-		snprintf(err, sizeof(err), "cannot build the request");
+	r = vici_send(b, &m, err, sizeof(err));
 	if (r < 0)
 		log_error("Failed to unload connection %s: %s", name, err);
 	else
@@ -495,6 +510,7 @@ static void tick(void *arg)
 	char err[256];
 	int r;
 
+	b->vici_broken = false;
 	seen_clear(b);
 	r = vici_get_conns(b->cfg.vici_socket, seen_add, b, err, sizeof(err));
 	if (r == 0) {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "jsonutil.h"
+#include "textutil.h"
 
 /*
  * JSON_DECODE_INT_AS_REAL only for validation: Go accepts any integer
@@ -625,4 +626,24 @@ char *jsonu_dumps(const json_t *v)
 	out = go_compact(s, strlen(s), true);
 	free(s);
 	return out;
+}
+
+int jsonu_member_string(const struct jsonu_member *m, const char *name, char **ret, size_t *len,
+			char *err, size_t errlen)
+{
+	char what[48];
+	int r = jsonu_raw_string(m->raw, m->raw_len, ret, len);
+
+	if (r == 1) {
+		*ret = NULL;
+		return 0;
+	}
+	if (r == -ENOMEM)
+		return text_fail(err, errlen, "out of memory");
+	if (r < 0) {
+		snprintf(what, sizeof(what), ".%s", name);
+		jsonu_type_error(err, errlen, m->raw, m->raw_len, what, "string");
+		return -EINVAL;
+	}
+	return 0;
 }

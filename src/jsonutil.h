@@ -93,6 +93,13 @@ void jsonu_type_error(char *err, size_t errlen, const char *raw, size_t len, con
 		      const char *type);
 
 /*
+ * Member m of a Backend object as a string (malloc'd, *len its length; NULL
+ * for null): 0, -ENOMEM, or -EINVAL with Go's type error naming ".name".
+ */
+int jsonu_member_string(const struct jsonu_member *m, const char *name, char **ret, size_t *len,
+			char *err, size_t errlen);
+
+/*
  * Go's compact() as json.Marshal applies it to a json.RawMessage: drop
  * insignificant whitespace, escape <, >, & and U+2028/U+2029, keep all
  * else byte for byte. raw must be valid JSON. malloc'd, NULL on ENOMEM.

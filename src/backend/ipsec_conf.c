@@ -19,27 +19,6 @@ int ipsec_socket_path(const char *s, char *out, size_t outlen)
 	return 0;
 }
 
-/* One member as a string (malloc'd; NULL for null); -EINVAL naming it. */
-static int get_string(const struct jsonu_member *m, const char *name, char **ret, size_t *len,
-		      char *err, size_t errlen)
-{
-	char what[48];
-	int r = jsonu_raw_string(m->raw, m->raw_len, ret, len);
-
-	if (r == 1) {
-		*ret = NULL;
-		return 0;
-	}
-	if (r == -ENOMEM)
-		return text_fail(err, errlen, "out of memory");
-	if (r < 0) {
-		snprintf(what, sizeof(what), ".%s", name);
-		jsonu_type_error(err, errlen, m->raw, m->raw_len, what, "string");
-		return -EINVAL;
-	}
-	return 0;
-}
-
 /*
  * charon's proposal keywords are lower-case words joined by '-'; anything
  * else could only come back as charon's vaguer load-conn error.
@@ -74,7 +53,7 @@ static int member(struct ipsec_conf *c, const struct jsonu_member *m, bool *have
 		return 0;
 	}
 	if (jsonu_name_eq(m->key, m->key_len, "PSK")) {
-		if (get_string(m, "PSK", &s, &n, err, errlen) < 0)
+		if (jsonu_member_string(m, "PSK", &s, &n, err, errlen) < 0)
 			return -EINVAL;
 		if (s && (n > IPSEC_PSK_MAX || strlen(s) != n))
 			r = text_fail(err, errlen, "PSK must be at most %d characters, without NUL",
@@ -84,7 +63,7 @@ static int member(struct ipsec_conf *c, const struct jsonu_member *m, bool *have
 			*have_psk = true;
 		}
 	} else if (jsonu_name_eq(m->key, m->key_len, "ESPProposal")) {
-		if (get_string(m, "ESPProposal", &s, &n, err, errlen) < 0)
+		if (jsonu_member_string(m, "ESPProposal", &s, &n, err, errlen) < 0)
 			return -EINVAL;
 		if (s && !proposal_ok(s, n))
 			r = text_fail(err, errlen,
@@ -94,7 +73,7 @@ static int member(struct ipsec_conf *c, const struct jsonu_member *m, bool *have
 		else if (s)
 			memcpy(c->esp_proposal, s, n + 1);
 	} else if (jsonu_name_eq(m->key, m->key_len, "VICISocket")) {
-		if (get_string(m, "VICISocket", &s, &n, err, errlen) < 0)
+		if (jsonu_member_string(m, "VICISocket", &s, &n, err, errlen) < 0)
 			return -EINVAL;
 		if (s && (strlen(s) != n ||
 			  ipsec_socket_path(s, c->vici_socket, sizeof(c->vici_socket)) < 0))

@@ -97,27 +97,6 @@ static int get_uint(const struct jsonu_member *m, const char *name, uint64_t min
 	return 0;
 }
 
-/* One member as a string (malloc'd; NULL for null); -EINVAL naming it. */
-static int get_string(const struct jsonu_member *m, const char *name, char **ret, size_t *len,
-		      char *err, size_t errlen)
-{
-	char what[48];
-	int r = jsonu_raw_string(m->raw, m->raw_len, ret, len);
-
-	if (r == 1) {
-		*ret = NULL;
-		return 0;
-	}
-	if (r == -ENOMEM)
-		return text_fail(err, errlen, "out of memory");
-	if (r < 0) {
-		snprintf(what, sizeof(what), ".%s", name);
-		jsonu_type_error(err, errlen, m->raw, m->raw_len, what, "string");
-		return -EINVAL;
-	}
-	return 0;
-}
-
 static int begin(struct jsonu_iter *it, const char *json, size_t len, char *err, size_t errlen)
 {
 	int r = jsonu_validate(json, len, err, errlen);
@@ -206,7 +185,7 @@ static int wg_member(struct wg_conf *c, const struct jsonu_member *m, char *err,
 		if (!isnull)
 			c->mtu = (unsigned)v;
 	} else if (jsonu_name_eq(m->key, m->key_len, "PSK")) {
-		if (get_string(m, "PSK", &s, &n, err, errlen) < 0)
+		if (jsonu_member_string(m, "PSK", &s, &n, err, errlen) < 0)
 			return -EINVAL;
 		if (s && n == 0) {
 			c->has_psk = false;
@@ -221,7 +200,7 @@ static int wg_member(struct wg_conf *c, const struct jsonu_member *m, char *err,
 		}
 		free(s);
 	} else if (jsonu_name_eq(m->key, m->key_len, "Mode")) {
-		if (get_string(m, "Mode", &s, &n, err, errlen) < 0)
+		if (jsonu_member_string(m, "Mode", &s, &n, err, errlen) < 0)
 			return -EINVAL;
 		if (s) {
 			size_t i;
@@ -288,7 +267,7 @@ int wg_lease_data_parse(const char *json, size_t len, uint8_t key[WG_KEY_LEN], u
 		return text_fail(err, errlen, "BackendData is not a JSON object");
 	while ((r = jsonu_iter_next(&it, &m)) > 0) {
 		if (jsonu_name_eq(m.key, m.key_len, "PublicKey")) {
-			if (get_string(&m, "PublicKey", &s, &n, err, errlen) < 0) {
+			if (jsonu_member_string(&m, "PublicKey", &s, &n, err, errlen) < 0) {
 				r = -EINVAL;
 				break;
 			}

@@ -508,11 +508,12 @@ static void tick(void *arg)
 {
 	struct backend *b = arg;
 	char err[256];
-	int r;
+	int r, asked;
 
 	b->vici_broken = false;
 	seen_clear(b);
 	r = vici_get_conns(b->cfg.vici_socket, seen_add, b, err, sizeof(err));
+	asked = r;
 	if (r == 0) {
 		bool fresh = !b->charon_up;
 
@@ -544,7 +545,8 @@ static void tick(void *arg)
 				  b->charon[0] ? b->charon : "no charon executable found",
 				  strerror(-r));
 	}
-	loop_timer_arm(b->loop, &b->tick, WAIT_MS);
+	/* Waiting for a starting charon's socket is quick to ask; a silent one costs a timeout. */
+	loop_timer_arm(b->loop, &b->tick, asked == -ETIMEDOUT ? CHECK_MS : WAIT_MS);
 }
 
 /* Kernel policies of ours that no lease wants (a peer that left while we were down). */

@@ -15,7 +15,13 @@
 
 #include "backend/vici_msg.h"
 
-#define VICI_TIMEOUT_MS 2000
+/*
+ * charon answers from the worker pool that also computes IKE's Diffie-Hellman
+ * (modp4096: milliseconds here, seconds on an emulated CPU), so a busy charon
+ * is slow rather than gone. The call is synchronous: see ipsec.c's tick for
+ * how a charon that stops answering is kept from holding the loop.
+ */
+#define VICI_TIMEOUT_MS 5000
 
 /*
  * Send the finished packet in req (freed, wiped) to the socket at path and

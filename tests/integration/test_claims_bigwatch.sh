@@ -69,7 +69,7 @@ pass "a watch message of 18 MiB: re-list instead; 72 MiB of leases: pages of 500
 # Still following: an ordinary lease put now is seen through the new watch.
 known=$(metric 1 flannel_leases_known)
 put_lease "$ETCD_PREFIX/subnets/10.244.250.0-24" 10.200.0.99
-wait_until 10 metric_eq 1 flannel_leases_known $((known + 1)) ||
+wait_until 30 metric_eq 1 flannel_leases_known $((known + 1)) ||
 	fail "an ordinary lease after the re-list was not seen (leases known $(metric 1 flannel_leases_known), was $known)"
 etcdctl_sw del -- "$ETCD_PREFIX/subnets/10.244.250.0-24" >/dev/null
 wait_until 10 metric_eq 1 flannel_leases_known "$known" || fail "its removal was not seen"

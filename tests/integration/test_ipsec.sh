@@ -157,7 +157,7 @@ while time.monotonic() < end:
 json.dump(out, open(sys.argv[1], "w"))
 PEOF
 SPAWN_LOG=$TMP/cap.log spawn capture "$SW_NS" python3 "$TMP/cap.py" "$TMP/cap.json" 15 h2
-wait_until 30 test -e "$TMP/cap.json.ready" || fail "capture did not start: $(cat "$TMP/cap.log")"
+wait_until 90 test -e "$TMP/cap.json.ready" || fail "capture did not start: $(cat "$TMP/cap.log")"
 container_exec 1 ping -q -c 5 -i 0.2 -p "$PATTERN" -s 64 "$(container_ip 2)" >/dev/null || fail "patterned ping failed"
 wait_until 40 proc_exited capture || fail "capture did not end"
 res=$(cat "$TMP/cap.json")
@@ -265,7 +265,7 @@ while True:
     threading.Thread(target=serve, args=(c,), daemon=True).start()
 PEOF
 SPAWN_LOG=$TMP/proxy.log spawn psk-proxy "$(host_ns 4)" python3 "$TMP/psk_proxy.py" "$d4/proxy.vici" "$d4/charon.vici" "$PSK"
-wait_until 30 grep -q ready "$TMP/proxy.log" || fail "the PSK proxy did not start: $(cat "$TMP/proxy.log")"
+wait_until 90 grep -q ready "$TMP/proxy.log" || fail "the PSK proxy did not start: $(cat "$TMP/proxy.log")"
 # Its own wrapper sets the socket charon serves; flanneld gets the proxy's.
 sed -i 's|^exec unshare|[ "$d" = "'"$d4"'" ] \&\& export FLANNELD_IPSEC_VICI_SOCKET="$d/proxy.vici"\nexec unshare|' "$WRAP"
 flannel_start 4

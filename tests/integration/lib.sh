@@ -104,12 +104,6 @@ grep_q() { grep "$@" >/dev/null; }
 
 now_us() { echo "${EPOCHREALTIME/./}"; }
 
-# nap <seconds>: sleep without a fork (a read with a timeout on a FIFO that
-# nobody writes), so a poll loop of builtins forks nothing at all.
-mkfifo "$TMP/.nap"
-exec {NAP_FD}<>"$TMP/.nap"
-nap() { read -r -t "$1" -u "$NAP_FD" _ || true; }
-
 # wait_until <timeout_s> cmd...: run cmd every 50 ms until it succeeds
 # (return 0) or the deadline passes (return 1). Bounded in time and count.
 wait_until() {
@@ -124,7 +118,7 @@ wait_until() {
 		if ((${EPOCHREALTIME/./} >= deadline)) || ((++n > max)); then
 			return 1
 		fi
-		nap 0.05
+		sleep 0.05
 	done
 }
 
@@ -138,7 +132,7 @@ hold_for() {
 	max=$((secs * 10 + 10))
 	while ((${EPOCHREALTIME/./} < deadline)) && ((n++ < max)); do
 		"$@" || return 1
-		nap 0.1
+		sleep 0.1
 	done
 	"$@"
 }
@@ -210,7 +204,7 @@ spawn() {
 	[ "${SPAWN_LOG_APPEND:-0}" = 1 ] || : >"$out"
 	(
 		echo "$BASHPID" >"$d/wrapper"
-		"${pre[@]}" "$@" >>"$out" 2>&1 </dev/null {NAP_FD}>&- &
+		"${pre[@]}" "$@" >>"$out" 2>&1 </dev/null &
 		local pid=$!
 		echo "$pid" >"$d/pid.tmp"
 		mv "$d/pid.tmp" "$d/pid"

@@ -353,7 +353,6 @@ etcdctl_sw() {
 	sw_exec env ETCDCTL_API=3 etcdctl --endpoints http://127.0.0.1:2379 "$@"
 }
 
-# etcd_put_config '<json>' [prefix]
 # make_test_pki: a throw-away PKI in $P ($TMP/pki): ca.pem/ca-key.pem (the
 # CA etcd trusts), other.pem (an unrelated CA), srv.pem/srv-key.pem (etcd's,
 # IP SANs $SW_IP and 127.0.0.1), cli.pem/cli-key.pem (a client's).
@@ -392,6 +391,7 @@ tlsctl() {
 		--cert "$P/cli.pem" --key "$P/cli-key.pem" "$@"
 }
 
+# etcd_put_config '<json>' [prefix]
 etcd_put_config() {
 	etcdctl_sw put -- "${2:-$ETCD_PREFIX}/config" "$1" >/dev/null
 }
@@ -545,7 +545,6 @@ http_code() {
 
 is_ready() { [ "$(http_code "$1" /readyz)" = 200 ]; }
 
-# wait_ready <id> [timeout_s]
 # _ready_logged <id>: this run of the instance logged "flannel is ready"
 # (builtins only: no fork; flannel_start starts a fresh flanneld.log).
 _ready_logged() {
@@ -564,6 +563,7 @@ _ready_poll() {
 	{ _ready_logged "$1" || ((++_READY_POLLS % 10 == 0)); } && is_ready "$1"
 }
 
+# wait_ready <id> [timeout_s]
 wait_ready() {
 	_READY_POLLS=0
 	wait_until "${2:-20}" _ready_poll "$1" || fail "flanneld $1 not ready (readyz $(http_code "$1" /readyz))"

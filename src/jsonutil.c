@@ -442,7 +442,7 @@ static void buf_add_u00(struct jsonu_buf *b, unsigned char c)
 }
 
 /* Length of the valid UTF-8 sequence at s (utf8.DecodeRune rules), 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n, unsigned *cp)
+size_t jsonu_utf8_len(const unsigned char *s, size_t n, unsigned *cp)
 {
 	unsigned c = s[0], v;
 	size_t len, i;
@@ -517,7 +517,7 @@ void jsonu_buf_add_quoted(struct jsonu_buf *b, const char *s, size_t len)
 			i++;
 			continue;
 		}
-		n = utf8_len(u + i, len - i, &cp);
+		n = jsonu_utf8_len(u + i, len - i, &cp);
 		if (n == 0) {
 			/* Go replaces each invalid byte with U+FFFD. */
 			jsonu_buf_adds(b, "\\ufffd");

@@ -100,6 +100,13 @@ int jsonu_member_string(const struct jsonu_member *m, const char *name, char **r
 			char *err, size_t errlen);
 
 /*
+ * Length of the valid UTF-8 sequence at s (n > 0 bytes left), its code point
+ * in *cp; 0 for an overlong form, a surrogate, a value past U+10FFFF or a
+ * cut sequence.
+ */
+size_t jsonu_utf8_len(const unsigned char *s, size_t n, unsigned *cp);
+
+/*
  * Go's compact() as json.Marshal applies it to a json.RawMessage: drop
  * insignificant whitespace, escape <, >, & and U+2028/U+2029, keep all
  * else byte for byte. raw must be valid JSON. malloc'd, NULL on ENOMEM.

@@ -153,34 +153,6 @@ static void sink_add_cp(struct sink *s, unsigned cp)
 	sink_add(s, u, n);
 }
 
-/* Length of the valid UTF-8 sequence at s (overlong, surrogate, > U+10FFFF: 0). */
-static size_t utf8_seq(const unsigned char *s, size_t n, unsigned *cp)
-{
-	unsigned c = s[0], v;
-	size_t len, i;
-
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2, v = c & 0x1f;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3, v = c & 0x0f;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4, v = c & 0x07;
-	else
-		return 0;
-	if (n < len)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		v = v << 6 | (s[i] & 0x3f);
-	}
-	if ((len == 3 && v < 0x800) || (len == 4 && (v < 0x10000 || v > 0x10ffff)) ||
-	    (v >= 0xd800 && v <= 0xdfff))
-		return 0;
-	*cp = v;
-	return len;
-}
-
 /* The four hex digits of a \u escape starting at i ('\\'); -1 if there are none. */
 static long hex4(const struct walk *w, size_t i)
 {
@@ -269,7 +241,7 @@ static int scan_string(struct walk *w, struct sink *out, bool *plain)
 		case S_CONTROL:
 			return fail(w, i, b[i] ? "a control character in a string" : "a NUL byte");
 		default:
-			n = utf8_seq(b + i, w->len - i, &cp);
+			n = jsonu_utf8_len(b + i, w->len - i, &cp);
 			if (!n)
 				return fail(w, i, "invalid UTF-8");
 			if (cp == 0x2028 || cp == 0x2029)

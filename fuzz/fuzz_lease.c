@@ -4,12 +4,22 @@
  * first newline) and the value (the rest), as every backend reads them.
  * Whatever parses must format and parse back to the same thing.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend/vxlan_conf.h"
 #include "lease/subnet.h"
+
+/* A PublicIPv6 whose value fits in 32 bits but not in 24 (Go prints it as IPv4). */
+static bool v4_sized_ipv6(const struct lease_attrs *a)
+{
+	const uint8_t *b = a->public_ipv6.b;
+	static const uint8_t zero[12];
+
+	return a->has_public_ipv6 && memcmp(b, zero, 12) == 0 && b[12] != 0;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -44,8 +54,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		if (!text || lease_attrs_parse(text, strlen(text), &a2, err, sizeof(err)) < 0)
 			abort();
-		if (!lease_attrs_equal(&a, &a2))
-			abort();
+		/*
+		 * Except as upstream again: a PublicIPv6 in [::100:0, ::ffff:ffff]
+		 * is written as a dotted quad and read back as ::ffff:a.b.c.d.
+		 * The text must then be stable from the first round on.
+		 */
+		if (!lease_attrs_equal(&a, &a2)) {
+			char *again = lease_attrs_format(&a2);
+
+			if (!again || !v4_sized_ipv6(&a) || strcmp(text, again) != 0)
+				abort();
+			free(again);
+		}
 		free(text);
 		lease_attrs_free(&a2);
 		lease_attrs_free(&a);

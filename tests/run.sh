@@ -84,6 +84,7 @@ passed=0
 failed=0
 skipped=0
 failures=()
+reasons=()
 
 result() { # name PASS|FAIL|SKIP [seconds]
 	printf '%-40s %s%s\n' "$1" "$2" "${3:+ (${3}s)}"
@@ -307,6 +308,7 @@ finish() {
 		if grep -qE "$SAN_RE" "$log"; then
 			result "$name" FAIL "$el"
 			echo "    | sanitizer report in the test's output (exit $rc)"
+			reasons+=("$name: $(grep -m1 -E "$SAN_RE" "$log")")
 			grep -E -A12 "$SAN_RE" "$log" | head -n 40 | sed 's/^/    | /'
 			sweep "${J_PREFIX[i]}"
 			return
@@ -333,6 +335,7 @@ finish() {
 		;;
 	124 | 137)
 		result "$name" FAIL "$el"
+		reasons+=("$name: timed out")
 		if [ "${J_GUEST[i]}" = 1 ]; then
 			echo "    | timed out (run-in-guest's line below says which bound)"
 		else
@@ -344,6 +347,7 @@ finish() {
 		result "$name" FAIL "$el"
 		# The FAIL line first: the daemons' logs after it can push it out of the tail.
 		grep -m1 '^FAIL' "$log" | sed 's/^/    | /'
+		reasons+=("$name: $(grep -m1 '^FAIL' "$log" || echo "exit $rc, no FAIL line")")
 		show_tail "$log" 60
 		;;
 	esac
@@ -476,6 +480,7 @@ if [ "$FUZZ_SECONDS" -gt 0 ]; then
 		failed=$((failed + ff))
 		[ "$ff" -eq 0 ] || {
 			failures+=(fuzz)
+			reasons+=("fuzz: $(grep ' FAIL ' "$OUT/fuzz.log" | tr -s ' ' | paste -sd ';')")
 			grep -A6 ' FAIL ' "$OUT/fuzz.log" | sed 's/^/    | /'
 		}
 	else
@@ -484,6 +489,10 @@ if [ "$FUZZ_SECONDS" -gt 0 ]; then
 	fi
 fi
 
+# Why each test failed, again at the end: CI may keep only the last lines.
+for r in "${reasons[@]}"; do
+	echo "why: ${r:0:300}"
+done
 [ ${#failures[@]} -eq 0 ] || echo "failed: ${failures[*]}"
 summary="$passed passed, $failed failed"
 [ "$skipped" -eq 0 ] || summary+=", $skipped skipped"

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,6 +35,27 @@ static void show(const char *v, size_t n)
 }
 
 /*
+ * As upstream, a PublicIPv6 in [::100:0, ::ffff:ffff] is written as a dotted
+ * quad and read back as ::ffff:a.b.c.d: not the same value, but the same text
+ * from the first round on.
+ */
+static bool stable_v4_sized_ipv6(const struct lease_attrs *a, const struct lease_attrs *b,
+				 const char *text)
+{
+	static const uint8_t zero[12];
+	char *again;
+	bool ok;
+
+	if (!a->has_public_ipv6 || memcmp(a->public_ipv6.b, zero, 12) != 0 ||
+	    a->public_ipv6.b[12] == 0)
+		return false;
+	again = lease_attrs_format(b);
+	ok = again && strcmp(again, text) == 0;
+	free(again);
+	return ok;
+}
+
+/*
  * Parse v; when it parses, its formatted text parses to the same thing,
  * and BackendData is kept for the value's own type only. Returns the verdict.
  */
@@ -49,7 +71,7 @@ static int check(const char *v, size_t n, char *err, size_t errlen)
 	text = lease_attrs_format(&a);
 	assert_non_null(text);
 	if (lease_attrs_parse(text, strlen(text), &b, e2, sizeof(e2)) < 0 ||
-	    !lease_attrs_equal(&a, &b)) {
+	    (!lease_attrs_equal(&a, &b) && !stable_v4_sized_ipv6(&a, &b, text))) {
 		show(v, n);
 		fail_msg("does not format and parse back: %s", text);
 	}
@@ -439,6 +461,20 @@ static void test_values(void **state)
 		 &a);
 	assert_string_equal(a.backend_type, "ok");
 	lease_attrs_free(&a);
+
+	/* Go prints an IPv6 whose value fits in 32 (not 24) bits as IPv4; so do we. */
+	{
+		static const char v[] =
+			"{\"PublicIP\":\"10.0.0.1\",\"PublicIPv6\":\"::120.10.0.11\"}";
+		char *text;
+
+		parse_ok(v, &a);
+		text = lease_attrs_format(&a);
+		assert_non_null(text);
+		assert_non_null(strstr(text, "\"PublicIPv6\":\"120.10.0.11\""));
+		free(text);
+		lease_attrs_free(&a);
+	}
 
 	/* Data for the daemon's own type only; the type may come after the data. */
 	{

@@ -71,6 +71,9 @@ KNOWN_TIMES="test_wireguard 130 test_etcd_faults 124 test_concurrent_start 89 te
 	test_debian_package 250 test_br_netfilter 160 test_claims_bigwatch 50 test_claims_upstream 45
 	test_extension 40 test_claims_masq 35 test_xtables_lock 36 test_trust_memory 23 test_ipsec 270"
 OUT=$(mktemp -d "${TMPDIR:-/tmp}/flanneld-tests.XXXXXX")
+# cpu_ticks: busy and total jiffies of all CPUs so far (/proc/stat's cpu line).
+cpu_ticks() { awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat; }
+read -r CPU_BUSY0 CPU_ALL0 < <(cpu_ticks)
 GB=
 GB_PID=
 # guest_down: the shared qemu guest (below) ends with the run, whatever ends it.
@@ -493,6 +496,9 @@ fi
 for r in "${reasons[@]}"; do
 	echo "why: ${r:0:300}"
 done
+# How busy the machine was: a run near 100% can only get shorter by doing less.
+read -r b a < <(cpu_ticks)
+echo "cpu: $(((b - CPU_BUSY0) * 100 / (a - CPU_ALL0 + 1)))% busy over ${SECONDS}s on $(nproc) CPUs"
 [ ${#failures[@]} -eq 0 ] || echo "failed: ${failures[*]}"
 summary="$passed passed, $failed failed"
 [ "$skipped" -eq 0 ] || summary+=", $skipped skipped"

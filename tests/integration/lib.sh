@@ -58,7 +58,8 @@ _CLEANED=0
 
 info() { printf '%s [%s] %s\n' "$(date +%T.%3N)" "$TEST_NAME" "$*" >&2; }
 
-pass() { printf 'ok: %s\n' "$*"; }
+# ok: <claim> (at <s>): seconds since the test started, to see where its time goes.
+pass() { printf 'ok: %s (at %ss)\n' "$*" "$SECONDS"; }
 
 # Print the tail of every flanneld log (and etcd's), then exit 1; the EXIT
 # trap cleans up. upstream.log: upstream's Go flanneld in a mixed-cluster

@@ -136,14 +136,16 @@ pass "container-to-container ping across all 6 ordered pairs through IKEv2/ESP"
 # decrypted packet shows again) carries ESP, never the payload
 PATTERN=$(printf 'flannel-ipsec-pl' | od -An -tx1 | tr -d ' \n') # ping -p takes 16 bytes
 cat >"$TMP/cap.py" <<'PEOF'
-import json, socket, sys, time
+import json, signal, socket, sys, time
+stopped = []
+signal.signal(signal.SIGTERM, lambda *_: stopped.append(1))
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
 s.bind((sys.argv[3], 0))
 s.settimeout(0.2)
 out = {"esp": 0, "icmp": 0, "payload": 0}
 open(sys.argv[1] + ".ready", "w").close()
 end = time.monotonic() + float(sys.argv[2])
-while time.monotonic() < end:
+while time.monotonic() < end and not stopped:
     try:
         f = s.recv(65535)
     except socket.timeout:
@@ -156,9 +158,12 @@ while time.monotonic() < end:
     out["payload"] += b"flannel-ipsec-pl" in f
 json.dump(out, open(sys.argv[1], "w"))
 PEOF
-SPAWN_LOG=$TMP/cap.log spawn capture "$SW_NS" python3 "$TMP/cap.py" "$TMP/cap.json" 15 h2
+# SIGTERM ends the capture once ping has its replies; 120 s is only a
+# backstop, so a slow guest cannot end it before the ping starts.
+SPAWN_LOG=$TMP/cap.log spawn capture "$SW_NS" python3 "$TMP/cap.py" "$TMP/cap.json" 120 h2
 wait_until 90 test -e "$TMP/cap.json.ready" || fail "capture did not start: $(cat "$TMP/cap.log")"
 container_exec 1 ping -q -c 5 -i 0.2 -p "$PATTERN" -s 64 "$(container_ip 2)" >/dev/null || fail "patterned ping failed"
+proc_signal capture TERM
 wait_until 40 proc_exited capture || fail "capture did not end"
 res=$(cat "$TMP/cap.json")
 esp=$(jq .esp <<<"$res")

@@ -93,9 +93,11 @@ done
 pass "container-to-container ping across all 6 ordered pairs"
 
 # -- encrypted on the underlay: a payload pattern is visible inside, never on
-# the wire (h1's port of br0: the bridge device itself sees only its own traffic)
-SPAWN_LOG=$TMP/cap-br0.log spawn cap-br0 "$SW_NS" python3 "$LIB_DIR/capture.py" h1 8 51820 "$PATTERN"
-SPAWN_LOG=$TMP/cap-wg.log spawn cap-wg "$(host_ns 2)" python3 "$LIB_DIR/capture.py" flannel-wg 8 0 "$PATTERN"
+# the wire (h1's port of br0: the bridge device itself sees only its own traffic).
+# The captures end on SIGTERM once the traffic is over; their bound (120 s)
+# is only a backstop, so a slow guest cannot end one before the ping starts.
+SPAWN_LOG=$TMP/cap-br0.log spawn cap-br0 "$SW_NS" python3 "$LIB_DIR/capture.py" h1 120 51820 "$PATTERN"
+SPAWN_LOG=$TMP/cap-wg.log spawn cap-wg "$(host_ns 2)" python3 "$LIB_DIR/capture.py" flannel-wg 120 0 "$PATTERN"
 wait_until 90 grep -q ready "$TMP/cap-br0.log" || fail "capture on br0 did not start"
 wait_until 90 grep -q ready "$TMP/cap-wg.log" || fail "capture on flannel-wg did not start"
 container_exec 1 ping -q -c 5 -i 0.2 -s 400 -p "$PATTERN" -W 2 "$(container_ip 2)" >/dev/null || fail "patterned ping failed"
@@ -175,9 +177,10 @@ done
 wg_start 4 --etcd-prefix="$rogue"
 wait_ready 4 60
 wait_until 20 log_has 4 "Converged WireGuard peers on flannel-wg: 3 subnets" || fail "the rogue did not take h1-h3 as peers"
-SPAWN_LOG=$TMP/cap-rogue.log spawn cap-rogue "$SW_NS" python3 "$LIB_DIR/capture.py" h4 8 51820 "$PATTERN"
+SPAWN_LOG=$TMP/cap-rogue.log spawn cap-rogue "$SW_NS" python3 "$LIB_DIR/capture.py" h4 120 51820 "$PATTERN"
 wait_until 90 grep -q ready "$TMP/cap-rogue.log" || fail "capture did not start"
 host_exec 4 ping -q -c 5 -i 0.5 -W 1 "$(container_ip 1)" >/dev/null 2>&1 && fail "the rogue host reached container 1"
+proc_signal cap-rogue TERM
 wait_until 30 proc_exited cap-rogue || fail "capture did not end"
 sent=$(grep '^{' "$TMP/cap-rogue.log" | jq '.udp["10.200.0.14"] // 0')
 ((sent > 0)) || fail "the rogue sent nothing to h1 (the test proves nothing): $(cat "$TMP/cap-rogue.log")"

@@ -210,7 +210,9 @@ static int vici_send(struct backend *b, struct vici_builder *m, const struct op 
 	}
 	*ctx = *o;
 	ctx->b = b;
-	r = vici_client_call(b->vici, m, on_reply, ctx, err, errlen);
+	r = vici_client_call(b->vici, m,
+			     o->kind == OP_LOAD_CONN ? VICI_LOAD_CONN_TIMEOUT_MS : VICI_TIMEOUT_MS,
+			     on_reply, ctx, err, errlen);
 	if (r < 0) {
 		free(ctx);
 		return r;
@@ -616,23 +618,37 @@ static void converge(struct backend *b, bool fresh)
 	}
 }
 
-/* charon did not answer get-conns: (re)start it, or wait for the one started. */
+static bool nothing_listens(int r)
+{
+	return r == -ENOENT || r == -ECONNREFUSED;
+}
+
+/*
+ * charon did not answer get-conns: (re)start it when nothing listens on
+ * its socket, or wait for the one started. One that listens but is silent
+ * or slow is left alone: a second charon binds the socket anew before it
+ * finds the first one's PID file and exits, which leaves the socket to
+ * nobody.
+ */
 static void charon_down(struct backend *b, int r, const char *err)
 {
 	if (b->charon_up) {
-		log_error("charon does not answer (%s): restarting it", err);
+		if (nothing_listens(r))
+			log_error("charon does not answer (%s): restarting it", err);
+		else
+			log_error("charon does not answer (%s): asking again every %d s", err,
+				  CHECK_MS / 1000);
 		b->charon_up = false;
 		for (size_t k = 0; k < b->npeers; k++)
 			b->peers[k].loaded = false;
 	}
+	if (!nothing_listens(r)) {
+		loop_timer_arm(b->loop, &b->tick, CHECK_MS);
+		return;
+	}
 	if (b->started_ms && loop_now_ms() - b->started_ms > START_TIMEOUT_MS) {
-		if (r == -ENOENT || r == -ECONNREFUSED)
-			log_error(
-				"The VICI socket %s did not appear within %d s of starting %s (%s)",
-				b->cfg.vici_socket, START_TIMEOUT_MS / 1000, b->charon, err);
-		else
-			log_error("charon started as %s does not answer on %s within %d s (%s)",
-				  b->charon, b->cfg.vici_socket, START_TIMEOUT_MS / 1000, err);
+		log_error("The VICI socket %s did not appear within %d s of starting %s (%s)",
+			  b->cfg.vici_socket, START_TIMEOUT_MS / 1000, b->charon, err);
 		b->started_ms = 0;
 	}
 	if (!b->started_ms) {
@@ -643,8 +659,8 @@ static void charon_down(struct backend *b, int r, const char *err)
 				  b->charon[0] ? b->charon : "no charon executable found",
 				  strerror(-e));
 	}
-	/* Waiting for a starting charon's socket is quick to ask; a silent one costs a timeout. */
-	loop_timer_arm(b->loop, &b->tick, r == -ETIMEDOUT ? CHECK_MS : WAIT_MS);
+	/* Waiting for a starting charon's socket is quick to ask. */
+	loop_timer_arm(b->loop, &b->tick, WAIT_MS);
 }
 
 static void got_conns(struct backend *b, int r, const struct vici_packet *reply, const char *err)

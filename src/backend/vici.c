@@ -19,6 +19,7 @@ struct vici_req {
 	uint8_t *buf; /* the whole packet, wiped when freed (load-shared carries the key) */
 	size_t len, sent;
 	char cmd[CMD_NAME_MAX]; /* for messages */
+	uint64_t timeout_ms;
 	vici_reply_cb cb;
 	void *arg;
 	struct vici_req *next;
@@ -103,7 +104,7 @@ static void fail_allf(struct vici_client *c, int r, const char *what)
 static void arm_deadline(struct vici_client *c)
 {
 	if (c->head)
-		loop_timer_arm(c->loop, &c->deadline, c->timeout_ms);
+		loop_timer_arm(c->loop, &c->deadline, c->head->timeout_ms);
 	else
 		loop_timer_cancel(c->loop, &c->deadline);
 }
@@ -114,7 +115,8 @@ static void on_deadline(void *arg)
 	char what[96];
 
 	snprintf(what, sizeof(what), "no answer to %s within %llu ms",
-		 c->head ? c->head->cmd : "a request", (unsigned long long)c->timeout_ms);
+		 c->head ? c->head->cmd : "a request",
+		 (unsigned long long)(c->head ? c->head->timeout_ms : c->timeout_ms));
 	fail_allf(c, -ETIMEDOUT, what);
 }
 
@@ -320,8 +322,8 @@ static int open_conn(struct vici_client *c, char *err, size_t errlen)
 	return 0;
 }
 
-int vici_client_call(struct vici_client *c, struct vici_builder *req, vici_reply_cb cb, void *arg,
-		     char *err, size_t errlen)
+int vici_client_call(struct vici_client *c, struct vici_builder *req, uint64_t timeout_ms,
+		     vici_reply_cb cb, void *arg, char *err, size_t errlen)
 {
 	struct vici_req *q;
 	int r;
@@ -357,6 +359,7 @@ int vici_client_call(struct vici_client *c, struct vici_builder *req, vici_reply
 	req->len = req->cap = 0;
 	q->cb = cb;
 	q->arg = arg;
+	q->timeout_ms = timeout_ms ? timeout_ms : c->timeout_ms;
 	if (c->tail)
 		c->tail->next = q;
 	else

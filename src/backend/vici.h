@@ -25,9 +25,13 @@ struct vici_client;
 /*
  * charon answers from the worker pool that also computes IKE's Diffie-Hellman
  * (modp4096: milliseconds here, seconds on an emulated CPU), so a busy charon
- * is slow rather than gone.
+ * is slow rather than gone. load-conn with start_action=start answers only
+ * once charon has started the connection, its Diffie-Hellman key made (5 s
+ * measured in the emulated guest), so it gets longer. Waiting costs the
+ * loop nothing.
  */
-#define VICI_TIMEOUT_MS 5000
+#define VICI_TIMEOUT_MS		  5000
+#define VICI_LOAD_CONN_TIMEOUT_MS 30000
 
 /*
  * A request's outcome, called once, from the loop (never from within
@@ -48,13 +52,14 @@ void vici_client_free(struct vici_client *c);
 
 /*
  * Queue the finished packet in req (taken: wiped and freed on every path),
- * connecting first when not connected. 0: cb will be called. A negative
+ * connecting first when not connected; its answer is due within
+ * timeout_ms (0: the client's) of the one before it. 0: cb will be called. A negative
  * errno, with the reason in err and no callback: -ENOTCONN while broken;
  * failing to connect (-ENOENT/-ECONNREFUSED when nothing listens on the
  * socket, -ETIMEDOUT when its backlog is full) breaks the client.
  */
-int vici_client_call(struct vici_client *c, struct vici_builder *req, vici_reply_cb cb, void *arg,
-		     char *err, size_t errlen);
+int vici_client_call(struct vici_client *c, struct vici_builder *req, uint64_t timeout_ms,
+		     vici_reply_cb cb, void *arg, char *err, size_t errlen);
 
 /* Broken since the last failure; reset allows a new connection. */
 bool vici_client_broken(const struct vici_client *c);

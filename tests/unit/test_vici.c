@@ -67,7 +67,7 @@ static void on_reply(int r, const struct vici_packet *reply, const char *err, vo
 
 		vici_begin(&b, VICI_CMD_REQUEST, "again");
 		assert_int_equal(vici_finish(&b), 0);
-		f->again_r = vici_client_call(f->c, &b, on_reply, f, e, sizeof(e));
+		f->again_r = vici_client_call(f->c, &b, 0, on_reply, f, e, sizeof(e));
 	}
 }
 
@@ -142,7 +142,7 @@ static void call(struct fixture *f, const char *cmd)
 	vici_begin(&b, VICI_CMD_REQUEST, cmd);
 	vici_kv(&b, "k", "v");
 	assert_int_equal(vici_finish(&b), 0);
-	assert_int_equal(vici_client_call(f->c, &b, on_reply, f, err, sizeof(err)), 0);
+	assert_int_equal(vici_client_call(f->c, &b, 0, on_reply, f, err, sizeof(err)), 0);
 }
 
 static void accept_peer(struct fixture *f)
@@ -299,7 +299,7 @@ static void test_late(void **state)
 	/* Broken: refused at once, the socket untouched. */
 	vici_begin(&b, VICI_CMD_REQUEST, "x");
 	assert_int_equal(vici_finish(&b), 0);
-	assert_int_equal(vici_client_call(f->c, &b, on_reply, f, err, sizeof(err)), -ENOTCONN);
+	assert_int_equal(vici_client_call(f->c, &b, 0, on_reply, f, err, sizeof(err)), -ENOTCONN);
 
 	/* A reset connects anew. */
 	close(f->peer);
@@ -414,7 +414,7 @@ static void test_no_socket(void **state)
 	assert_int_equal(vici_client_new(f->loop, path, TIMEOUT_MS, &c), 0);
 	vici_begin(&b, VICI_CMD_REQUEST, "get-conns");
 	assert_int_equal(vici_finish(&b), 0);
-	assert_int_equal(vici_client_call(c, &b, on_reply, f, err, sizeof(err)), -ENOENT);
+	assert_int_equal(vici_client_call(c, &b, 0, on_reply, f, err, sizeof(err)), -ENOENT);
 	assert_non_null(strstr(err, path));
 	assert_true(vici_client_broken(c));
 	spin(f, 20);

@@ -173,7 +173,7 @@ static int start_charon(struct backend *b)
  * What a request's answer is for. Peers live in a vector that moves, so an
  * answer finds its peer again by subnet and PublicIP (gone: nothing to do).
  */
-enum op_kind { OP_OWN_KEY, OP_PEER_KEY, OP_LOAD_CONN, OP_UNLOAD_CONN, OP_GET_CONNS };
+enum op_kind { OP_OWN_KEY, OP_PEER_KEY, OP_LOAD_CONN, OP_UNLOAD_CONN, OP_TERMINATE, OP_GET_CONNS };
 
 struct op {
 	struct backend *b;
@@ -297,6 +297,11 @@ static void on_reply(int r, const struct vici_packet *reply, const char *err, vo
 		else
 			log_info("Unloaded connection: %s", o->name);
 		break;
+	case OP_TERMINATE:
+		/* No SA up with that peer is the usual case, not a failure. */
+		if (r < 0 && !strstr(msg, "no matching SAs"))
+			log_error("Failed to end the SAs of connection %s: %s", o->name, msg);
+		break;
 	case OP_GET_CONNS:
 		break;
 	}
@@ -402,9 +407,25 @@ static int unload_conn_named(struct backend *b, const char *name)
 	vici_begin(&m, VICI_CMD_REQUEST, "unload-conn");
 	vici_kv(&m, "name", name);
 	r = vici_send(b, &m, &o, err, sizeof(err));
+	if (r < 0) {
+		if (r != -ENOTCONN)
+			log_error("Failed to unload connection %s: %s", name, err);
+		return r;
+	}
+	/*
+	 * Unloading only asks the peer to delete the SAs, and a host that left
+	 * never answers: charon would keep them (and their kernel states) for
+	 * its retransmissions, minutes. End them at once.
+	 */
+	o.kind = OP_TERMINATE;
+	vici_begin(&m, VICI_CMD_REQUEST, "terminate");
+	vici_kv(&m, "ike", name);
+	vici_kv(&m, "force", "yes");
+	vici_kv(&m, "timeout", "-1"); /* answer at once, not when done */
+	r = vici_send(b, &m, &o, err, sizeof(err));
 	if (r < 0 && r != -ENOTCONN)
-		log_error("Failed to unload connection %s: %s", name, err);
-	return r;
+		log_error("Failed to end the SAs of connection %s: %s", name, err);
+	return 0;
 }
 
 /* ------------------------------------------------------------ peers */
@@ -618,17 +639,18 @@ static void converge(struct backend *b, bool fresh)
 	}
 }
 
+/* Nothing listens on the socket, or what accepted the connection closed it. */
 static bool nothing_listens(int r)
 {
-	return r == -ENOENT || r == -ECONNREFUSED;
+	return r == -ENOENT || r == -ECONNREFUSED || r == -ECONNRESET;
 }
 
 /*
  * charon did not answer get-conns: (re)start it when nothing listens on
  * its socket, or wait for the one started. One that listens but is silent
- * or slow is left alone: a second charon binds the socket anew before it
- * finds the first one's PID file and exits, which leaves the socket to
- * nobody.
+ * or slow (or answers nonsense) is left alone: a second charon binds the
+ * socket anew before it finds the first one's PID file and exits, which
+ * leaves the socket to nobody.
  */
 static void charon_down(struct backend *b, int r, const char *err)
 {

@@ -72,7 +72,16 @@ kill_charons() {
 	return 0
 }
 # charon outlives flanneld by design: end ours (by PID) before lib.sh's cleanup, keeping the status.
-trap 'rc=$?; kill_charons; (exit $rc); cleanup' EXIT
+# At the end the daemons go first (a live one would start a charon killed
+# under it), then the charons. set +e: under -e, "(exit $rc)" would end the
+# trap before cleanup.
+end_all() {
+	local i
+	for i in 1 2 3 4; do proc_signal "flanneld-$i" KILL; done
+	for i in 1 2 3 4; do [ ! -d "$TMP/procs/flanneld-$i" ] || wait_until 10 proc_exited "flanneld-$i"; done
+	kill_charons
+}
+trap 'rc=$?; set +e; end_all; (exit $rc); cleanup' EXIT
 swan() { # id command args...: swanctl against host id's charon
 	local n=$1 cmd=$2
 	shift 2
@@ -291,9 +300,7 @@ pass "a host whose charon holds a wrong PSK: no IKE SA, no ESP SA, no ping eithe
 # -- UDPEncap: hosts 1 and 2 start over (fresh charons: a restart keeps the
 # connections charon holds) and the underlay carries ESP in UDP 4500.
 phase_start=$SECONDS
-flannel_stop 4
-flannel_stop 1
-flannel_stop 2
+flannel_stop_all 4 1 2
 kill_charons
 # The killed charons' SAs stay in the kernels and would carry on in plain ESP.
 for h in 1 2; do host_exec "$h" ip xfrm state flush; done

@@ -56,7 +56,16 @@ kill_charons() {
 	done
 	return 0
 }
-trap 'rc=$?; kill_charons; (exit $rc); cleanup' EXIT
+# At the end the daemons go first (a live one would start a charon killed
+# under it), then the charons. set +e: under -e, "(exit $rc)" would end the
+# trap before cleanup.
+end_all() {
+	local i
+	for i in 1 2 3; do proc_signal "flanneld-$i" KILL; done
+	for i in 1 2 3; do [ ! -d "$TMP/procs/flanneld-$i" ] || wait_until 10 proc_exited "flanneld-$i"; done
+	kill_charons
+}
+trap 'rc=$?; set +e; end_all; (exit $rc); cleanup' EXIT
 
 topo_up 3
 etcd_start

@@ -129,6 +129,7 @@ test_ext_cmd_DEPS := src/backend/ext_cmd.c
 test_peer_decide_DEPS := src/backend/peer_decide.c src/backend/sorted_vec.c src/backend/routes.c \
 	src/backend/kaddr.c src/ip.c src/textutil.c
 test_vici_msg_DEPS := src/backend/vici_msg.c
+test_vici_DEPS := src/backend/vici.c src/backend/vici_msg.c src/loop.c
 test_ipsec_conf_DEPS := src/backend/ipsec_conf.c src/jsonutil.c src/textutil.c
 test_leasevalue_DEPS := src/lease/subnet.c src/ip.c src/jsonutil.c src/textutil.c
 

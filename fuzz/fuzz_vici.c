@@ -12,6 +12,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static void count_item(const char *value, size_t len, void *arg)
+{
+	(void)value;
+	*(size_t *)arg += len + 1;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct vici_packet pkt;
@@ -29,6 +35,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort(); /* every element takes a byte at least */
 		vici_result(&pkt, err, sizeof(err));
 		vici_get(&pkt, "success", v, sizeof(v));
+		n = 0;
+		vici_each_item(&pkt, "conns", count_item, &n);
+		if (n > size)
+			abort(); /* every item lies inside the packet */
 	}
 	ipsec_conf_parse((const char *)data, size, &c, err, sizeof(err));
 	return 0;

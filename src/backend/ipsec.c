@@ -15,7 +15,9 @@
  * restart keeps the SAs: connections charon already holds are left alone
  * (no re-initiation). Every 5 s get-conns checks charon: a missing
  * connection is loaded again; a charon that does not answer is restarted
- * and everything reloaded.
+ * and everything reloaded. VICI calls never wait on the loop (vici.c):
+ * each answer comes back to on_reply, a peer's key first and then, from
+ * its answer, its connection.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -64,8 +66,10 @@ struct backend {
 	struct peer *peers;
 	size_t npeers, cap;
 	bool charon_up;
-	/* A VICI call failed in transport (not charon's errmsg): none until the next tick. */
-	bool vici_broken;
+	struct vici_client *vici;
+	bool asking;	     /* a get-conns is on its way */
+	uint64_t vici_epoch; /* requests other than get-conns queued so far */
+	uint64_t asked_epoch;
 	uint64_t started_ms; /* when we last started charon; 0: not waiting for one */
 	struct log_limit warn_limit;
 	struct log_limit load_limit; /* charon refusing a connection repeats every 5 s */
@@ -166,32 +170,154 @@ static int start_charon(struct backend *b)
 /* ------------------------------------------------------------ VICI */
 
 /*
- * Finish and send m. A charon that stops answering would cost every further
- * call its whole timeout, one after another, with the loop held: after one
- * transport failure the calls wait for the tick, which checks charon first.
+ * What a request's answer is for. Peers live in a vector that moves, so an
+ * answer finds its peer again by subnet and PublicIP (gone: nothing to do).
  */
-static int vici_send(struct backend *b, struct vici_builder *m, char *err, size_t errlen)
+enum op_kind { OP_OWN_KEY, OP_PEER_KEY, OP_LOAD_CONN, OP_UNLOAD_CONN, OP_TERMINATE, OP_GET_CONNS };
+
+struct op {
+	struct backend *b;
+	enum op_kind kind;
+	struct ip4net subnet;
+	uint32_t ip;
+	char name[NAME_MAX_LEN];
+};
+
+static void on_reply(int r, const struct vici_packet *reply, const char *err, void *arg);
+static void got_conns(struct backend *b, int r, const struct vici_packet *reply, const char *err);
+static int load_conn(struct backend *b, const struct peer *p);
+
+/*
+ * Finish m and queue it; on_reply gets the answer. A transport failure
+ * leaves the client broken: no further call touches a charon that stopped
+ * answering until the tick, which checks it first, resets it.
+ */
+static int vici_send(struct backend *b, struct vici_builder *m, const struct op *o, char *err,
+		     size_t errlen)
 {
+	struct op *ctx;
 	int r = vici_finish(m);
 
 	if (r < 0) {
 		snprintf(err, errlen, "cannot build the request");
 		return r;
 	}
-	r = vici_command(b->cfg.vici_socket, m, err, errlen);
-	if (r < 0 && r != -EIO)
-		b->vici_broken = true;
-	return r;
+	ctx = malloc(sizeof(*ctx));
+	if (!ctx) {
+		vici_builder_free(m);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	*ctx = *o;
+	ctx->b = b;
+	r = vici_client_call(b->vici, m,
+			     o->kind == OP_LOAD_CONN ? VICI_LOAD_CONN_TIMEOUT_MS : VICI_TIMEOUT_MS,
+			     on_reply, ctx, err, errlen);
+	if (r < 0) {
+		free(ctx);
+		return r;
+	}
+	/* A get-conns answer that crosses a later request says nothing sure about it. */
+	if (o->kind != OP_GET_CONNS)
+		b->vici_epoch++;
+	return 0;
 }
 
-static int load_shared(struct backend *b, uint32_t ip)
+static struct peer *peer_find(struct backend *b, uint32_t addr);
+
+static struct peer *peer_of_op(struct backend *b, const struct op *o)
 {
+	struct peer *p = peer_find(b, o->subnet.addr);
+
+	return p && p->subnet.len == o->subnet.len && p->public_ip == o->ip ? p : NULL;
+}
+
+/* charon refused a connection: say so, naming the ESP proposal when that is what it refused. */
+static void log_load_refused(struct backend *b, const char *name, const char *err)
+{
+	if (!log_limit_ok(&b->load_limit, "charon load failures"))
+		return;
+	if (strstr(err, "esp_proposals"))
+		log_error("charon refused connection %s: ESPProposal \"%s\" (%s)", name,
+			  b->cfg.esp_proposal, err);
+	else
+		log_error("Failed to load connection %s into charon: %s", name, err);
+}
+
+static void on_reply(int r, const struct vici_packet *reply, const char *err, void *arg)
+{
+	struct op *o = arg;
+	struct backend *b = o->b;
+	char msg[256], a[IP_STRLEN];
+	struct peer *p;
+
+	if (r == -ECANCELED) /* the backend is closing */
+		goto out;
+	if (o->kind == OP_GET_CONNS) {
+		got_conns(b, r, reply, err);
+		goto out;
+	}
+	if (r == 0)
+		r = vici_result(reply, msg, sizeof(msg));
+	else
+		snprintf(msg, sizeof(msg), "%s", err);
+	/* After a transport failure only the first answer speaks; the tick says the rest. */
+	if (r == -ENOTCONN)
+		goto out;
+	ip4_format(o->ip, a);
+	switch (o->kind) {
+	case OP_OWN_KEY:
+	case OP_PEER_KEY:
+		if (r < 0) {
+			log_error("Failed to load the shared key for %s: %s", a, msg);
+			break;
+		}
+		log_info("Loaded shared key for: %s", a);
+		p = o->kind == OP_PEER_KEY ? peer_of_op(b, o) : NULL;
+		if (p)
+			load_conn(b, p);
+		break;
+	case OP_LOAD_CONN:
+		if (r < 0) {
+			if (r == -EIO)
+				log_load_refused(b, o->name, msg);
+			else if (log_limit_ok(&b->load_limit, "charon load failures"))
+				log_error("Failed to load connection %s into charon: %s", o->name,
+					  msg);
+			break;
+		}
+		p = peer_of_op(b, o);
+		if (p)
+			p->loaded = true;
+		log_info("Loaded connection: %s", o->name);
+		break;
+	case OP_UNLOAD_CONN:
+		if (r < 0)
+			log_error("Failed to unload connection %s: %s", o->name, msg);
+		else
+			log_info("Unloaded connection: %s", o->name);
+		break;
+	case OP_TERMINATE:
+		/* No SA up with that peer is the usual case, not a failure. */
+		if (r < 0 && !strstr(msg, "no matching SAs"))
+			log_error("Failed to end the SAs of connection %s: %s", o->name, msg);
+		break;
+	case OP_GET_CONNS:
+		break;
+	}
+out:
+	free(o);
+}
+
+static int load_shared(struct backend *b, uint32_t ip, const struct peer *p)
+{
+	struct op o = { .kind = p ? OP_PEER_KEY : OP_OWN_KEY, .ip = ip };
 	struct vici_builder m;
 	char a[IP_STRLEN], err[256];
 	int r;
 
-	if (b->vici_broken)
-		return -ENOTCONN;
+	if (p)
+		o.subnet = p->subnet;
 	ip4_format(ip, a);
 	vici_begin(&m, VICI_CMD_REQUEST, "load-shared");
 	vici_kv(&m, "type", "IKE");
@@ -199,29 +325,32 @@ static int load_shared(struct backend *b, uint32_t ip)
 	vici_list(&m, "owners");
 	vici_item(&m, a);
 	vici_end_list(&m);
-	r = vici_send(b, &m, err, sizeof(err));
-	if (r < 0)
+	r = vici_send(b, &m, &o, err, sizeof(err));
+	if (r < 0 && r != -ENOTCONN)
 		log_error("Failed to load the shared key for %s: %s", a, err);
-	else
-		log_info("Loaded shared key for: %s", a);
 	return r;
 }
 
-static int load_conn(struct backend *b, struct peer *p)
+/* A peer's key, then (from the key's answer) its connection. */
+static void load_peer(struct backend *b, const struct peer *p)
 {
-	char name[NAME_MAX_LEN], child[NAME_MAX_LEN], err[256];
+	load_shared(b, p->public_ip, p);
+}
+
+static int load_conn(struct backend *b, const struct peer *p)
+{
+	struct op o = { .kind = OP_LOAD_CONN, .subnet = p->subnet, .ip = p->public_ip };
+	char child[NAME_MAX_LEN], err[256];
 	char l[IP_STRLEN], rm[IP_STRLEN], ls[IP_STRLEN], rs[IP_STRLEN];
 	struct vici_builder m;
 	int r;
 
-	if (b->vici_broken)
-		return -ENOTCONN;
-	conn_name(b, p, name, sizeof(name));
+	conn_name(b, p, o.name, sizeof(o.name));
 	ip4net_format(&b->own, ls);
 	ip4net_format(&p->subnet, rs);
 	snprintf(child, sizeof(child), "%s-%s", ls, rs);
 	vici_begin(&m, VICI_CMD_REQUEST, "load-conn");
-	vici_section(&m, name);
+	vici_section(&m, o.name);
 	vici_list(&m, "local_addrs");
 	vici_item(&m, ip4_format(b->public_ip, l));
 	vici_end_list(&m);
@@ -261,33 +390,42 @@ static int load_conn(struct backend *b, struct peer *p)
 	vici_end_section(&m);
 	vici_end_section(&m);
 	vici_end_section(&m);
-	r = vici_send(b, &m, err, sizeof(err));
-	if (r < 0) {
-		if (log_limit_ok(&b->load_limit, "charon load failures"))
-			log_error("Failed to load connection %s into charon: %s", name, err);
-		return r;
-	}
-	p->loaded = true;
-	log_info("Loaded connection: %s", name);
-	return 0;
+	r = vici_send(b, &m, &o, err, sizeof(err));
+	if (r < 0 && r != -ENOTCONN && log_limit_ok(&b->load_limit, "charon load failures"))
+		log_error("Failed to load connection %s into charon: %s", o.name, err);
+	return r;
 }
 
 static int unload_conn_named(struct backend *b, const char *name)
 {
+	struct op o = { .kind = OP_UNLOAD_CONN };
 	struct vici_builder m;
 	char err[256];
 	int r;
 
-	if (b->vici_broken)
-		return -ENOTCONN;
+	snprintf(o.name, sizeof(o.name), "%s", name);
 	vici_begin(&m, VICI_CMD_REQUEST, "unload-conn");
 	vici_kv(&m, "name", name);
-	r = vici_send(b, &m, err, sizeof(err));
-	if (r < 0)
-		log_error("Failed to unload connection %s: %s", name, err);
-	else
-		log_info("Unloaded connection: %s", name);
-	return r;
+	r = vici_send(b, &m, &o, err, sizeof(err));
+	if (r < 0) {
+		if (r != -ENOTCONN)
+			log_error("Failed to unload connection %s: %s", name, err);
+		return r;
+	}
+	/*
+	 * Unloading only asks the peer to delete the SAs, and a host that left
+	 * never answers: charon would keep them (and their kernel states) for
+	 * its retransmissions, minutes. End them at once.
+	 */
+	o.kind = OP_TERMINATE;
+	vici_begin(&m, VICI_CMD_REQUEST, "terminate");
+	vici_kv(&m, "ike", name);
+	vici_kv(&m, "force", "yes");
+	vici_kv(&m, "timeout", "-1"); /* answer at once, not when done */
+	r = vici_send(b, &m, &o, err, sizeof(err));
+	if (r < 0 && r != -ENOTCONN)
+		log_error("Failed to end the SAs of connection %s: %s", name, err);
+	return 0;
 }
 
 /* ------------------------------------------------------------ peers */
@@ -339,10 +477,8 @@ static void peer_apply(struct backend *b, struct peer *p)
 	if (xfrm_pair_install(&x, err, sizeof(err)) < 0)
 		log_error("error adding ipsec policy for %s: %s",
 			  ip4_format(p->public_ip, err + 100), err);
-	if (!b->charon_up)
-		return;
-	if (load_shared(b, p->public_ip) == 0)
-		load_conn(b, p);
+	if (b->charon_up)
+		load_peer(b, p);
 }
 
 static void peer_unapply(struct backend *b, const struct peer *p)
@@ -496,42 +632,41 @@ static void converge(struct backend *b, bool fresh)
 		/* Keys live in charon's memory only: a charon without our connections lacks them
 		 * too. */
 		if (!own_key) {
-			load_shared(b, b->public_ip);
+			load_shared(b, b->public_ip, NULL);
 			own_key = true;
 		}
-		if (load_shared(b, p->public_ip) == 0)
-			load_conn(b, p);
+		load_peer(b, p);
 	}
 }
 
-static void tick(void *arg)
+/* Nothing listens on the socket, or what accepted the connection closed it. */
+static bool nothing_listens(int r)
 {
-	struct backend *b = arg;
-	char err[256];
-	int r, asked;
+	return r == -ENOENT || r == -ECONNREFUSED || r == -ECONNRESET;
+}
 
-	b->vici_broken = false;
-	seen_clear(b);
-	r = vici_get_conns(b->cfg.vici_socket, seen_add, b, err, sizeof(err));
-	asked = r;
-	if (r == 0) {
-		bool fresh = !b->charon_up;
-
-		if (fresh)
-			log_info("charon answers on %s", b->cfg.vici_socket);
-		b->charon_up = true;
-		b->started_ms = 0;
-		if (fresh && b->have_own)
-			load_shared(b, b->public_ip);
-		converge(b, fresh);
-		loop_timer_arm(b->loop, &b->tick, CHECK_MS);
-		return;
-	}
+/*
+ * charon did not answer get-conns: (re)start it when nothing listens on
+ * its socket, or wait for the one started. One that listens but is silent
+ * or slow (or answers nonsense) is left alone: a second charon binds the
+ * socket anew before it finds the first one's PID file and exits, which
+ * leaves the socket to nobody.
+ */
+static void charon_down(struct backend *b, int r, const char *err)
+{
 	if (b->charon_up) {
-		log_error("charon does not answer (%s): restarting it", err);
+		if (nothing_listens(r))
+			log_error("charon does not answer (%s): restarting it", err);
+		else
+			log_error("charon does not answer (%s): asking again every %d s", err,
+				  CHECK_MS / 1000);
 		b->charon_up = false;
 		for (size_t k = 0; k < b->npeers; k++)
 			b->peers[k].loaded = false;
+	}
+	if (!nothing_listens(r)) {
+		loop_timer_arm(b->loop, &b->tick, CHECK_MS);
+		return;
 	}
 	if (b->started_ms && loop_now_ms() - b->started_ms > START_TIMEOUT_MS) {
 		log_error("The VICI socket %s did not appear within %d s of starting %s (%s)",
@@ -539,14 +674,73 @@ static void tick(void *arg)
 		b->started_ms = 0;
 	}
 	if (!b->started_ms) {
-		r = start_charon(b);
-		if (r < 0 && log_limit_ok(&b->warn_limit, "charon start failures"))
+		int e = start_charon(b);
+
+		if (e < 0 && log_limit_ok(&b->warn_limit, "charon start failures"))
 			log_error("Cannot start charon (%s): %s",
 				  b->charon[0] ? b->charon : "no charon executable found",
-				  strerror(-r));
+				  strerror(-e));
 	}
-	/* Waiting for a starting charon's socket is quick to ask; a silent one costs a timeout. */
-	loop_timer_arm(b->loop, &b->tick, asked == -ETIMEDOUT ? CHECK_MS : WAIT_MS);
+	/* Waiting for a starting charon's socket is quick to ask. */
+	loop_timer_arm(b->loop, &b->tick, WAIT_MS);
+}
+
+static void got_conns(struct backend *b, int r, const struct vici_packet *reply, const char *err)
+{
+	char msg[256];
+	bool fresh;
+
+	b->asking = false;
+	if (r == 0)
+		r = vici_result(reply, msg, sizeof(msg));
+	else
+		snprintf(msg, sizeof(msg), "%s", err);
+	if (r < 0) {
+		charon_down(b, r, msg);
+		return;
+	}
+	seen_clear(b);
+	vici_each_item(reply, "conns", seen_add, b);
+	fresh = !b->charon_up;
+	if (fresh)
+		log_info("charon answers on %s", b->cfg.vici_socket);
+	b->charon_up = true;
+	b->started_ms = 0;
+	if (fresh && b->have_own)
+		load_shared(b, b->public_ip, NULL);
+	/*
+	 * charon answers in order, so the list reflects every request sent
+	 * before get-conns; one sent after it (a lease event) may not show yet:
+	 * converge on a newer list instead of loading or unloading twice.
+	 */
+	if (b->asked_epoch != b->vici_epoch && !fresh) {
+		loop_timer_arm(b->loop, &b->tick, WAIT_MS);
+		return;
+	}
+	converge(b, fresh);
+	loop_timer_arm(b->loop, &b->tick, CHECK_MS);
+}
+
+static void tick(void *arg)
+{
+	struct backend *b = arg;
+	struct op o = { .kind = OP_GET_CONNS };
+	struct vici_builder m;
+	char err[256];
+	int r;
+
+	/* The answer on its way re-arms the tick (its deadline bounds the wait). */
+	if (b->asking)
+		return;
+	vici_client_reset(b->vici);
+	vici_begin(&m, VICI_CMD_REQUEST, "get-conns");
+	b->asked_epoch = b->vici_epoch;
+	r = vici_send(b, &m, &o, err, sizeof(err));
+	if (r < 0) {
+		charon_down(b, r, err);
+		return;
+	}
+	b->asking = true;
 }
 
 /* Kernel policies of ours that no lease wants (a peer that left while we were down). */
@@ -609,9 +803,9 @@ static void ipsec_resync(struct backend *b, const struct lease *const *all, size
 		if (r < 0)
 			log_error("Cannot list the XFRM policies: %s", strerror(-r));
 	}
-	/* A converge at once; it also (re)loads the peers added above. */
-	if (b->charon_up)
-		tick(b);
+	/* A converge soon, from the loop; it also (re)loads the peers added above. */
+	if (b->charon_up && !b->asking)
+		loop_timer_arm(b->loop, &b->tick, 0);
 }
 
 static int ipsec_own_lease(struct backend *b, const struct lease *own)
@@ -629,7 +823,7 @@ static int ipsec_own_lease(struct backend *b, const struct lease *own)
 	for (size_t k = 0; k < b->npeers; k++)
 		peer_apply(b, &b->peers[k]);
 	if (b->charon_up)
-		load_shared(b, b->public_ip);
+		load_shared(b, b->public_ip, NULL);
 	return 0;
 }
 
@@ -690,6 +884,7 @@ static void ipsec_close(struct backend *b)
 		return;
 	/* charon, its connections and the policies stay: a restart disturbs nothing. */
 	loop_timer_cancel(b->loop, &b->tick);
+	vici_client_free(b->vici); /* pending answers are dropped (-ECANCELED) */
 	seen_clear(b);
 	free(b->seen);
 	free(b->peers);
@@ -719,12 +914,12 @@ static int ipsec_init(const struct backend_env *env, struct lease_attrs *attrs, 
 	}
 	log_info("IPSec config: UDPEncap=%s ESPProposal=%s VICISocket=%s",
 		 b->cfg.udp_encap ? "true" : "false", b->cfg.esp_proposal, b->cfg.vici_socket);
+	r = vici_client_new(b->loop, b->cfg.vici_socket, VICI_TIMEOUT_MS, &b->vici);
+	if (r < 0)
+		goto fail;
 	if (!find_charon(b->charon, sizeof(b->charon))) {
 		/* A charon already serving the socket will do; without one we cannot work. */
-		char err[256];
-
-		seen_clear(b);
-		if (vici_get_conns(b->cfg.vici_socket, seen_add, b, err, sizeof(err)) < 0) {
+		if (!vici_socket_listens(b->cfg.vici_socket)) {
 			log_error("No valid charon executable found at paths [charon "
 				  "/usr/lib/strongswan/charon /usr/lib/ipsec/charon "
 				  "/usr/libexec/strongswan/charon /usr/libexec/ipsec/charon], and "

@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * A small VICI client: one request and its reply over charon's unix
- * socket, synchronous but bounded by a deadline. charon answers our
- * commands from memory in milliseconds, so a short bounded wait on the
- * daemon's loop costs less than the state a non-blocking client would
- * need; a charon that does not answer in time counts as gone.
+ * A small asynchronous VICI client on the daemon's loop: one non-blocking
+ * connection to charon's unix socket, requests written as they come and
+ * their callbacks queued in order (charon answers in order on a
+ * connection). The request at the head of the queue must be answered
+ * within the client's timeout; a timeout, a transport error or a reply
+ * that breaks the protocol fails every pending request, closes the socket
+ * and leaves the client broken: further calls fail at once, without
+ * touching the socket, until vici_client_reset(). So a charon that stops
+ * answering costs one timeout, never the loop's time.
  */
 #ifndef FLANNELD_VICI_H
 #define FLANNELD_VICI_H
@@ -15,34 +19,55 @@
 
 #include "backend/vici_msg.h"
 
+struct loop;
+struct vici_client;
+
 /*
  * charon answers from the worker pool that also computes IKE's Diffie-Hellman
  * (modp4096: milliseconds here, seconds on an emulated CPU), so a busy charon
- * is slow rather than gone. The call is synchronous: see ipsec.c's tick for
- * how a charon that stops answering is kept from holding the loop.
+ * is slow rather than gone. load-conn with start_action=start answers only
+ * once charon has started the connection, its Diffie-Hellman key made (5 s
+ * measured in the emulated guest), so it gets longer. Waiting costs the
+ * loop nothing.
  */
-#define VICI_TIMEOUT_MS 5000
+#define VICI_TIMEOUT_MS		  5000
+#define VICI_LOAD_CONN_TIMEOUT_MS 30000
 
 /*
- * Send the finished packet in req (freed, wiped) to the socket at path and
- * return the reply's payload in *reply (malloc'd; free it) and its length.
- * Event packets before the reply are skipped. 0, or a negative errno:
- * -ENOENT/-ECONNREFUSED when no charon listens, -ETIMEDOUT, -EPROTO for a
- * malformed reply.
+ * A request's outcome, called once, from the loop (never from within
+ * vici_client_call): r is 0 with the checked reply (valid during the call
+ * only), or a negative errno with a one-line reason naming the socket:
+ * -ETIMEDOUT, -ECONNRESET (charon closed the connection), -EPROTO (a
+ * malformed or unexpected packet), -ENOTCONN (dropped after an earlier
+ * request's failure on the connection), -ECANCELED (the client is freed).
+ * charon's own verdict (success/errmsg) is in the reply: see vici_result().
  */
-int vici_call(const char *path, struct vici_builder *req, uint8_t **reply, size_t *len);
+typedef void (*vici_reply_cb)(int r, const struct vici_packet *reply, const char *err, void *arg);
+
+/* A client for the socket at path (not connected yet); 0 or -ENOMEM. */
+int vici_client_new(struct loop *loop, const char *path, uint64_t timeout_ms,
+		    struct vici_client **ret);
+/* Closes the connection; pending callbacks get -ECANCELED. NULL is fine. */
+void vici_client_free(struct vici_client *c);
 
 /*
- * vici_call, then the outcome as charon reports it: 0, or a negative errno
- * with a one-line reason in err (charon's errmsg for -EIO).
+ * Queue the finished packet in req (taken: wiped and freed on every path),
+ * connecting first when not connected; its answer is due within
+ * timeout_ms (0: the client's) of the one before it. 0: cb will be called. A negative
+ * errno, with the reason in err and no callback: -ENOTCONN while broken;
+ * failing to connect (-ENOENT/-ECONNREFUSED when nothing listens on the
+ * socket, -ETIMEDOUT when its backlog is full) breaks the client.
  */
-int vici_command(const char *path, struct vici_builder *req, char *err, size_t errlen);
+int vici_client_call(struct vici_client *c, struct vici_builder *req, uint64_t timeout_ms,
+		     vici_reply_cb cb, void *arg, char *err, size_t errlen);
 
-/*
- * get-conns: call fn for the name of every connection charon holds.
- * 0 or a negative errno with the reason in err.
- */
-int vici_get_conns(const char *path, void (*fn)(const char *name, size_t len, void *arg), void *arg,
-		   char *err, size_t errlen);
+/* Broken since the last failure; reset allows a new connection. */
+bool vici_client_broken(const struct vici_client *c);
+void vici_client_reset(struct vici_client *c);
+/* Requests waiting for their answer. */
+size_t vici_client_pending(const struct vici_client *c);
+
+/* Whether something accepts connections on the socket at path (connect only, never waits). */
+bool vici_socket_listens(const char *path);
 
 #endif

@@ -305,3 +305,22 @@ int vici_result(const struct vici_packet *pkt, char *err, size_t errlen)
 		snprintf(err, errlen, "charon reported failure without a message");
 	return -EIO;
 }
+
+void vici_each_item(const struct vici_packet *pkt, const char *list,
+		    void (*fn)(const char *value, size_t len, void *arg), void *arg)
+{
+	size_t n = strlen(list);
+	struct vici_iter it;
+	struct vici_el el;
+	bool in_list = false;
+
+	vici_iter_init(&it, pkt);
+	while (vici_next(&it, &el)) {
+		if (el.type == VICI_LIST_START)
+			in_list = el.depth == 0 && el.name_len == n && !memcmp(el.name, list, n);
+		else if (el.type == VICI_LIST_END)
+			in_list = false;
+		else if (el.type == VICI_LIST_ITEM && in_list)
+			fn((const char *)el.value, el.value_len, arg);
+	}
+}

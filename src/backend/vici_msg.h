@@ -103,6 +103,10 @@ int vici_next(struct vici_iter *it, struct vici_el *el);
  */
 bool vici_get(const struct vici_packet *pkt, const char *name, char *out, size_t outlen);
 
+/* Each item of the top-level list named list (get-conns' "conns"), in order. */
+void vici_each_item(const struct vici_packet *pkt, const char *list,
+		    void (*fn)(const char *value, size_t len, void *arg), void *arg);
+
 /*
  * A command's outcome as charon reports it: 0 when "success" is "yes" (or
  * absent, for commands that report data only), else -EIO with "errmsg"

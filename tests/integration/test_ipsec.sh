@@ -8,7 +8,8 @@
 # across a restart of flanneld (10 ms), which re-keys nothing; a killed
 # charon is restarted and its connections reloaded; a host removed from
 # etcd loses its connections, SAs and policies on the others; a host whose
-# charon holds a wrong PSK gets no traffic through.
+# charon holds a wrong PSK gets no traffic through; with UDPEncap (hosts 1
+# and 2 started over) the underlay carries UDP 4500, never plain ESP.
 #
 #	sw: br0 10.200.0.1 + etcd
 #	 |-- h1 10.200.0.11 eth0  charon  cni0 -- c1 (container)
@@ -71,7 +72,16 @@ kill_charons() {
 	return 0
 }
 # charon outlives flanneld by design: end ours (by PID) before lib.sh's cleanup, keeping the status.
-trap 'rc=$?; kill_charons; (exit $rc); cleanup' EXIT
+# At the end the daemons go first (a live one would start a charon killed
+# under it), then the charons. set +e: under -e, "(exit $rc)" would end the
+# trap before cleanup.
+end_all() {
+	local i
+	for i in 1 2 3 4; do proc_signal "flanneld-$i" KILL; done
+	for i in 1 2 3 4; do [ ! -d "$TMP/procs/flanneld-$i" ] || wait_until 10 proc_exited "flanneld-$i"; done
+	kill_charons
+}
+trap 'rc=$?; set +e; end_all; (exit $rc); cleanup' EXIT
 swan() { # id command args...: swanctl against host id's charon
 	local n=$1 cmd=$2
 	shift 2
@@ -142,7 +152,7 @@ signal.signal(signal.SIGTERM, lambda *_: stopped.append(1))
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
 s.bind((sys.argv[3], 0))
 s.settimeout(0.2)
-out = {"esp": 0, "icmp": 0, "payload": 0}
+out = {"esp": 0, "icmp": 0, "payload": 0, "udp4500": 0}
 open(sys.argv[1] + ".ready", "w").close()
 end = time.monotonic() + float(sys.argv[2])
 while time.monotonic() < end and not stopped:
@@ -156,6 +166,9 @@ while time.monotonic() < end and not stopped:
     out["esp"] += proto == 50
     out["icmp"] += proto == 1
     out["payload"] += b"flannel-ipsec-pl" in f
+    if proto == 17:
+        l4 = 14 + (f[14] & 0x0F) * 4
+        out["udp4500"] += 4500 in (int.from_bytes(f[l4:l4 + 2], "big"), int.from_bytes(f[l4 + 2:l4 + 4], "big"))
 json.dump(out, open(sys.argv[1], "w"))
 PEOF
 # SIGTERM ends the capture once ping has its replies; 120 s is only a
@@ -213,7 +226,7 @@ for h in 1 2; do
 	wait_until 20 eval '[ "$(policies '"$h"')" -eq 3 ]' || fail "h$h kept policies for host 3: $(host_exec "$h" ip xfrm policy)"
 	wait_until 20 eval "! swan $h --list-conns | grep -q -- '-$(host_ip 3):'" || fail "h$h kept the connection to host 3"
 	wait_until 30 eval "! host_exec $h ip xfrm state | grep -q '$(host_ip 3)'" ||
-		fail "h$h kept SAs with host 3: $(host_exec "$h" ip xfrm state | grep "$(host_ip 3)")"
+		fail "h$h kept SAs with host 3: $(host_exec "$h" ip xfrm state); charon: $(swan "$h" --list-sas)"
 	log_has "$h" "Subnet removed: $net3" || fail "flanneld $h did not log the removal"
 done
 container_ping 1 2 || fail "container 1 cannot ping container 2 after host 3 left"
@@ -288,3 +301,30 @@ sas4=$({ host_exec 1 ip xfrm state list src "$(host_ip 4)"; host_exec 1 ip xfrm 
 [ -z "$sas4" ] || fail "h1 has SAs with host 4: $sas4"
 container_ping 1 2 || fail "container 1 cannot ping container 2 beside the wrong-PSK host"
 pass "a host whose charon holds a wrong PSK: no IKE SA, no ESP SA, no ping either way; the others unaffected"
+
+# -- UDPEncap: hosts 1 and 2 start over (fresh charons: a restart keeps the
+# connections charon holds) and the underlay carries ESP in UDP 4500.
+phase_start=$SECONDS
+flannel_stop_all 4 1 2
+kill_charons
+# The killed charons' SAs stay in the kernels and would carry on in plain ESP.
+for h in 1 2; do host_exec "$h" ip xfrm state flush; done
+etcd_put_config "{\"Network\":\"10.244.0.0/16\",\"Backend\":{\"Type\":\"ipsec\",\"PSK\":\"$PSK\",\"UDPEncap\":true}}"
+etcdctl_sw del -- "$(subnet_key_of 4)" >/dev/null
+flannel_start 1
+flannel_start 2
+for i in 1 2; do wait_ready "$i" 90 || fail "flanneld $i not ready with UDPEncap"; done
+assert_eq "$(mtu_of 1)" 1415 "FLANNEL_MTU with UDPEncap (1500 minus 85)"
+wait_until 60 container_ping 1 2 || fail "no ping from container 1 to 2 with UDPEncap: $(swan 1 --list-sas)"
+rm -f "$TMP/cap.json" "$TMP/cap.json.ready"
+SPAWN_LOG=$TMP/cap2.log spawn capture2 "$SW_NS" python3 "$TMP/cap.py" "$TMP/cap.json" 10 h2
+wait_until 90 test -e "$TMP/cap.json.ready" || fail "capture did not start: $(cat "$TMP/cap2.log")"
+container_exec 1 ping -q -c 5 -i 0.2 -p "$PATTERN" -s 64 "$(container_ip 2)" >/dev/null || fail "patterned ping failed with UDPEncap"
+wait_until 40 proc_exited capture2 || fail "capture did not end"
+res=$(cat "$TMP/cap.json")
+udp=$(jq .udp4500 <<<"$res")
+((udp >= 10)) || fail "capture on the wire to h2 saw too few UDP 4500 packets with UDPEncap: $res"
+assert_eq "$(jq .esp <<<"$res")" 0 "plain ESP frames on the underlay with UDPEncap ($res)"
+assert_eq "$(jq .payload <<<"$res")" 0 "frames with the ping payload in clear on the underlay ($res)"
+assert_eq "$(jq .icmp <<<"$res")" 0 "plain ICMP frames on the underlay ($res)"
+pass "UDPEncap: MTU 1500 - 85, ping through, the underlay carries UDP 4500 ($udp packets), no plain ESP, never the payload ($((SECONDS - phase_start)) s)"

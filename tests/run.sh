@@ -69,7 +69,7 @@ KNOWN_TIMES="test_wireguard 130 test_etcd_faults 124 test_concurrent_start 89 te
 	test_etcd_secure 30 test_lease_lifecycle 28 test_mixed_upstream 27 test_etcd_client 25
 	test_scale 24 test_udp 18 test_check_config 16 test_masq 16 test_iface 15
 	test_debian_package 250 test_br_netfilter 160 test_claims_bigwatch 50 test_claims_upstream 45
-	test_extension 40 test_claims_masq 35 test_xtables_lock 36 test_trust_memory 23 test_ipsec 270"
+	test_extension 40 test_claims_masq 35 test_xtables_lock 36 test_trust_memory 23 test_ipsec 330 test_ipsec_vici 60"
 OUT=$(mktemp -d "${TMPDIR:-/tmp}/flanneld-tests.XXXXXX")
 # cpu_ticks: busy and total jiffies of all CPUs so far (/proc/stat's cpu line).
 cpu_ticks() { awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat; }

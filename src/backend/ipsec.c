@@ -20,68 +20,20 @@
  * its answer, its connection.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include "backend/backend.h"
-#include "backend/ipsec_conf.h"
-#include "backend/vici.h"
+#include "backend/ipsec_impl.h"
 #include "backend/xfrm_policy.h"
 #include "config.h"
 #include "iface.h"
 #include "lease/lease.h"
-#include "log.h"
-#include "loop.h"
 #include "lease/subnet.h"
-
-#define TYPE		 "ipsec"
-#define IKE_PROPOSAL	 "aes256-sha256-modp4096"
-#define SOCKET_ENV	 "FLANNELD_IPSEC_VICI_SOCKET"
-#define CHECK_MS	 5000
-#define WAIT_MS		 500
-#define START_TIMEOUT_MS 30000
-#define NAME_MAX_LEN	 128
-
-struct peer {
-	struct ip4net subnet;
-	uint32_t public_ip;
-	bool loaded; /* charon holds its connection (as far as we know) */
-};
-
-struct backend {
-	struct loop *loop;
-	struct ipsec_conf cfg;
-	char charon[PATH_MAX]; /* "" when none was found */
-	struct ip4net network;
-	uint32_t public_ip;
-	bool have_own;
-	struct ip4net own;
-	struct peer *peers;
-	size_t npeers, cap;
-	bool charon_up;
-	struct vici_client *vici;
-	bool asking;	     /* a get-conns is on its way */
-	uint64_t vici_epoch; /* requests other than get-conns queued so far */
-	uint64_t asked_epoch;
-	uint64_t started_ms; /* when we last started charon; 0: not waiting for one */
-	struct log_limit warn_limit;
-	struct log_limit load_limit; /* charon refusing a connection repeats every 5 s */
-	struct loop_timer tick;
-	/* get-conns scratch: the names charon holds */
-	char **seen;
-	size_t nseen, seen_cap;
-};
 
 /* ------------------------------------------------------------ names */
 
-static void conn_name(const struct backend *b, const struct peer *p, char *out, size_t n)
+void ipsec_conn_name(const struct backend *b, const struct peer *p, char *out, size_t n)
 {
 	char a[IP_STRLEN], s1[IP_STRLEN], s2[IP_STRLEN], c[IP_STRLEN];
 
@@ -97,337 +49,6 @@ static struct xfrm_pair pair_of(const struct backend *b, const struct peer *p)
 				   .remote_ip = p->public_ip };
 }
 
-/* ------------------------------------------------------------ charon */
-
-/* Upstream's places, in its order: PATH, Alpine/Arch, Debian, RHEL, SUSE. */
-static bool find_charon(char *out, size_t n)
-{
-	static const char *const paths[] = { "/usr/lib/strongswan/charon", "/usr/lib/ipsec/charon",
-					     "/usr/libexec/strongswan/charon",
-					     "/usr/libexec/ipsec/charon" };
-	const char *path = getenv("PATH");
-
-	while (path && *path) {
-		const char *end = strchr(path, ':');
-		size_t len = end ? (size_t)(end - path) : strlen(path);
-
-		if (len && (size_t)snprintf(out, n, "%.*s/charon", (int)len, path) < n &&
-		    access(out, X_OK) == 0)
-			return true;
-		path = end ? end + 1 : NULL;
-	}
-	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
-		if (access(paths[i], X_OK) == 0) {
-			snprintf(out, n, "%s", paths[i]);
-			return true;
-		}
-	out[0] = '\0';
-	return false;
-}
-
-/*
- * Start charon detached (its own session, not our child): it outlives us
- * and keeps the SAs across a restart of flanneld. It inherits our
- * environment (STRONGSWAN_CONF) and our stdout/stderr, as upstream.
- */
-static int start_charon(struct backend *b)
-{
-	pid_t pid, child;
-	int st;
-
-	if (!b->charon[0])
-		return -ENOENT;
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		sigset_t none;
-
-		if (fd >= 0)
-			dup2(fd, 0);
-		/* Our blocked signals (signalfd) and ignored SIGPIPE are not charon's. */
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		setsid();
-		signal(SIGPIPE, SIG_DFL);
-		child = fork();
-		if (child != 0)
-			_exit(child < 0 ? 1 : 0);
-		for (int i = 3; i < 1024; i++)
-			close(i);
-		execl(b->charon, b->charon, (char *)NULL);
-		_exit(127);
-	}
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	b->started_ms = loop_now_ms();
-	log_info("Charon daemon started (%s), waiting for its VICI socket %s", b->charon,
-		 b->cfg.vici_socket);
-	return 0;
-}
-
-/* ------------------------------------------------------------ VICI */
-
-/*
- * What a request's answer is for. Peers live in a vector that moves, so an
- * answer finds its peer again by subnet and PublicIP (gone: nothing to do).
- */
-enum op_kind { OP_OWN_KEY, OP_PEER_KEY, OP_LOAD_CONN, OP_UNLOAD_CONN, OP_TERMINATE, OP_GET_CONNS };
-
-struct op {
-	struct backend *b;
-	enum op_kind kind;
-	struct ip4net subnet;
-	uint32_t ip;
-	char name[NAME_MAX_LEN];
-};
-
-static void on_reply(int r, const struct vici_packet *reply, const char *err, void *arg);
-static void got_conns(struct backend *b, int r, const struct vici_packet *reply, const char *err);
-static int load_conn(struct backend *b, const struct peer *p);
-
-/*
- * Finish m and queue it; on_reply gets the answer. A transport failure
- * leaves the client broken: no further call touches a charon that stopped
- * answering until the tick, which checks it first, resets it.
- */
-static int vici_send(struct backend *b, struct vici_builder *m, const struct op *o, char *err,
-		     size_t errlen)
-{
-	struct op *ctx;
-	int r = vici_finish(m);
-
-	if (r < 0) {
-		snprintf(err, errlen, "cannot build the request");
-		return r;
-	}
-	ctx = malloc(sizeof(*ctx));
-	if (!ctx) {
-		vici_builder_free(m);
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	*ctx = *o;
-	ctx->b = b;
-	r = vici_client_call(b->vici, m,
-			     o->kind == OP_LOAD_CONN ? VICI_LOAD_CONN_TIMEOUT_MS : VICI_TIMEOUT_MS,
-			     on_reply, ctx, err, errlen);
-	if (r < 0) {
-		free(ctx);
-		return r;
-	}
-	/* A get-conns answer that crosses a later request says nothing sure about it. */
-	if (o->kind != OP_GET_CONNS)
-		b->vici_epoch++;
-	return 0;
-}
-
-static struct peer *peer_find(struct backend *b, uint32_t addr);
-
-static struct peer *peer_of_op(struct backend *b, const struct op *o)
-{
-	struct peer *p = peer_find(b, o->subnet.addr);
-
-	return p && p->subnet.len == o->subnet.len && p->public_ip == o->ip ? p : NULL;
-}
-
-/* charon refused a connection: say so, naming the ESP proposal when that is what it refused. */
-static void log_load_refused(struct backend *b, const char *name, const char *err)
-{
-	if (!log_limit_ok(&b->load_limit, "charon load failures"))
-		return;
-	if (strstr(err, "esp_proposals"))
-		log_error("charon refused connection %s: ESPProposal \"%s\" (%s)", name,
-			  b->cfg.esp_proposal, err);
-	else
-		log_error("Failed to load connection %s into charon: %s", name, err);
-}
-
-static void on_reply(int r, const struct vici_packet *reply, const char *err, void *arg)
-{
-	struct op *o = arg;
-	struct backend *b = o->b;
-	char msg[256], a[IP_STRLEN];
-	struct peer *p;
-
-	if (r == -ECANCELED) /* the backend is closing */
-		goto out;
-	if (o->kind == OP_GET_CONNS) {
-		got_conns(b, r, reply, err);
-		goto out;
-	}
-	if (r == 0)
-		r = vici_result(reply, msg, sizeof(msg));
-	else
-		snprintf(msg, sizeof(msg), "%s", err);
-	/* After a transport failure only the first answer speaks; the tick says the rest. */
-	if (r == -ENOTCONN)
-		goto out;
-	ip4_format(o->ip, a);
-	switch (o->kind) {
-	case OP_OWN_KEY:
-	case OP_PEER_KEY:
-		if (r < 0) {
-			log_error("Failed to load the shared key for %s: %s", a, msg);
-			break;
-		}
-		log_info("Loaded shared key for: %s", a);
-		p = o->kind == OP_PEER_KEY ? peer_of_op(b, o) : NULL;
-		if (p)
-			load_conn(b, p);
-		break;
-	case OP_LOAD_CONN:
-		if (r < 0) {
-			if (r == -EIO)
-				log_load_refused(b, o->name, msg);
-			else if (log_limit_ok(&b->load_limit, "charon load failures"))
-				log_error("Failed to load connection %s into charon: %s", o->name,
-					  msg);
-			break;
-		}
-		p = peer_of_op(b, o);
-		if (p)
-			p->loaded = true;
-		log_info("Loaded connection: %s", o->name);
-		break;
-	case OP_UNLOAD_CONN:
-		if (r < 0)
-			log_error("Failed to unload connection %s: %s", o->name, msg);
-		else
-			log_info("Unloaded connection: %s", o->name);
-		break;
-	case OP_TERMINATE:
-		/* No SA up with that peer is the usual case, not a failure. */
-		if (r < 0 && !strstr(msg, "no matching SAs"))
-			log_error("Failed to end the SAs of connection %s: %s", o->name, msg);
-		break;
-	case OP_GET_CONNS:
-		break;
-	}
-out:
-	free(o);
-}
-
-static int load_shared(struct backend *b, uint32_t ip, const struct peer *p)
-{
-	struct op o = { .kind = p ? OP_PEER_KEY : OP_OWN_KEY, .ip = ip };
-	struct vici_builder m;
-	char a[IP_STRLEN], err[256];
-	int r;
-
-	if (p)
-		o.subnet = p->subnet;
-	ip4_format(ip, a);
-	vici_begin(&m, VICI_CMD_REQUEST, "load-shared");
-	vici_kv(&m, "type", "IKE");
-	vici_kv(&m, "data", b->cfg.psk);
-	vici_list(&m, "owners");
-	vici_item(&m, a);
-	vici_end_list(&m);
-	r = vici_send(b, &m, &o, err, sizeof(err));
-	if (r < 0 && r != -ENOTCONN)
-		log_error("Failed to load the shared key for %s: %s", a, err);
-	return r;
-}
-
-/* A peer's key, then (from the key's answer) its connection. */
-static void load_peer(struct backend *b, const struct peer *p)
-{
-	load_shared(b, p->public_ip, p);
-}
-
-static int load_conn(struct backend *b, const struct peer *p)
-{
-	struct op o = { .kind = OP_LOAD_CONN, .subnet = p->subnet, .ip = p->public_ip };
-	char child[NAME_MAX_LEN], err[256];
-	char l[IP_STRLEN], rm[IP_STRLEN], ls[IP_STRLEN], rs[IP_STRLEN];
-	struct vici_builder m;
-	int r;
-
-	conn_name(b, p, o.name, sizeof(o.name));
-	ip4net_format(&b->own, ls);
-	ip4net_format(&p->subnet, rs);
-	snprintf(child, sizeof(child), "%s-%s", ls, rs);
-	vici_begin(&m, VICI_CMD_REQUEST, "load-conn");
-	vici_section(&m, o.name);
-	vici_list(&m, "local_addrs");
-	vici_item(&m, ip4_format(b->public_ip, l));
-	vici_end_list(&m);
-	vici_list(&m, "remote_addrs");
-	vici_item(&m, ip4_format(p->public_ip, rm));
-	vici_end_list(&m);
-	vici_list(&m, "proposals");
-	vici_item(&m, IKE_PROPOSAL);
-	vici_end_list(&m);
-	vici_kv(&m, "version", "2");
-	vici_kv(&m, "keyingtries", "0"); /* retry for ever */
-	vici_kv(&m, "encap", b->cfg.udp_encap ? "true" : "false");
-	vici_section(&m, "local");
-	vici_kv(&m, "auth", "psk");
-	vici_end_section(&m);
-	vici_section(&m, "remote");
-	vici_kv(&m, "auth", "psk");
-	vici_end_section(&m);
-	vici_section(&m, "children");
-	vici_section(&m, child);
-	vici_list(&m, "local_ts");
-	vici_item(&m, ls);
-	vici_end_list(&m);
-	vici_list(&m, "remote_ts");
-	vici_item(&m, rs);
-	vici_end_list(&m);
-	vici_list(&m, "esp_proposals");
-	vici_item(&m, b->cfg.esp_proposal);
-	vici_end_list(&m);
-	vici_kv(&m, "start_action", "start");
-	vici_kv(&m, "close_action", "trap");
-	vici_kv(&m, "dpd_action", "restart");
-	vici_kv(&m, "mode", "tunnel");
-	vici_kv(&m, "reqid", "11");
-	vici_kv(&m, "rekey_time", "1h");
-	vici_kv(&m, "policies", "no"); /* upstream's InstallPolicy: the XFRM policies are ours */
-	vici_end_section(&m);
-	vici_end_section(&m);
-	vici_end_section(&m);
-	r = vici_send(b, &m, &o, err, sizeof(err));
-	if (r < 0 && r != -ENOTCONN && log_limit_ok(&b->load_limit, "charon load failures"))
-		log_error("Failed to load connection %s into charon: %s", o.name, err);
-	return r;
-}
-
-static int unload_conn_named(struct backend *b, const char *name)
-{
-	struct op o = { .kind = OP_UNLOAD_CONN };
-	struct vici_builder m;
-	char err[256];
-	int r;
-
-	snprintf(o.name, sizeof(o.name), "%s", name);
-	vici_begin(&m, VICI_CMD_REQUEST, "unload-conn");
-	vici_kv(&m, "name", name);
-	r = vici_send(b, &m, &o, err, sizeof(err));
-	if (r < 0) {
-		if (r != -ENOTCONN)
-			log_error("Failed to unload connection %s: %s", name, err);
-		return r;
-	}
-	/*
-	 * Unloading only asks the peer to delete the SAs, and a host that left
-	 * never answers: charon would keep them (and their kernel states) for
-	 * its retransmissions, minutes. End them at once.
-	 */
-	o.kind = OP_TERMINATE;
-	vici_begin(&m, VICI_CMD_REQUEST, "terminate");
-	vici_kv(&m, "ike", name);
-	vici_kv(&m, "force", "yes");
-	vici_kv(&m, "timeout", "-1"); /* answer at once, not when done */
-	r = vici_send(b, &m, &o, err, sizeof(err));
-	if (r < 0 && r != -ENOTCONN)
-		log_error("Failed to end the SAs of connection %s: %s", name, err);
-	return 0;
-}
-
 /* ------------------------------------------------------------ peers */
 
 static int peer_cmp(const void *x, const void *y)
@@ -438,7 +59,7 @@ static int peer_cmp(const void *x, const void *y)
 	return a < c ? -1 : a > c;
 }
 
-static struct peer *peer_find(struct backend *b, uint32_t addr)
+struct peer *ipsec_peer_find(struct backend *b, uint32_t addr)
 {
 	struct peer key = { .subnet.addr = addr };
 
@@ -478,7 +99,7 @@ static void peer_apply(struct backend *b, struct peer *p)
 		log_error("error adding ipsec policy for %s: %s",
 			  ip4_format(p->public_ip, err + 100), err);
 	if (b->charon_up)
-		load_peer(b, p);
+		ipsec_load_peer(b, p);
 }
 
 static void peer_unapply(struct backend *b, const struct peer *p)
@@ -488,9 +109,9 @@ static void peer_unapply(struct backend *b, const struct peer *p)
 
 	if (!b->have_own)
 		return;
-	conn_name(b, p, name, sizeof(name));
+	ipsec_conn_name(b, p, name, sizeof(name));
 	if (b->charon_up)
-		unload_conn_named(b, name);
+		ipsec_unload_conn(b, name);
 	if (xfrm_pair_remove(&x, err, sizeof(err)) < 0)
 		log_error("error deleting ipsec policies of %s: %s", name, err);
 }
@@ -527,7 +148,7 @@ static bool peer_of_lease(struct backend *b, const struct lease *l, struct peer 
 
 static void ipsec_lease_removed(struct backend *b, const struct lease *l)
 {
-	struct peer *p = peer_find(b, l->subnet.v4.addr);
+	struct peer *p = ipsec_peer_find(b, l->subnet.v4.addr);
 	char s[IP_STRLEN];
 
 	if (!p)
@@ -545,7 +166,7 @@ static void ipsec_lease_added(struct backend *b, const struct lease *l)
 		ipsec_lease_removed(b, l); /* type changed away from ipsec */
 		return;
 	}
-	p = peer_find(b, np.subnet.addr);
+	p = ipsec_peer_find(b, np.subnet.addr);
 	if (p && p->subnet.len == np.subnet.len && p->public_ip == np.public_ip)
 		return;
 	if (p)
@@ -616,76 +237,30 @@ static void converge(struct backend *b, bool fresh)
 		if (strncmp(b->seen[i], prefix, strlen(prefix)) != 0)
 			continue;
 		for (size_t k = 0; k < b->npeers && !want; k++) {
-			conn_name(b, &b->peers[k], name, sizeof(name));
+			ipsec_conn_name(b, &b->peers[k], name, sizeof(name));
 			want = strcmp(name, b->seen[i]) == 0;
 		}
 		if (!want)
-			unload_conn_named(b, b->seen[i]);
+			ipsec_unload_conn(b, b->seen[i]);
 	}
 	for (size_t k = 0; k < b->npeers; k++) {
 		struct peer *p = &b->peers[k];
 
-		conn_name(b, p, name, sizeof(name));
+		ipsec_conn_name(b, p, name, sizeof(name));
 		p->loaded = seen_has(b, name);
 		if (p->loaded)
 			continue;
 		/* Keys live in charon's memory only: a charon without our connections lacks them
 		 * too. */
 		if (!own_key) {
-			load_shared(b, b->public_ip, NULL);
+			ipsec_load_shared(b, b->public_ip, NULL);
 			own_key = true;
 		}
-		load_peer(b, p);
+		ipsec_load_peer(b, p);
 	}
 }
 
-/* Nothing listens on the socket, or what accepted the connection closed it. */
-static bool nothing_listens(int r)
-{
-	return r == -ENOENT || r == -ECONNREFUSED || r == -ECONNRESET;
-}
-
-/*
- * charon did not answer get-conns: (re)start it when nothing listens on
- * its socket, or wait for the one started. One that listens but is silent
- * or slow (or answers nonsense) is left alone: a second charon binds the
- * socket anew before it finds the first one's PID file and exits, which
- * leaves the socket to nobody.
- */
-static void charon_down(struct backend *b, int r, const char *err)
-{
-	if (b->charon_up) {
-		if (nothing_listens(r))
-			log_error("charon does not answer (%s): restarting it", err);
-		else
-			log_error("charon does not answer (%s): asking again every %d s", err,
-				  CHECK_MS / 1000);
-		b->charon_up = false;
-		for (size_t k = 0; k < b->npeers; k++)
-			b->peers[k].loaded = false;
-	}
-	if (!nothing_listens(r)) {
-		loop_timer_arm(b->loop, &b->tick, CHECK_MS);
-		return;
-	}
-	if (b->started_ms && loop_now_ms() - b->started_ms > START_TIMEOUT_MS) {
-		log_error("The VICI socket %s did not appear within %d s of starting %s (%s)",
-			  b->cfg.vici_socket, START_TIMEOUT_MS / 1000, b->charon, err);
-		b->started_ms = 0;
-	}
-	if (!b->started_ms) {
-		int e = start_charon(b);
-
-		if (e < 0 && log_limit_ok(&b->warn_limit, "charon start failures"))
-			log_error("Cannot start charon (%s): %s",
-				  b->charon[0] ? b->charon : "no charon executable found",
-				  strerror(-e));
-	}
-	/* Waiting for a starting charon's socket is quick to ask. */
-	loop_timer_arm(b->loop, &b->tick, WAIT_MS);
-}
-
-static void got_conns(struct backend *b, int r, const struct vici_packet *reply, const char *err)
+void ipsec_got_conns(struct backend *b, int r, const struct vici_packet *reply, const char *err)
 {
 	char msg[256];
 	bool fresh;
@@ -696,7 +271,7 @@ static void got_conns(struct backend *b, int r, const struct vici_packet *reply,
 	else
 		snprintf(msg, sizeof(msg), "%s", err);
 	if (r < 0) {
-		charon_down(b, r, msg);
+		ipsec_charon_down(b, r, msg);
 		return;
 	}
 	seen_clear(b);
@@ -707,7 +282,7 @@ static void got_conns(struct backend *b, int r, const struct vici_packet *reply,
 	b->charon_up = true;
 	b->started_ms = 0;
 	if (fresh && b->have_own)
-		load_shared(b, b->public_ip, NULL);
+		ipsec_load_shared(b, b->public_ip, NULL);
 	/*
 	 * charon answers in order, so the list reflects every request sent
 	 * before get-conns; one sent after it (a lease event) may not show yet:
@@ -724,8 +299,6 @@ static void got_conns(struct backend *b, int r, const struct vici_packet *reply,
 static void tick(void *arg)
 {
 	struct backend *b = arg;
-	struct op o = { .kind = OP_GET_CONNS };
-	struct vici_builder m;
 	char err[256];
 	int r;
 
@@ -733,11 +306,10 @@ static void tick(void *arg)
 	if (b->asking)
 		return;
 	vici_client_reset(b->vici);
-	vici_begin(&m, VICI_CMD_REQUEST, "get-conns");
 	b->asked_epoch = b->vici_epoch;
-	r = vici_send(b, &m, &o, err, sizeof(err));
+	r = ipsec_ask_conns(b, err, sizeof(err));
 	if (r < 0) {
-		charon_down(b, r, err);
+		ipsec_charon_down(b, r, err);
 		return;
 	}
 	b->asking = true;
@@ -747,7 +319,7 @@ static void tick(void *arg)
 static void stale_policy(const struct xfrm_pair *x, void *arg)
 {
 	struct backend *b = arg;
-	struct peer *p = peer_find(b, x->remote.addr);
+	struct peer *p = ipsec_peer_find(b, x->remote.addr);
 	char err[160], s[IP_STRLEN];
 
 	if (p && p->subnet.len == x->remote.len && p->public_ip == x->remote_ip &&
@@ -780,7 +352,7 @@ static void ipsec_resync(struct backend *b, const struct lease *const *all, size
 			peer_drop(b, p);
 	}
 	for (size_t i = 0; i < nw; i++) {
-		struct peer *p = peer_find(b, want[i].subnet.addr);
+		struct peer *p = ipsec_peer_find(b, want[i].subnet.addr);
 
 		if (p)
 			continue;
@@ -823,7 +395,7 @@ static int ipsec_own_lease(struct backend *b, const struct lease *own)
 	for (size_t k = 0; k < b->npeers; k++)
 		peer_apply(b, &b->peers[k]);
 	if (b->charon_up)
-		load_shared(b, b->public_ip, NULL);
+		ipsec_load_shared(b, b->public_ip, NULL);
 	return 0;
 }
 
@@ -917,7 +489,7 @@ static int ipsec_init(const struct backend_env *env, struct lease_attrs *attrs, 
 	r = vici_client_new(b->loop, b->cfg.vici_socket, VICI_TIMEOUT_MS, &b->vici);
 	if (r < 0)
 		goto fail;
-	if (!find_charon(b->charon, sizeof(b->charon))) {
+	if (!ipsec_find_charon(b->charon, sizeof(b->charon))) {
 		/* A charon already serving the socket will do; without one we cannot work. */
 		if (!vici_socket_listens(b->cfg.vici_socket)) {
 			log_error("No valid charon executable found at paths [charon "

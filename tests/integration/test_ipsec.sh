@@ -317,9 +317,10 @@ for i in 1 2; do wait_ready "$i" 90 || fail "flanneld $i not ready with UDPEncap
 assert_eq "$(mtu_of 1)" 1415 "FLANNEL_MTU with UDPEncap (1500 minus 85)"
 wait_until 60 container_ping 1 2 || fail "no ping from container 1 to 2 with UDPEncap: $(swan 1 --list-sas)"
 rm -f "$TMP/cap.json" "$TMP/cap.json.ready"
-SPAWN_LOG=$TMP/cap2.log spawn capture2 "$SW_NS" python3 "$TMP/cap.py" "$TMP/cap.json" 10 h2
+SPAWN_LOG=$TMP/cap2.log spawn capture2 "$SW_NS" python3 "$TMP/cap.py" "$TMP/cap.json" 120 h2
 wait_until 90 test -e "$TMP/cap.json.ready" || fail "capture did not start: $(cat "$TMP/cap2.log")"
 container_exec 1 ping -q -c 5 -i 0.2 -p "$PATTERN" -s 64 "$(container_ip 2)" >/dev/null || fail "patterned ping failed with UDPEncap"
+proc_signal capture2 TERM
 wait_until 40 proc_exited capture2 || fail "capture did not end"
 res=$(cat "$TMP/cap.json")
 udp=$(jq .udp4500 <<<"$res")

@@ -181,6 +181,10 @@ fuzz_vici_DEPS := src/backend/vici_msg.c src/backend/ipsec_conf.c src/jsonutil.c
 # unit test and fuzz target, from the same directory.
 $(foreach v,$(filter %_DEPS,$(.VARIABLES)),$(foreach s,$(filter %/subnet.c,$($(v))), \
 	$(eval $(v) += $(dir $(s))leasevalue.c)))
+# The one-pass JSON walker (jsonwalk.c: lease values, BackendData) goes
+# with jsonutil.c likewise.
+$(foreach v,$(filter %_DEPS,$(.VARIABLES)),$(if $(filter src/jsonutil.c,$($(v))), \
+	$(eval $(v) += src/jsonwalk.c)))
 
 $(FUZZ_BUILD)/%: fuzz/%.c $$(%_DEPS) | $(PB_HDRS)
 	@mkdir -p $(@D)

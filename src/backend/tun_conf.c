@@ -39,11 +39,16 @@ char *wg_key_to_base64(const uint8_t key[WG_KEY_LEN], char *buf)
 	return buf;
 }
 
+/* By range, not strchr: a peer's key is decoded for every watch event. */
 static int b64_val(char c)
 {
-	const char *p = c ? strchr(b64, c) : NULL;
-
-	return p ? (int)(p - b64) : -1;
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	return c == '+' ? 62 : c == '/' ? 63 : -1;
 }
 
 int wg_key_from_base64(const char *s, size_t len, uint8_t key[WG_KEY_LEN])

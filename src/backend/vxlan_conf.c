@@ -160,10 +160,16 @@ int vxlan_mac_parse(const char *s, size_t len, uint8_t mac[6])
 	return 0;
 }
 
+/* By hand, not snprintf: each peer's MAC is logged for every watch event. */
 char *vxlan_mac_format(const uint8_t mac[6], char *buf)
 {
-	snprintf(buf, VXLAN_MAC_STRLEN, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2],
-		 mac[3], mac[4], mac[5]);
+	static const char hex[] = "0123456789abcdef";
+
+	for (int i = 0; i < 6; i++) {
+		buf[3 * i] = hex[mac[i] >> 4];
+		buf[3 * i + 1] = hex[mac[i] & 15];
+		buf[3 * i + 2] = i < 5 ? ':' : '\0';
+	}
 	return buf;
 }
 

@@ -132,6 +132,9 @@ test_vici_msg_DEPS := src/backend/vici_msg.c
 test_vici_DEPS := src/backend/vici.c src/backend/vici_msg.c src/loop.c
 test_ipsec_conf_DEPS := src/backend/ipsec_conf.c src/jsonutil.c src/textutil.c
 test_leasevalue_DEPS := src/lease/subnet.c src/ip.c src/jsonutil.c src/textutil.c
+# Old and new BackendData decoders side by side (tests/unit/backend_data_ref.c).
+test_backend_data_DEPS := tests/unit/backend_data_ref.c src/backend/vxlan_conf.c \
+	src/backend/tun_conf.c src/lease/subnet.c src/ip.c src/jsonutil.c src/textutil.c
 
 UNIT_CFLAGS := $(filter-out -Werror,$(CFLAGS)) -Werror -O1 -g -fno-omit-frame-pointer \
 	       -fsanitize=address,undefined -fno-sanitize-recover=all
@@ -177,11 +180,16 @@ fuzz_wg_DEPS := src/backend/tun_conf.c src/jsonutil.c src/textutil.c src/backend
 fuzz_leasecache_DEPS := src/lease/leasewatch.c src/lease/leasecache.c src/lease/leasecheck.c \
 	src/lease/keyhash.c src/lease/subnet.c src/ip.c src/jsonutil.c src/textutil.c
 fuzz_vici_DEPS := src/backend/vici_msg.c src/backend/ipsec_conf.c src/jsonutil.c src/textutil.c
+fuzz_backend_data_DEPS := $(test_backend_data_DEPS)
 
 # The lease value decoder (leasevalue.c) goes with subnet.c into every
 # unit test and fuzz target, from the same directory.
 $(foreach v,$(filter %_DEPS,$(.VARIABLES)),$(foreach s,$(filter %/subnet.c,$($(v))), \
 	$(eval $(v) += $(dir $(s))leasevalue.c)))
+# The one-pass JSON walker (jsonwalk.c: lease values, BackendData) goes
+# with jsonutil.c likewise.
+$(foreach v,$(filter %_DEPS,$(.VARIABLES)),$(if $(filter src/jsonutil.c,$($(v))), \
+	$(eval $(v) += src/jsonwalk.c)))
 
 $(FUZZ_BUILD)/%: fuzz/%.c $$(%_DEPS) | $(PB_HDRS)
 	@mkdir -p $(@D)

@@ -70,10 +70,51 @@ int ip4_parse(const char *s, uint32_t *ret)
 	return s ? ip4_parsen(s, strlen(s), ret) : -EINVAL;
 }
 
+/*
+ * Text is written by hand, not with snprintf: subnet keys are formatted for
+ * every watch event (leasecheck.c), where snprintf cost more than the rest
+ * of the key's checks together.
+ */
+static char *put_dec(char *p, unsigned v)
+{
+	char d[10];
+	int n = 0;
+
+	do {
+		d[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		*p++ = d[--n];
+	return p;
+}
+
+/* Lower-case hex without leading zeros, as Go prints an IPv6 group. */
+static char *put_hex(char *p, unsigned v)
+{
+	static const char hex[] = "0123456789abcdef";
+	int shift = 12;
+
+	while (shift > 0 && !(v >> shift & 0xf))
+		shift -= 4;
+	for (; shift >= 0; shift -= 4)
+		*p++ = hex[v >> shift & 0xf];
+	return p;
+}
+
+/* The dotted quad at p, NUL-terminated; returns the NUL's address. */
+static char *put_quad(char *p, uint32_t addr)
+{
+	for (int shift = 24; shift >= 0; shift -= 8) {
+		p = put_dec(p, addr >> shift & 0xff);
+		*p++ = shift ? '.' : '\0';
+	}
+	return p - 1;
+}
+
 char *ip4_format(uint32_t addr, char *buf)
 {
-	snprintf(buf, 16, "%u.%u.%u.%u", addr >> 24, (addr >> 16) & 0xff, (addr >> 8) & 0xff,
-		 addr & 0xff);
+	put_quad(buf, addr);
 	return buf;
 }
 
@@ -239,13 +280,12 @@ char *ip6_format(const struct ip6 *a, char *buf)
 {
 	int zstart = -1, zlen = 0;
 	uint32_t v4;
-	size_t off = 0;
+	char *p = buf;
 	int i, j;
 
 	if (ip6_to4(a, &v4)) {
-		char q[16];
-
-		snprintf(buf, IP_STRLEN, "::ffff:%s", ip4_format(v4, q));
+		memcpy(buf, "::ffff:", 7);
+		put_quad(buf + 7, v4);
 		return buf;
 	}
 	/* The first longest run of at least two zero groups becomes "::" (RFC 5952 4.2). */
@@ -259,13 +299,16 @@ char *ip6_format(const struct ip6 *a, char *buf)
 	}
 	for (i = 0; i < 8; i++) {
 		if (i == zstart) {
-			off += (size_t)snprintf(buf + off, IP_STRLEN - off, "::");
+			*p++ = ':';
+			*p++ = ':';
 			i += zlen - 1;
 			continue;
 		}
-		off += (size_t)snprintf(buf + off, IP_STRLEN - off, "%s%x",
-					(i > 0 && i != zstart + zlen) ? ":" : "", group_at(a, i));
+		if (i > 0 && i != zstart + zlen)
+			*p++ = ':';
+		p = put_hex(p, group_at(a, i));
 	}
+	*p = '\0';
 	return buf;
 }
 

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "jsonutil.h"
+#include "jsonwalk.h"
 #include "textutil.h"
 
 #define WG_DEFAULT_PORT	   51820
@@ -38,11 +39,16 @@ char *wg_key_to_base64(const uint8_t key[WG_KEY_LEN], char *buf)
 	return buf;
 }
 
+/* By range, not strchr: a peer's key is decoded for every watch event. */
 static int b64_val(char c)
 {
-	const char *p = c ? strchr(b64, c) : NULL;
-
-	return p ? (int)(p - b64) : -1;
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	return c == '+' ? 62 : c == '/' ? 63 : -1;
 }
 
 int wg_key_from_base64(const char *s, size_t len, uint8_t key[WG_KEY_LEN])
@@ -248,48 +254,66 @@ int wg_conf_parse(const char *json, size_t len, struct wg_conf *ret, char *err, 
 
 /* ------------------------------------------------------------ lease data */
 
+/* PublicKey: a base64 key; null or any other text is no key. */
+static int lease_public_key(const struct jw_member *m, uint8_t key[WG_KEY_LEN], char *err,
+			    size_t errlen)
+{
+	char s[WG_KEY_B64LEN + 1];
+	struct jw_sink text = { .buf = s, .cap = sizeof(s) };
+	enum jsonu_kind kind = jsonu_raw_kind(m->raw, m->raw_len);
+
+	if (kind != JSONU_STRING && kind != JSONU_NULL) {
+		jsonu_type_error(err, errlen, m->raw, m->raw_len, ".PublicKey", "string");
+		return -EINVAL;
+	}
+	/* Never echo the text: a private key pasted by mistake must not reach a log. */
+	if (kind == JSONU_NULL || jw_raw_string(m->raw, m->raw_len, &text) < 0 ||
+	    text.len > text.cap || wg_key_from_base64(s, text.len, key) < 0)
+		return text_fail(err, errlen, "PublicKey is not a base64 WireGuard key");
+	return 0;
+}
+
+/*
+ * Read for every watch event, so with the one-pass walker, not jansson.
+ * The document is checked in full first; then the first bad member, in
+ * document order, is the error.
+ */
 int wg_lease_data_parse(const char *json, size_t len, uint8_t key[WG_KEY_LEN], uint16_t *port,
 			char *err, size_t errlen)
 {
-	struct jsonu_member m;
-	struct jsonu_iter it;
+	struct jw_member m;
+	struct jw_obj o;
 	uint8_t k[WG_KEY_LEN];
-	bool have_key = false, isnull;
+	bool have_key = false, bad = false, isnull;
 	uint16_t p = 0;
 	uint64_t v;
-	char *s;
-	size_t n;
 	int r;
 
-	if (jsonu_validate(json, len, err, errlen) < 0)
-		return -EINVAL;
-	if (jsonu_iter_init(&it, json, len) < 0)
+	r = jw_obj_init(&o, json, len);
+	if (r < 0)
+		return jw_fail_text(&o.w, err, errlen);
+	if (r == 0)
 		return text_fail(err, errlen, "BackendData is not a JSON object");
-	while ((r = jsonu_iter_next(&it, &m)) > 0) {
+	while ((r = jw_obj_next(&o, &m)) > 0) {
+		struct jsonu_member jm = { m.key, m.key_len, m.raw, m.raw_len };
+
+		if (bad || m.key_len > JW_KEY_MAX)
+			continue;
 		if (jsonu_name_eq(m.key, m.key_len, "PublicKey")) {
-			if (jsonu_member_string(&m, "PublicKey", &s, &n, err, errlen) < 0) {
-				r = -EINVAL;
-				break;
-			}
-			have_key = s && wg_key_from_base64(s, n, k) == 0;
-			free(s);
-			if (!have_key) {
-				r = text_fail(err, errlen,
-					      "PublicKey is not a base64 WireGuard key");
-				break;
-			}
+			bad = lease_public_key(&m, k, err, errlen) < 0;
+			have_key = !bad;
 		} else if (jsonu_name_eq(m.key, m.key_len, "Port")) {
-			if (get_uint(&m, "Port", 0, 65535, &v, &isnull, err, errlen) < 0) {
-				r = -EINVAL;
-				break;
-			}
-			if (!isnull)
+			bad = get_uint(&jm, "Port", 0, 65535, &v, &isnull, err, errlen) < 0;
+			if (!bad && !isnull)
 				p = (uint16_t)v;
 		}
 	}
-	jsonu_iter_release(&it);
+	if (r == -ENOMEM)
+		return text_fail(err, errlen, "out of memory");
 	if (r < 0)
-		return r == -ENOMEM ? text_fail(err, errlen, "out of memory") : -EINVAL;
+		return jw_fail_text(&o.w, err, errlen);
+	if (bad)
+		return -EINVAL;
 	if (!have_key)
 		return text_fail(err, errlen, "no PublicKey");
 	memcpy(key, k, WG_KEY_LEN);

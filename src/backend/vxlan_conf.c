@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "jsonutil.h"
+#include "jsonwalk.h"
 #include "textutil.h"
 
 #define VNI_MAX	 0xffffffu /* 24 bits on the wire */
@@ -159,54 +160,64 @@ int vxlan_mac_parse(const char *s, size_t len, uint8_t mac[6])
 	return 0;
 }
 
+/* By hand, not snprintf: each peer's MAC is logged for every watch event. */
 char *vxlan_mac_format(const uint8_t mac[6], char *buf)
 {
-	snprintf(buf, VXLAN_MAC_STRLEN, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2],
-		 mac[3], mac[4], mac[5]);
+	static const char hex[] = "0123456789abcdef";
+
+	for (int i = 0; i < 6; i++) {
+		buf[3 * i] = hex[mac[i] >> 4];
+		buf[3 * i + 1] = hex[mac[i] & 15];
+		buf[3 * i + 2] = i < 5 ? ':' : '\0';
+	}
 	return buf;
 }
 
+/*
+ * Read for every watch event, so with the one-pass walker, not jansson.
+ * As before: the document is checked in full first (any syntax error makes
+ * it "not a JSON object"), then the first VtepMAC that is not a string
+ * is an error, and otherwise the last one wins.
+ */
 int vxlan_lease_data_parse(const char *json, size_t len, uint8_t mac[6], char *err, size_t errlen)
 {
 	static const uint8_t zero[6];
-	struct jsonu_iter it;
-	struct jsonu_member m;
-	char *s = NULL, *text, q[64];
-	size_t slen = 0;
+	char s[64], q[64];
+	struct jw_sink text = { 0 };
+	bool have = false, not_string = false;
+	struct jw_member m;
+	struct jw_obj o;
 	uint8_t out[6];
 	int r;
 
-	if (!json || jsonu_validate(json, len, NULL, 0) < 0 || jsonu_iter_init(&it, json, len) < 0)
+	if (jw_obj_init(&o, json, len) != 1)
 		return text_fail(err, errlen, "BackendData is not a JSON object");
-	while ((r = jsonu_iter_next(&it, &m)) > 0) {
-		if (!jsonu_name_eq(m.key, m.key_len, "VtepMAC"))
+	while ((r = jw_obj_next(&o, &m)) > 0) {
+		if (not_string || m.key_len > JW_KEY_MAX ||
+		    !jsonu_name_eq(m.key, m.key_len, "VtepMAC"))
 			continue;
-		free(s);
-		s = NULL;
-		if (jsonu_raw_kind(m.raw, m.raw_len) != JSONU_STRING) {
-			jsonu_iter_release(&it);
-			return text_fail(err, errlen, "VtepMAC is not a string");
-		}
-		r = jsonu_raw_string(m.raw, m.raw_len, &text, &slen);
-		if (r < 0)
-			break;
-		s = text;
+		text = (struct jw_sink){ .buf = s, .cap = sizeof(s) - 1 };
+		not_string = jw_raw_string(m.raw, m.raw_len, &text) < 0;
+		have = true;
 	}
-	jsonu_iter_release(&it);
-	if (r < 0 || !s) {
-		free(s);
-		return text_fail(err, errlen, "%s", r < 0 ? "bad BackendData" : "no VtepMAC");
-	}
-	r = vxlan_mac_parse(s, slen, out);
+	if (r < 0)
+		return text_fail(err, errlen, "BackendData is not a JSON object");
+	if (not_string)
+		return text_fail(err, errlen, "VtepMAC is not a string");
+	if (!have)
+		return text_fail(err, errlen, "no VtepMAC");
+	/* Only the start is kept: enough for a MAC and for the message's quote. */
+	if (text.len > text.cap)
+		text.len = text.cap;
+	s[text.len] = '\0';
+	r = vxlan_mac_parse(s, text.len, out);
 	if (r == 0 && (memcmp(out, zero, 6) == 0 || (out[0] & 1)))
 		r = -EINVAL;
 	if (r < 0)
-		text_fail(err, errlen, "VtepMAC \"%s\" is not a unicast MAC address",
-			  text_quote(s, q, sizeof(q)));
-	else
-		memcpy(mac, out, 6);
-	free(s);
-	return r;
+		return text_fail(err, errlen, "VtepMAC \"%s\" is not a unicast MAC address",
+				 text_quote(s, q, sizeof(q)));
+	memcpy(mac, out, 6);
+	return 0;
 }
 
 char *vxlan_lease_data_format(uint32_t vni, const uint8_t mac[6])

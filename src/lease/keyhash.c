@@ -2,6 +2,7 @@
 /* SipHash-1-3 (Aumasson and Bernstein's SipHash, one compression round, three final). */
 #include "lease/keyhash.h"
 
+#include <endian.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -12,13 +13,13 @@ static uint64_t rotl(uint64_t x, int b)
 	return x << b | x >> (64 - b);
 }
 
+/* One load, not eight: a lease key is hashed twice per watch event. */
 static uint64_t load64_le(const uint8_t *p)
 {
-	uint64_t v = 0;
+	uint64_t v;
 
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
+	memcpy(&v, p, sizeof(v));
+	return le64toh(v);
 }
 
 struct sip {

@@ -52,10 +52,14 @@ static bool v6_present(const struct subnet_key *k)
 	return k->has_v6 && (k->v6.len != 0 || !ip6_is_zero(&k->v6.addr));
 }
 
+/* Checks run for every watch event: the subnet's text is made only for a refusal. */
 static int check_v4(const struct netconf *conf, const struct ip4net *n, char *why, size_t whylen)
 {
 	char a[IP_STRLEN], b[IP_STRLEN];
 
+	if (conf->enable_ipv4 && n->len == conf->subnet_len && !(n->addr & ~ip4_mask(n->len)) &&
+	    ip4net_contains(&conf->network, n->addr))
+		return 0;
 	ip4net_format(n, a);
 	if (!conf->enable_ipv4)
 		return text_fail(why, whylen, "IPv4 subnet %s in a network without IPv4", a);
@@ -63,30 +67,35 @@ static int check_v4(const struct netconf *conf, const struct ip4net *n, char *wh
 		return text_fail(why, whylen, "%s is not a /%u (SubnetLen)", a, conf->subnet_len);
 	if (n->addr & ~ip4_mask(n->len))
 		return text_fail(why, whylen, "%s has host bits set", a);
-	if (!ip4net_contains(&conf->network, n->addr))
-		return text_fail(why, whylen, "%s is outside the network %s", a,
-				 ip4net_format(&conf->network, b));
-	return 0;
+	return text_fail(why, whylen, "%s is outside the network %s", a,
+			 ip4net_format(&conf->network, b));
+}
+
+static bool v6_host_bits(const struct ip6net *n)
+{
+	unsigned __int128 host =
+		n->len ? ((unsigned __int128)1 << (128 - n->len)) - 1 : ~(unsigned __int128)0;
+
+	return (ip6_to_u128(&n->addr) & host) != 0;
 }
 
 static int check_v6(const struct netconf *conf, const struct ip6net *n, char *why, size_t whylen)
 {
 	char a[IP_STRLEN + 4], b[IP_STRLEN + 4];
-	unsigned __int128 host;
 
+	if (conf->enable_ipv6 && n->len == conf->ipv6_subnet_len && !v6_host_bits(n) &&
+	    ip6net_contains(&conf->ipv6_network, &n->addr))
+		return 0;
 	ip6net_format(n, a);
 	if (!conf->enable_ipv6)
 		return text_fail(why, whylen, "IPv6 subnet %s in a network without IPv6", a);
 	if (n->len != conf->ipv6_subnet_len)
 		return text_fail(why, whylen, "%s is not a /%u (IPv6SubnetLen)", a,
 				 conf->ipv6_subnet_len);
-	host = n->len ? ((unsigned __int128)1 << (128 - n->len)) - 1 : ~(unsigned __int128)0;
-	if (ip6_to_u128(&n->addr) & host)
+	if (v6_host_bits(n))
 		return text_fail(why, whylen, "%s has host bits set", a);
-	if (!ip6net_contains(&conf->ipv6_network, &n->addr))
-		return text_fail(why, whylen, "%s is outside the network %s", a,
-				 ip6net_format(&conf->ipv6_network, b));
-	return 0;
+	return text_fail(why, whylen, "%s is outside the network %s", a,
+			 ip6net_format(&conf->ipv6_network, b));
 }
 
 int lease_subnet_check(const struct netconf *conf, const struct subnet_key *k,

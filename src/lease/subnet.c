@@ -1,8 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Subnet lease keys and lease values, byte-compatible with flannel's. */
 #include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -116,21 +114,40 @@ int subnet_key_parse(const char *key, size_t len, struct subnet_key *ret)
 	return 0;
 }
 
+/* "<addr>-<len>" at p; returns the end. */
+static char *put_part(char *p, const char *addr, unsigned len)
+{
+	size_t n = strlen(addr);
+
+	memcpy(p, addr, n);
+	p += n;
+	*p++ = '-';
+	if (len >= 100)
+		*p++ = (char)('0' + len / 100);
+	if (len >= 10)
+		*p++ = (char)('0' + len / 10 % 10);
+	*p++ = (char)('0' + len % 10);
+	return p;
+}
+
+/* By hand, not snprintf: leasecheck.c formats a key for every watch event. */
 int subnet_key_format(const struct subnet_key *k, char *buf, size_t size)
 {
-	char a4[16], a6[IP_STRLEN];
-	int n;
+	char a[IP_STRLEN], out[2 * IP_STRLEN + 10], *p;
+	size_t n;
 
-	ip4_format(k->v4.addr, a4);
+	p = put_part(out, ip4_format(k->v4.addr, a), k->v4.len);
 	/* MakeSubnetKey leaves out an empty (::/0) v6 part. */
-	if (k->has_v6 && !(ip6_is_zero(&k->v6.addr) && k->v6.len == 0))
-		n = snprintf(buf, size, "%s-%u&%s-%u", a4, k->v4.len,
-			     ip6_format_flannel(&k->v6.addr, a6), k->v6.len);
-	else
-		n = snprintf(buf, size, "%s-%u", a4, k->v4.len);
-	if (n < 0 || (size_t)n >= size)
+	if (k->has_v6 && !(ip6_is_zero(&k->v6.addr) && k->v6.len == 0)) {
+		*p++ = '&';
+		p = put_part(p, ip6_format_flannel(&k->v6.addr, a), k->v6.len);
+	}
+	n = (size_t)(p - out);
+	if (n >= size)
 		return -ENOSPC;
-	return n;
+	memcpy(buf, out, n);
+	buf[n] = '\0';
+	return (int)n;
 }
 
 static bool raw_present(const char *s)

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <errno.h>
 #include <cmocka.h>
@@ -17,6 +18,123 @@ static void assert_ip6_text(const char *in, const char *want)
 
 	assert_int_equal(ip6_parse(in, &a), 0);
 	assert_string_equal(ip6_format(&a, buf), want);
+}
+
+/*
+ * The formatters as they were with snprintf, kept as the reference the
+ * hand-written ones must match byte for byte.
+ */
+static void ref_ip4(uint32_t addr, char *buf)
+{
+	snprintf(buf, 16, "%u.%u.%u.%u", addr >> 24, (addr >> 16) & 0xff, (addr >> 8) & 0xff,
+		 addr & 0xff);
+}
+
+static unsigned ref_group(const struct ip6 *a, int i)
+{
+	return (unsigned)a->b[2 * i] << 8 | a->b[2 * i + 1];
+}
+
+static void ref_ip6(const struct ip6 *a, char *buf)
+{
+	int zstart = -1, zlen = 0, i, j;
+	size_t off = 0;
+	uint32_t v4;
+	char q[16];
+
+	if (ip6_to4(a, &v4)) {
+		ref_ip4(v4, q);
+		snprintf(buf, IP_STRLEN, "::ffff:%s", q);
+		return;
+	}
+	for (i = 0; i < 8; i = j + 1) {
+		for (j = i; j < 8 && ref_group(a, j) == 0; j++)
+			;
+		if (j - i >= 2 && j - i > zlen) {
+			zstart = i;
+			zlen = j - i;
+		}
+	}
+	for (i = 0; i < 8; i++) {
+		if (i == zstart) {
+			off += (size_t)snprintf(buf + off, IP_STRLEN - off, "::");
+			i += zlen - 1;
+			continue;
+		}
+		off += (size_t)snprintf(buf + off, IP_STRLEN - off, "%s%x",
+					(i > 0 && i != zstart + zlen) ? ":" : "", ref_group(a, i));
+	}
+}
+
+static uint64_t rng_next(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* Addresses with zero groups, short groups and the IPv4-looking ranges likely. */
+static struct ip6 random_ip6(uint64_t *s)
+{
+	struct ip6 a = { 0 };
+	uint64_t r = rng_next(s);
+
+	for (int i = 0; i < 8; i++) {
+		unsigned g;
+
+		switch ((r >> (3 * i)) & 7) {
+		case 0:
+		case 1:
+		case 2:
+			g = 0;
+			break;
+		case 3:
+			g = (unsigned)rng_next(s) & 0xf;
+			break;
+		case 4:
+			g = (unsigned)rng_next(s) & 0xff;
+			break;
+		default:
+			g = (unsigned)rng_next(s) & 0xffff;
+		}
+		a.b[2 * i] = (uint8_t)(g >> 8);
+		a.b[2 * i + 1] = (uint8_t)g;
+	}
+	if ((r >> 30) % 8 == 0) { /* IPv4-mapped */
+		memset(a.b, 0, 10);
+		a.b[10] = a.b[11] = 0xff;
+	} else if ((r >> 30) % 8 == 1) { /* ::a.b.c.d */
+		memset(a.b, 0, 12);
+	}
+	return a;
+}
+
+static void test_format_matches_snprintf(void **state)
+{
+	char got[IP_STRLEN], want[IP_STRLEN];
+	uint64_t s = 0x9e3779b97f4a7c15ull;
+
+	(void)state;
+	for (int n = 0; n < 200000; n++) {
+		uint32_t v4 = (uint32_t)rng_next(&s);
+		struct ip6 a = random_ip6(&s);
+
+		if (n % 4 == 0)
+			v4 &= 0x0f0f0f0f; /* one-digit octets */
+		ref_ip4(v4, want);
+		assert_string_equal(ip4_format(v4, got), want);
+		ref_ip6(&a, want);
+		assert_string_equal(ip6_format(&a, got), want);
+	}
+	for (int i = 0; i < 8; i++) { /* every single zero run, and none */
+		struct ip6 a;
+
+		memset(a.b, 0xab, sizeof(a.b));
+		a.b[2 * i] = a.b[2 * i + 1] = 0;
+		ref_ip6(&a, want);
+		assert_string_equal(ip6_format(&a, got), want);
+	}
 }
 
 static void test_ip4_parse_valid(void **state)
@@ -337,6 +455,7 @@ int main(void)
 		cmocka_unit_test(test_ip6net_contains_overlaps),
 		cmocka_unit_test(test_ip6_helpers),
 		cmocka_unit_test(test_ip_parse_go),
+		cmocka_unit_test(test_format_matches_snprintf),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

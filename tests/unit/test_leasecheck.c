@@ -72,6 +72,57 @@ static void test_keys(void **state)
 	key_bad(DIR "/junk", strlen(DIR "/junk"), "failed to parse");
 }
 
+static void key_bad_s(const char *elem, const char *want)
+{
+	char key[200];
+
+	snprintf(key, sizeof(key), DIR "/%s", elem);
+	key_bad(key, strlen(key), want);
+}
+
+/* One spelling per subnet, the one MakeSubnetKey writes: each of its rules. */
+static void test_canonical_form(void **state)
+{
+	(void)state;
+	/* Leading zeros: in an octet no parse (Go >= 1.17), in a length or a group not canonical.
+	 */
+	key_bad_s("10.05.96.0-24", "failed to parse");
+	key_bad_s("10.5.96.0-024", "(that is 10.5.96.0-24)");
+	key_bad_s("10.5.96.0-24&fc00:0:0:29::-064", "(that is 10.5.96.0-24&fc00:0:0:29::-64)");
+	key_bad_s("10.5.96.0-24&fc00:0:0:029::-64", "(that is 10.5.96.0-24&fc00:0:0:29::-64)");
+	key_bad_s("10.5.96.0-24&fc00:0000:0:29::-64", "as flannel writes it");
+	/* Host bits are kept as written, so a key with them is canonical (the network refuses it).
+	 */
+	key_ok("10.5.96.1-24");
+	key_ok("10.5.96.0-24&fc00:0:0:29::1-64");
+	key_ok("0.0.0.0-0&fc00::-64");
+	key_ok("10.5.96.0-24&::-64");
+	/* The '&' part: left out for ::/0, and where "::" goes (first longest run, not one group).
+	 */
+	key_bad_s("10.5.96.0-24&::-0", "(that is 10.5.96.0-24)");
+	key_bad_s("0.0.0.0-0&::-0", "(that is 0.0.0.0-0)");
+	key_bad_s("10.5.96.0-24&fc00::29:0:0:0:0-64", "(that is 10.5.96.0-24&fc00:0:0:29::-64)");
+	/* Two runs of two zero groups: the first becomes "::". */
+	key_bad_s("10.5.96.0-24&fc00:0:0:1::1:1-64", "(that is 10.5.96.0-24&fc00::1:0:0:1:1-64)");
+	key_ok("10.5.96.0-24&fc00::1:0:0:1:1-64");
+	key_ok("10.5.96.0-24&fc00:1::1-64");
+	key_bad_s("10.5.96.0-24&fc00:0:1:2:3:4:5:6::-64", "failed to parse");
+	/* Upper-case hex is not in upstream's [a-f\d:] class: no v6 part, so no key. */
+	key_bad_s("10.5.96.0-24&FC00:0:0:29::-64", "failed to parse");
+	key_bad_s("10.5.96.0-24&fc00:0:0:2A::-64", "failed to parse");
+	/*
+	 * Upstream prints a v6 part in [::100:0, ::ffff:ffff] or IPv4-mapped as
+	 * a dotted quad, which its own regex cannot read back: no spelling of
+	 * such a subnet is canonical.
+	 */
+	key_bad_s("10.5.96.0-24&::102:304-64", "(that is 10.5.96.0-24&1.2.3.4-64)");
+	key_bad_s("10.5.96.0-24&::ffff:102:304-64", "(that is 10.5.96.0-24&1.2.3.4-64)");
+	key_bad_s("10.5.96.0-24&1.2.3.4-64", "failed to parse");
+	key_bad_s("10.5.96.0-24&1.2.3.4-24", "(that is 1.2.3.4-24)");
+	key_ok("10.5.96.0-24&::ff:ffff-64"); /* below ::100:0: printed as IPv6 */
+	key_ok("10.5.96.0-24&::1:0:0:0-64"); /* above ::ffff:ffff */
+}
+
 static struct netconf conf_of(const char *json)
 {
 	struct netconf c;
@@ -172,6 +223,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_keys),
+		cmocka_unit_test(test_canonical_form),
 		cmocka_unit_test(test_ipv4),
 		cmocka_unit_test(test_dual_stack),
 	};

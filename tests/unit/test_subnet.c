@@ -147,6 +147,59 @@ static void test_key_invalid(void **state)
 	assert_int_equal(subnet_key_parse("10.5.1.0-24hi", 11, &k), 0);
 }
 
+/* subnet_key_format as it was with snprintf: the reference for the hand-written one. */
+static int ref_key_format(const struct subnet_key *k, char *buf, size_t size)
+{
+	char a4[16], a6[IP_STRLEN];
+	int n;
+
+	ip4_format(k->v4.addr, a4);
+	if (k->has_v6 && !(ip6_is_zero(&k->v6.addr) && k->v6.len == 0))
+		n = snprintf(buf, size, "%s-%u&%s-%u", a4, k->v4.len,
+			     ip6_format_flannel(&k->v6.addr, a6), k->v6.len);
+	else
+		n = snprintf(buf, size, "%s-%u", a4, k->v4.len);
+	if (n < 0 || (size_t)n >= size)
+		return -ENOSPC;
+	return n;
+}
+
+static uint64_t rng_next(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static void test_key_format_matches_snprintf(void **state)
+{
+	uint64_t s = 0x2545f4914f6cdd1dull;
+	char got[128], want[128];
+
+	(void)state;
+	for (int n = 0; n < 100000; n++) {
+		struct subnet_key k = { 0 };
+		uint64_t r = rng_next(&s);
+		size_t size = (r >> 40) % 4 == 0 ? (size_t)(r >> 48) % 40 : sizeof(got);
+		int g, w;
+
+		k.v4.addr = (uint32_t)rng_next(&s);
+		k.v4.len = (uint8_t)(r % 3 == 0 ? r >> 8 : (r >> 8) % 33);
+		k.has_v6 = r & 0x100000;
+		for (int i = 0; i < 16; i++)
+			k.v6.addr.b[i] = (r >> (20 + i)) & 1 ? (uint8_t)rng_next(&s) : 0;
+		if ((r >> 36) % 4 == 0) /* ::/0 and ::/len */
+			memset(k.v6.addr.b, 0, 16);
+		k.v6.len = (uint8_t)((r >> 38) % 4 == 0 ? 0 : rng_next(&s));
+		w = ref_key_format(&k, want, size);
+		g = subnet_key_format(&k, got, size);
+		assert_int_equal(g, w);
+		if (w >= 0)
+			assert_string_equal(got, want);
+	}
+}
+
 static void test_key_format_nospc(void **state)
 {
 	struct subnet_key k;
@@ -520,6 +573,7 @@ int main(void)
 		cmocka_unit_test(test_key_unanchored),
 		cmocka_unit_test(test_key_invalid),
 		cmocka_unit_test(test_key_format_nospc),
+		cmocka_unit_test(test_key_format_matches_snprintf),
 		cmocka_unit_test(test_lease_format_exact),
 		cmocka_unit_test(test_lease_parse_exact),
 		cmocka_unit_test(test_lease_go_escapes),

@@ -38,6 +38,18 @@ static void test_base64(void **state)
 			 -EINVAL);
 	assert_int_equal(wg_key_from_base64("hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo=", 44, k),
 			 -EINVAL);
+	/* Every byte as the first character: only the alphabet decodes, to its index. */
+	for (int c = 0; c < 256; c++) {
+		static const char alphabet[] =
+			"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+		const char *at = c ? strchr(alphabet, c) : NULL;
+		char s[] = ALICE_B64;
+
+		s[0] = (char)c;
+		assert_int_equal(wg_key_from_base64(s, 44, k), at ? 0 : -EINVAL);
+		if (at)
+			assert_int_equal(k[0] >> 2, at - alphabet);
+	}
 }
 
 static void test_lease_data(void **state)

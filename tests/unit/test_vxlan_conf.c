@@ -189,12 +189,31 @@ static void test_mac_parse(void **state)
 	assert_int_equal(vxlan_mac_parse("", 0, mac), -EINVAL);
 }
 
+/* The hand-written formatter against snprintf, for every value of each byte. */
+static void test_mac_format(void **state)
+{
+	char got[VXLAN_MAC_STRLEN], want[VXLAN_MAC_STRLEN];
+
+	(void)state;
+	for (int v = 0; v < 256; v++) {
+		const uint8_t mac[6] = {
+			(uint8_t)v,	     (uint8_t)(255 - v), (uint8_t)(v * 7),
+			(uint8_t)(v ^ 0x5a), (uint8_t)(v + 1),	 (uint8_t)(v * 13)
+		};
+
+		snprintf(want, sizeof(want), "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1],
+			 mac[2], mac[3], mac[4], mac[5]);
+		assert_string_equal(vxlan_mac_format(mac, got), want);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_conf_defaults),	  cmocka_unit_test(test_conf_fields),
 		cmocka_unit_test(test_conf_errors),	  cmocka_unit_test(test_lease_data),
 		cmocka_unit_test(test_lease_data_format), cmocka_unit_test(test_mac_parse),
+		cmocka_unit_test(test_mac_format),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

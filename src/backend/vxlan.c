@@ -24,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 
 #include "backend/backend.h"
@@ -35,6 +34,7 @@
 #include "backend/vxlan6.h"
 #include "backend/txcsum.h"
 #include "backend/vxlan_conf.h"
+#include "backend/vxlan_dev.h"
 #include "config.h"
 #include "iface.h"
 #include "lease/lease.h"
@@ -61,8 +61,6 @@ enum op {
 	OP_NEIGH_DEL,
 	OP_FDB_DEL,
 	OP_ROUTE_DEL,
-	OP_ADDR_ADD,
-	OP_ADDR_DEL,
 	OP_NH_ADD,
 	OP_NH_DEL,
 };
@@ -71,7 +69,6 @@ static const char *const op_names[] = {
 	[OP_NEIGH_ADD] = "add neighbour",  [OP_FDB_ADD] = "add FDB entry",
 	[OP_ROUTE_ADD] = "add route",	   [OP_NEIGH_DEL] = "delete neighbour",
 	[OP_FDB_DEL] = "delete FDB entry", [OP_ROUTE_DEL] = "delete route",
-	[OP_ADDR_ADD] = "add address",	   [OP_ADDR_DEL] = "delete address",
 	[OP_NH_ADD] = "add nexthop",	   [OP_NH_DEL] = "delete nexthop",
 };
 
@@ -1042,53 +1039,6 @@ static void vxlan_resync(struct backend *b, const struct lease *const *all, size
 
 /* ------------------------------------------------------------ device */
 
-/* Why an existing device cannot be reused (upstream's comparison list), or NULL. */
-static const char *incompatible(const struct nl_link *cur, const struct nl_vxlan *want)
-{
-	const struct nl_vxlan *v = &cur->vx;
-	unsigned port = want->port ? want->port : VXLAN_KERNEL_PORT;
-
-	if (!cur->is_vxlan)
-		return "link type";
-	if (v->vni != want->vni)
-		return "vni";
-	if (v->link > 0 && want->link > 0 && v->link != want->link)
-		return "vtep (external) interface";
-	if (v->local && want->local && v->local != want->local)
-		return "vtep (external) IP";
-	if (v->group != want->group)
-		return "group address";
-	if (v->l2miss != want->l2miss)
-		return "l2miss";
-	/* Upstream compares only explicit ports; 0 is the kernel's 8472 here. */
-	if (v->port > 0 && v->port != port)
-		return "port";
-	if (v->gbp != want->gbp)
-		return "gbp";
-	return NULL;
-}
-
-static int create_device(struct backend *b, const struct nl_vxlan *want, struct nl_link *ret)
-{
-	NL_MSG_BUF(buf);
-	char err[256];
-	const struct nlmsghdr *req = nl_msg_link_vxlan(buf, NLM_F_CREATE | NLM_F_EXCL, want);
-	int r;
-
-	if (!req)
-		return -EINVAL;
-	r = nl_request(b->nl, req, 0, NULL, NULL, err, sizeof(err));
-	if (r < 0) {
-		log_error("Failed to create VXLAN device %s: %s", want->name, err);
-		return r;
-	}
-	r = nl_link_get(b->nl, want->name, 0, ret);
-	if (r < 0)
-		log_error("Created VXLAN device %s but cannot read it back: %s", want->name,
-			  strerror(-r));
-	return r;
-}
-
 /* Directly routed peers' nexthops name the interface: look it up again. */
 static void refresh_direct(struct backend *b)
 {
@@ -1129,180 +1079,48 @@ static void adopt_mac(struct backend *b, const uint8_t mac[6])
  */
 static int ensure_device(struct backend *b, bool initial)
 {
-	static const uint8_t zero[6];
 	struct nl_vxlan want = {
 		.vni = b->cfg.vni,
-		.link = b->ext.index,
-		.local = b->ext.addr,
 		.port = b->cfg.port,
 		.learning = b->cfg.learning,
 		.gbp = b->cfg.gbp,
 		.mtu = b->mtu,
 		.has_mac = true,
 	};
-	struct nl_link cur, ext;
-	NL_MSG_BUF(buf);
-	char err[256];
-	const char *why;
+	struct nl_link cur;
+	bool created;
 	int r;
 
 	/* The underlay may have been deleted and added again under a new index. */
-	if (!initial && nl_link_get(b->nl, b->ext.name, 0, &ext) == 0 &&
-	    ext.index != b->ext.index) {
-		log_warnx("%s has a new index %d (was %d)", b->ext.name, ext.index, b->ext.index);
-		b->ext.index = want.link = ext.index;
+	if (!initial && vxlan_dev_ext_moved(b->nl, &b->ext))
 		refresh_direct(b);
-	}
+	want.link = b->ext.index;
+	want.local = b->ext.addr;
 	snprintf(want.name, sizeof(want.name), "%s", b->dev);
-	if (memcmp(b->mac, zero, 6) != 0) {
-		/* Recreated with the MAC our lease publishes, peers need no update. */
-		memcpy(want.mac, b->mac, 6);
-	} else {
-		/* Random, locally administered, unicast (upstream: (b & 0xfe) | 0x02). */
-		if (getrandom(want.mac, sizeof(want.mac), 0) != sizeof(want.mac))
-			return -errno;
-		want.mac[0] = (uint8_t)((want.mac[0] & 0xfe) | 0x02);
-	}
-
-	r = nl_link_get(b->nl, b->dev, 0, &cur);
-	if (r == 0) {
-		why = incompatible(&cur, &want);
-		if (!why) {
-			if (initial) {
-				log_debug(1, "VXLAN device already exists");
-				log_info("Returning existing device %s (index %d)", b->dev,
-					 cur.index);
-			}
-			goto have;
-		}
-		log_warnx("\"%s\" already exists with incompatible configuration: %s; "
-			  "recreating device",
-			  b->dev, why);
-		r = nl_request(b->nl, nl_msg_link_del(buf, cur.index), NL_OK_ENOENT, NULL, NULL,
-			       err, sizeof(err));
-		if (r < 0) {
-			log_error("Failed to delete %s: %s", b->dev, err);
-			return r;
-		}
-	} else if (r != -ENODEV) {
-		log_error("Failed to look up %s: %s", b->dev, strerror(-r));
-		return r;
-	}
-	r = create_device(b, &want, &cur);
+	r = vxlan_dev_pick_mac(&want, b->mac);
+	if (r == 0)
+		r = vxlan_dev_get(b->nl, &want, initial, &cur, &created);
 	if (r < 0)
 		return r;
-	log_info("Created VXLAN device %s (index %d)", b->dev, cur.index);
-	if (initial && !b->v6)
+	if (created && initial && !b->v6)
 		b->prefill = PF_READY;
-have:
-	if (!cur.has_mac) {
-		log_error("%s has no MAC address", b->dev);
-		return -EINVAL;
-	}
 	b->ifindex = cur.index;
 	if (initial)
 		memcpy(b->mac, cur.mac, 6);
 	else
 		adopt_mac(b, cur.mac);
-	if (cur.mtu != b->mtu) {
-		log_info("Setting the MTU of %s from %u to %u", b->dev, cur.mtu, b->mtu);
-		r = nl_request(b->nl, nl_msg_link_set(buf, b->ifindex, b->mtu, false), 0, NULL,
-			       NULL, err, sizeof(err));
-		if (r < 0) {
-			log_error("Failed to set the MTU of %s: %s", b->dev, err);
-			return r;
-		}
-	}
-	return 0;
+	return vxlan_dev_set_mtu(b->nl, b->dev, b->ifindex, cur.mtu, b->mtu);
 }
 
 /* ------------------------------------------------------------ own address */
 
-struct addr_list {
-	int ifindex;
-	struct nl_addr *v;
-	size_t n, cap;
-};
-
-static int dump_addr_cb(void *arg, const struct nlmsghdr *nlh)
-{
-	struct addr_list *l = arg;
-	struct nl_addr a;
-
-	if (nl_parse_addr(nlh, &a) < 0 || a.ifindex != l->ifindex)
-		return 0;
-	if (grow((void **)&l->v, &l->cap, l->n, sizeof(a)) < 0)
-		return -ENOMEM;
-	l->v[l->n++] = a;
-	return 0;
-}
-
-static void reset_addrs(void *arg)
-{
-	((struct addr_list *)arg)->n = 0;
-}
-
 /* The device up with exactly one address inside Network: <subnet>.0/32 (others stay). */
 static int configure_device(struct backend *b)
 {
-	struct addr_list al = { .ifindex = b->ifindex };
-	struct nl_addr want = { .ifindex = b->ifindex, .prefixlen = 32, .addr = b->own.addr };
-	struct nl_link link;
-	NL_MSG_BUF(buf);
-	char a[IP_STRLEN], err[256];
-	bool have = false, changed = false;
-	int r;
+	struct kprefix net = kprefix_v4(&b->network);
+	struct kaddr own = kaddr_v4(b->own.addr);
 
-	nl_msg_dump(buf, RTM_GETADDR, AF_INET, b->ifindex);
-	r = nl_dump(b->nl, (const void *)buf, dump_addr_cb, reset_addrs, &al);
-	if (r < 0) {
-		log_error("Failed to list the addresses of %s: %s", b->dev, strerror(-r));
-		goto out;
-	}
-	batch_begin(b);
-	for (size_t i = 0; i < al.n; i++) {
-		struct nl_addr *x = &al.v[i];
-
-		if (x->addr == want.addr && x->prefixlen == 32) {
-			have = true;
-			continue;
-		}
-		if (!ip4net_contains(&b->network, x->addr))
-			continue;
-		log_info("Removing IP address %s/%u from %s", ip4_format(x->addr, a), x->prefixlen,
-			 b->dev);
-		if (nl_msg_addr(nl_batch_slot(b->nl), RTM_DELADDR, 0, x))
-			nl_batch_add(b->nl, NL_OK_ENOENT, cookie(OP_ADDR_DEL, x->addr));
-		changed = true;
-	}
-	if (!have &&
-	    nl_msg_addr(nl_batch_slot(b->nl), RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, &want)) {
-		nl_batch_add(b->nl, NL_OK_EEXIST, cookie(OP_ADDR_ADD, want.addr));
-		changed = true;
-	}
-	r = nl_batch_end(b->nl) > 0 ? -EIO : 0;
-	if (r < 0)
-		goto out;
-	r = nl_link_get(b->nl, NULL, b->ifindex, &link);
-	if (r < 0) {
-		log_error("Failed to look up %s: %s", b->dev, strerror(-r));
-		goto out;
-	}
-	if (!(link.flags & IFF_UP)) {
-		r = nl_request(b->nl, nl_msg_link_set(buf, b->ifindex, 0, true), 0, NULL, NULL, err,
-			       sizeof(err));
-		if (r < 0) {
-			log_error("Failed to set %s up: %s", b->dev, err);
-			goto out;
-		}
-		changed = true;
-	}
-	if (changed)
-		log_info("%s: address %s, up", b->dev,
-			 ip4net_format(&(struct ip4net){ want.addr, 32 }, a));
-out:
-	free(al.v);
-	return r;
+	return vxlan_dev_configure_addr(b->nl, b->ifindex, b->dev, &net, &own);
 }
 
 static int vxlan_own_lease(struct backend *b, const struct lease *own)

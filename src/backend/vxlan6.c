@@ -10,13 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "backend/repair.h"
 #include "backend/routes.h"
 #include "backend/vxlan_conf.h"
+#include "backend/vxlan_dev.h"
 #include "iface.h"
 #include "lease/lease.h"
 #include "log.h"
@@ -27,13 +27,12 @@
 #define AF_BRIDGE 7
 #endif
 
-enum op { OP_NEIGH_ADD, OP_FDB_ADD, OP_ROUTE_ADD, OP_NEIGH_DEL, OP_FDB_DEL, OP_ROUTE_DEL, OP_ADDR };
+enum op { OP_NEIGH_ADD, OP_FDB_ADD, OP_ROUTE_ADD, OP_NEIGH_DEL, OP_FDB_DEL, OP_ROUTE_DEL };
 
 static const char *const op_names[] = {
 	[OP_NEIGH_ADD] = "add neighbour",  [OP_FDB_ADD] = "add FDB entry",
 	[OP_ROUTE_ADD] = "add route",	   [OP_NEIGH_DEL] = "delete neighbour",
 	[OP_FDB_DEL] = "delete FDB entry", [OP_ROUTE_DEL] = "delete route",
-	[OP_ADDR] = "change address",
 };
 
 /* ------------------------------------------------------------ batches */
@@ -620,31 +619,6 @@ void vx6_resync(struct vx6 *x, const struct lease *const *all, size_t n)
 
 /* ------------------------------------------------------------ device */
 
-/* Upstream's comparison list for reuse, with LOCAL6 for the local address. */
-static const char *incompatible(const struct nl_link *cur, const struct nl_vxlan *want)
-{
-	const struct nl_vxlan *v = &cur->vx;
-	unsigned port = want->port ? want->port : VXLAN_KERNEL_PORT;
-
-	if (!cur->is_vxlan)
-		return "link type";
-	if (v->vni != want->vni)
-		return "vni";
-	if (v->link > 0 && want->link > 0 && v->link != want->link)
-		return "vtep (external) interface";
-	if (v->has_local6 && want->has_local6 && !ip6_equal(&v->local6, &want->local6))
-		return "vtep (external) IP";
-	if (v->local || v->group)
-		return "vtep (external) IP";
-	if (v->l2miss != want->l2miss)
-		return "l2miss";
-	if (v->port > 0 && v->port != port)
-		return "port";
-	if (v->gbp != want->gbp)
-		return "gbp";
-	return NULL;
-}
-
 /* master writes accept_ra=0: router advertisements have no business on this device. */
 static void no_accept_ra(const struct vx6 *x)
 {
@@ -682,77 +656,29 @@ static void adopt_mac(struct vx6 *x, const uint8_t mac[6])
 
 int vx6_ensure_device(struct vx6 *x, bool initial)
 {
-	static const uint8_t zero[6];
 	struct nl_vxlan want = {
 		.vni = x->cfg->vni,
-		.link = x->ext->index,
 		.has_local6 = true,
-		.local6 = x->ext->addr6,
 		.port = x->cfg->port,
 		.learning = x->cfg->learning,
 		.gbp = x->cfg->gbp,
 		.mtu = x->mtu,
 		.has_mac = true,
 	};
-	struct nl_link cur, ext;
-	NL_MSG_BUF(buf);
-	char err[256];
-	const char *why;
+	struct nl_link cur;
+	bool created;
 	int r;
 
-	if (!initial && nl_link_get(x->nl, x->ext->name, 0, &ext) == 0 &&
-	    ext.index != x->ext->index) {
-		log_warnx("%s has a new index %d (was %d)", x->ext->name, ext.index, x->ext->index);
-		x->ext->index = want.link = ext.index;
-	}
+	if (!initial)
+		vxlan_dev_ext_moved(x->nl, x->ext);
+	want.link = x->ext->index;
+	want.local6 = x->ext->addr6;
 	snprintf(want.name, sizeof(want.name), "%s", x->dev);
-	if (memcmp(x->mac, zero, 6) != 0) {
-		memcpy(want.mac, x->mac, 6); /* recreated with the MAC our lease publishes */
-	} else {
-		if (getrandom(want.mac, sizeof(want.mac), 0) != sizeof(want.mac))
-			return -errno;
-		want.mac[0] = (uint8_t)((want.mac[0] & 0xfe) | 0x02);
-	}
-	r = nl_link_get(x->nl, x->dev, 0, &cur);
-	if (r == 0) {
-		why = incompatible(&cur, &want);
-		if (!why) {
-			if (initial)
-				log_info("Returning existing device %s (index %d)", x->dev,
-					 cur.index);
-			goto have;
-		}
-		log_warnx("\"%s\" already exists with incompatible configuration: %s; "
-			  "recreating device",
-			  x->dev, why);
-		r = nl_request(x->nl, nl_msg_link_del(buf, cur.index), NL_OK_ENOENT, NULL, NULL,
-			       err, sizeof(err));
-		if (r < 0) {
-			log_error("Failed to delete %s: %s", x->dev, err);
-			return r;
-		}
-	} else if (r != -ENODEV) {
-		log_error("Failed to look up %s: %s", x->dev, strerror(-r));
+	r = vxlan_dev_pick_mac(&want, x->mac);
+	if (r == 0)
+		r = vxlan_dev_get(x->nl, &want, initial, &cur, &created);
+	if (r < 0)
 		return r;
-	}
-	r = nl_request(x->nl, nl_msg_link_vxlan(buf, NLM_F_CREATE | NLM_F_EXCL, &want), 0, NULL,
-		       NULL, err, sizeof(err));
-	if (r < 0) {
-		log_error("Failed to create VXLAN device %s: %s", x->dev, err);
-		return r;
-	}
-	r = nl_link_get(x->nl, x->dev, 0, &cur);
-	if (r < 0) {
-		log_error("Created VXLAN device %s but cannot read it back: %s", x->dev,
-			  strerror(-r));
-		return r;
-	}
-	log_info("Created VXLAN device %s (index %d)", x->dev, cur.index);
-have:
-	if (!cur.has_mac) {
-		log_error("%s has no MAC address", x->dev);
-		return -EINVAL;
-	}
 	x->ifindex = cur.index;
 	no_accept_ra(x);
 	if (initial) {
@@ -767,120 +693,19 @@ have:
 	} else {
 		adopt_mac(x, cur.mac);
 	}
-	if (cur.mtu != x->mtu) {
-		log_info("Setting the MTU of %s from %u to %u", x->dev, cur.mtu, x->mtu);
-		r = nl_request(x->nl, nl_msg_link_set(buf, x->ifindex, x->mtu, false), 0, NULL,
-			       NULL, err, sizeof(err));
-		if (r < 0) {
-			log_error("Failed to set the MTU of %s: %s", x->dev, err);
-			return r;
-		}
-	}
-	return 0;
+	return vxlan_dev_set_mtu(x->nl, x->dev, x->ifindex, cur.mtu, x->mtu);
 }
 
 /* ------------------------------------------------------------ own address */
 
-struct addr_list {
-	int ifindex;
-	struct nl_addr *v;
-	size_t n, cap;
-};
-
-static int dump_addr_cb(void *arg, const struct nlmsghdr *nlh)
-{
-	struct addr_list *l = arg;
-	struct nl_addr a;
-
-	if (nl_parse_addr(nlh, &a) < 0 || a.family != AF_INET6 || a.ifindex != l->ifindex)
-		return 0;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 8;
-		struct nl_addr *n = realloc(l->v, cap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		l->v = n;
-		l->cap = cap;
-	}
-	l->v[l->n++] = a;
-	return 0;
-}
-
-static void reset_addrs(void *arg)
-{
-	((struct addr_list *)arg)->n = 0;
-}
-
-static bool link_local(const struct ip6 *a)
-{
-	return a->b[0] == 0xfe && (a->b[1] & 0xc0) == 0x80;
-}
-
 /* Upstream: exactly <v6 subnet>/128, every other non-link-local IPv6 address removed. */
 int vx6_configure(struct vx6 *x)
 {
-	struct addr_list al = { .ifindex = x->ifindex };
-	struct nl_addr want = {
-		.family = AF_INET6, .ifindex = x->ifindex, .prefixlen = 128, .addr6 = x->own.addr
-	};
-	struct nl_link link;
-	NL_MSG_BUF(buf);
-	char a[IP_STRLEN], err[256];
-	bool have = false, changed = false;
-	int r;
+	struct kaddr own = kaddr_v6(&x->own.addr);
 
 	if (!x->have_own || x->ifindex <= 0)
 		return 0;
-	nl_msg_dump(buf, RTM_GETADDR, AF_INET6, x->ifindex);
-	r = nl_dump(x->nl, (const void *)buf, dump_addr_cb, reset_addrs, &al);
-	if (r < 0) {
-		log_error("Failed to list the addresses of %s: %s", x->dev, strerror(-r));
-		goto out;
-	}
-	batch_begin(x);
-	for (size_t i = 0; i < al.n; i++) {
-		struct nl_addr *v = &al.v[i];
-
-		if (ip6_equal(&v->addr6, &want.addr6) && v->prefixlen == 128) {
-			have = true;
-			continue;
-		}
-		if (link_local(&v->addr6))
-			continue;
-		log_info("Removing IP address %s/%u from %s", ip6_format(&v->addr6, a),
-			 v->prefixlen, x->dev);
-		if (nl_msg_addr(nl_batch_slot(x->nl), RTM_DELADDR, 0, v))
-			nl_batch_add(x->nl, NL_OK_ENOENT, cookie(x, OP_ADDR, &v->addr6));
-		changed = true;
-	}
-	if (!have &&
-	    nl_msg_addr(nl_batch_slot(x->nl), RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, &want)) {
-		nl_batch_add(x->nl, NL_OK_EEXIST, cookie(x, OP_ADDR, &want.addr6));
-		changed = true;
-	}
-	r = nl_batch_end(x->nl) > 0 ? -EIO : 0;
-	if (r < 0)
-		goto out;
-	r = nl_link_get(x->nl, NULL, x->ifindex, &link);
-	if (r < 0) {
-		log_error("Failed to look up %s: %s", x->dev, strerror(-r));
-		goto out;
-	}
-	if (!(link.flags & IFF_UP)) {
-		r = nl_request(x->nl, nl_msg_link_set(buf, x->ifindex, 0, true), 0, NULL, NULL, err,
-			       sizeof(err));
-		if (r < 0) {
-			log_error("Failed to set %s up: %s", x->dev, err);
-			goto out;
-		}
-		changed = true;
-	}
-	if (changed)
-		log_info("%s: address %s/128, up", x->dev, ip6_format(&want.addr6, a));
-out:
-	free(al.v);
-	return r;
+	return vxlan_dev_configure_addr(x->nl, x->ifindex, x->dev, NULL, &own);
 }
 
 int vx6_own_lease(struct vx6 *x, const struct ip6net *own)

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The peer engine (peer_engine.h): reads the kernel, writes the batches,
- * logs; what to do is decided in peer_decide.c. Used by host-gw (both
- * families) and ipip.
+ * logs; what to do is decided in peer_decide.c. Used by vxlan and host-gw
+ * (both families) and ipip; vxlan's neighbours and FDB entries are in
+ * peer_l2.c.
  */
 #include "backend/peer_engine.h"
 

@@ -127,7 +127,9 @@ test_secret_file_DEPS := src/secret_file.c
 test_wg_key_DEPS := src/backend/wg_key.c src/backend/tun_conf.c src/jsonutil.c src/textutil.c src/log.c
 test_ext_cmd_DEPS := src/backend/ext_cmd.c
 test_peer_decide_DEPS := src/backend/peer_decide.c src/backend/sorted_vec.c src/backend/routes.c \
-	src/backend/kaddr.c src/ip.c src/textutil.c
+	src/backend/kaddr.c src/backend/fdbset.c src/lease/keyhash.c src/ip.c src/textutil.c
+test_peer_l2_DEPS := src/backend/peer_decide.c src/backend/sorted_vec.c src/backend/routes.c \
+	src/backend/kaddr.c src/backend/fdbset.c src/lease/keyhash.c src/ip.c src/textutil.c
 test_vici_msg_DEPS := src/backend/vici_msg.c
 test_vici_DEPS := src/backend/vici.c src/backend/vici_msg.c src/loop.c
 test_ipsec_conf_DEPS := src/backend/ipsec_conf.c src/jsonutil.c src/textutil.c

@@ -3,7 +3,10 @@
 #include "backend/backend.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <strings.h>
+
+#include "iface.h"
 
 static const struct backend_ops *const backends[] = {
 	&backend_alloc_ops, &backend_hostgw_ops,    &backend_vxlan_ops,	    &backend_udp_ops,
@@ -27,4 +30,14 @@ bool backend_known_but_missing(const char *type)
 		if (strcasecmp(missing[i], type) == 0)
 			return true;
 	return false;
+}
+
+void backend_mtu_explain(const struct backend_env *env, unsigned conf_mtu, unsigned overhead,
+			 const char *what, char *msg, size_t msglen)
+{
+	if (conf_mtu)
+		snprintf(msg, msglen, "Backend.MTU %u minus %u for %s", conf_mtu, overhead, what);
+	else
+		snprintf(msg, msglen, "the MTU of %s (%u) minus %u for %s", env->ext->name,
+			 env->ext->mtu, overhead, what);
 }

@@ -71,6 +71,9 @@ struct backend_ops {
 const struct backend_ops *backend_find(const char *type);
 /* True for types upstream knows that this build does not implement yet. */
 bool backend_known_but_missing(const char *type);
+/* Where the device MTU comes from (Backend.MTU, else the external interface's) into msg. */
+void backend_mtu_explain(const struct backend_env *env, unsigned conf_mtu, unsigned overhead,
+			 const char *what, char *msg, size_t msglen);
 
 extern const struct backend_ops backend_alloc_ops;
 extern const struct backend_ops backend_hostgw_ops;

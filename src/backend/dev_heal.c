@@ -3,6 +3,7 @@
 #include "backend/dev_heal.h"
 
 #include <linux/rtnetlink.h>
+#include <string.h>
 
 #include "backend/peer_decide.h"
 #include "backend/repair.h"
@@ -23,7 +24,15 @@ static void link_event(struct dev_heal *d, const struct nlmsghdr *nlh)
 		break;
 	case DEV_HEAL_CHECK:
 		/* Notifications arrive late: only the state the device is in now counts. */
-		if (nl_link_get(d->nl, NULL, d->ifindex, &now) == 0 && dev_heal_link_wrong(d, &now))
+		if (nl_link_get(d->nl, NULL, d->ifindex, &now) < 0 || !dev_heal_link_wrong(d, &now))
+			break;
+		if (d->has_mac && now.has_mac && memcmp(now.mac, d->mac, 6) != 0)
+			repair_soon_why(
+				d->heal,
+				"The MAC of %s was changed to %02x:%02x:%02x:%02x:%02x:%02x",
+				d->dev, now.mac[0], now.mac[1], now.mac[2], now.mac[3], now.mac[4],
+				now.mac[5]);
+		else
 			repair_soon_why(d->heal, "%s was set down or its MTU changed to %u", d->dev,
 					now.mtu);
 		break;
@@ -39,6 +48,8 @@ static void link_event(struct dev_heal *d, const struct nlmsghdr *nlh)
 	case DEV_HEAL_NONE:
 		break;
 	}
+	if (d->link_event)
+		d->link_event(d->arg, nlh);
 }
 
 static void addr_event(struct dev_heal *d, const struct nlmsghdr *nlh)
@@ -53,10 +64,8 @@ static void addr_event(struct dev_heal *d, const struct nlmsghdr *nlh)
 		d->addr_event(d->arg, nlh);
 }
 
-static void kernel_event(void *arg, const struct nlmsghdr *nlh)
+void dev_heal_event(struct dev_heal *d, const struct nlmsghdr *nlh)
 {
-	struct dev_heal *d = arg;
-
 	switch (nlh->nlmsg_type) {
 	case RTM_NEWLINK:
 	case RTM_DELLINK:
@@ -76,7 +85,17 @@ static void kernel_event(void *arg, const struct nlmsghdr *nlh)
 		if (d->nexthop_event)
 			d->nexthop_event(d->arg, nlh);
 		break;
+	case RTM_NEWNEIGH:
+	case RTM_DELNEIGH:
+		if (d->neigh_event)
+			d->neigh_event(d->arg, nlh);
+		break;
 	}
+}
+
+static void kernel_event(void *arg, const struct nlmsghdr *nlh)
+{
+	dev_heal_event(arg, nlh);
 }
 
 static void kernel_overrun(void *arg)

@@ -6,7 +6,10 @@
  * (ENOBUFS). Each runs the backend's repair (repair.h) soon. A backend
  * adds its route and nexthop handlers (the peer engine's, pe_*_event) and
  * listens with dev_heal_monitor_ops and the dev_heal as argument. What
- * each event means is decided in peer_decide.c (dev_heal_*_decide).
+ * each event means is decided in peer_decide.c (dev_heal_*_decide). A
+ * backend with two devices (vxlan's IPv4 and IPv6 ones) has a dev_heal
+ * for each, hands every notification to both (dev_heal_event), and names
+ * the external interface in one of them only.
  */
 #ifndef FLANNELD_DEV_HEAL_H
 #define FLANNELD_DEV_HEAL_H
@@ -24,12 +27,14 @@ struct repair;
 struct dev_heal {
 	struct nl *nl;
 	struct repair *heal;
-	const char *dev;    /* our device's name (NULL: none, as host-gw's) */
-	int ifindex;	    /* and index, kept current by the backend */
-	unsigned mtu;	    /* the MTU it must have */
+	const char *dev; /* our device's name (NULL: none, as host-gw's) */
+	int ifindex;	 /* and index, kept current by the backend */
+	unsigned mtu;	 /* the MTU it must have */
+	bool has_mac;	 /* and the MAC (vxlan: the one our lease publishes) */
+	uint8_t mac[6];
 	bool want_up;	    /* it must be up (our lease is held) */
 	struct kprefix own; /* the address it must hold (len 0: none) */
-	int ext_index;	    /* the external interface */
+	int ext_index;	    /* the external interface (0: not watched here) */
 	const char *ext_name;
 	bool ext_up; /* as last notified */
 	/* The overrun message: "Missed ... re-reading <overrun_what>". */
@@ -38,10 +43,15 @@ struct dev_heal {
 	void (*route_event)(void *arg, const struct nlmsghdr *nlh);
 	void (*nexthop_event)(void *arg, const struct nlmsghdr *nlh);
 	void (*addr_event)(void *arg, const struct nlmsghdr *nlh);
+	void (*neigh_event)(void *arg, const struct nlmsghdr *nlh);
+	/* Optional: every link notification too, after ours (vxlan: checksum offload). */
+	void (*link_event)(void *arg, const struct nlmsghdr *nlh);
 	void *arg;
 };
 
 /* nlmon's handlers, with a struct dev_heal as their argument. */
 extern const struct nlmon_ops dev_heal_monitor_ops;
+/* Its event handler: one rtnetlink notification. */
+void dev_heal_event(struct dev_heal *d, const struct nlmsghdr *nlh);
 
 #endif

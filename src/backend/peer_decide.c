@@ -2,6 +2,7 @@
 /* The peer engine's pure decisions (peer_decide.h). */
 #include "backend/peer_decide.h"
 
+#include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <stdlib.h>
@@ -52,6 +53,39 @@ size_t pe_sort_unique(struct pe_peer *v, size_t n, void (*dropped)(const void *p
 struct route_want pe_want(const struct pe_table *t, const struct pe_peer *p)
 {
 	return t->ops->route(t->arg, p);
+}
+
+bool pe_has_l2(const struct pe_table *t, const struct pe_peer *p)
+{
+	return t->l2 && !p->direct && !p->skipped;
+}
+
+unsigned pe_wants(const struct pe_table *t, const struct pe_peer *p)
+{
+	unsigned w = PE_HAVE_ROUTE;
+
+	if (pe_want(t, p).nexthop)
+		w |= PE_HAVE_NEXTHOP;
+	if (pe_has_l2(t, p))
+		w |= PE_HAVE_NEIGH | PE_HAVE_FDB;
+	return w;
+}
+
+static unsigned fdb_count(const struct fdbset *s, const uint8_t mac[6], const struct kaddr *dst)
+{
+	return dst->family == AF_INET6 ? fdbset_count6(s, mac, &dst->v6)
+				       : fdbset_count(s, mac, dst->v4);
+}
+
+unsigned pe_fdb_users(const struct pe_table *t, const struct pe_peer *except, const uint8_t mac[6],
+		      const struct kaddr *dst)
+{
+	unsigned n = fdb_count(&t->fdbs, mac, dst);
+
+	if (n && except && pe_has_l2(t, except) && kaddr_equal(&except->public_ip, dst) &&
+	    memcmp(except->mac, mac, 6) == 0)
+		n--;
+	return n;
 }
 
 /* ------------------------------------------------------------ converge */
@@ -126,30 +160,89 @@ enum pe_verdict pe_judge_nexthop(const struct pe_table *t, const struct nl_nexth
 size_t pe_plan(const struct pe_table *t, const uint8_t *have, const struct pe_stale *stale,
 	       size_t nstale, struct pe_op *ops, unsigned *added)
 {
+	static const enum pe_op_kind del[] = {
+		[PE_STALE_ROUTE] = PE_OP_ROUTE_DEL,
+		[PE_STALE_NEIGH] = PE_OP_NEIGH_DEL,
+		[PE_STALE_FDB] = PE_OP_FDB_DEL,
+	};
+	/* Upstream's order: neighbour, FDB entry, then the nexthop before the route naming it. */
+	static const struct {
+		unsigned bit;
+		enum pe_op_kind op;
+	} add[] = {
+		{ PE_HAVE_NEIGH, PE_OP_NEIGH_ADD },
+		{ PE_HAVE_FDB, PE_OP_FDB_ADD },
+		{ PE_HAVE_NEXTHOP, PE_OP_NH_ADD },
+		{ PE_HAVE_ROUTE, PE_OP_ROUTE_ADD },
+	};
 	size_t n = 0;
 
 	*added = 0;
 	for (size_t i = 0; i < nstale; i++)
-		if (!stale[i].nexthop)
-			ops[n++] = (struct pe_op){ .kind = PE_OP_ROUTE_DEL, .stale = &stale[i] };
+		if (stale[i].kind != PE_STALE_NEXTHOP)
+			ops[n++] = (struct pe_op){ .kind = del[stale[i].kind], .stale = &stale[i] };
 	for (size_t i = 0; i < t->npeers; i++) {
 		const struct pe_peer *p = &t->peers[i];
-		bool nh = pe_want(t, p).nexthop;
-		unsigned want = nh ? PE_HAVE_ROUTE | PE_HAVE_NEXTHOP : PE_HAVE_ROUTE;
+		unsigned want = pe_wants(t, p);
 
 		if (p->skipped || (have[i] & want) == want)
 			continue;
 		++*added;
-		if (nh && !(have[i] & PE_HAVE_NEXTHOP))
-			ops[n++] = (struct pe_op){ .kind = PE_OP_NH_ADD, .peer = p };
-		if (!(have[i] & PE_HAVE_ROUTE))
-			ops[n++] = (struct pe_op){ .kind = PE_OP_ROUTE_ADD, .peer = p };
+		for (size_t j = 0; j < sizeof(add) / sizeof(add[0]); j++)
+			if ((want & add[j].bit) && !(have[i] & add[j].bit))
+				ops[n++] = (struct pe_op){ .kind = add[j].op, .peer = p };
 	}
 	/* After the routes: one that named a stale nexthop has been replaced by now. */
 	for (size_t i = 0; i < nstale; i++)
-		if (stale[i].nexthop)
+		if (stale[i].kind == PE_STALE_NEXTHOP)
 			ops[n++] = (struct pe_op){ .kind = PE_OP_NH_DEL, .stale = &stale[i] };
 	return n;
+}
+
+/* ------------------------------------------------------------ neighbours and FDB entries */
+
+struct kaddr pe_neigh_dst(const struct nl_neigh *n)
+{
+	return n->dst_is6 ? kaddr_v6(&n->dst6) : kaddr_v4(n->dst);
+}
+
+/* On an l2 table's device, with a destination of its family. */
+static bool on_device(const struct pe_table *t, const struct nl_neigh *n)
+{
+	return t->l2 && t->ifindex > 0 && n->ifindex == t->ifindex && n->has_dst &&
+	       (n->dst_is6 ? AF_INET6 : AF_INET) == t->family;
+}
+
+enum pe_verdict pe_judge_neigh(const struct pe_table *t, const struct nl_neigh *n,
+			       struct pe_peer **peer)
+{
+	struct kaddr dst = pe_neigh_dst(n);
+	struct pe_peer *p;
+
+	*peer = NULL;
+	if (!on_device(t, n) || n->family != t->family)
+		return PE_IGNORE;
+	/* IPv6: only permanent entries can be ours; the kernel runs the rest (ND). */
+	if (t->family == AF_INET6 && !(n->state & NUD_PERMANENT))
+		return PE_IGNORE;
+	p = *peer = pe_find(t, &dst);
+	if (!p || !pe_has_l2(t, p))
+		return PE_STALE;
+	if (n->has_lladdr && memcmp(n->lladdr, p->mac, 6) == 0 && (n->state & NUD_PERMANENT))
+		return PE_HAVE;
+	return PE_REPLACE;
+}
+
+enum pe_verdict pe_judge_fdb(const struct pe_table *t, const struct nl_neigh *n)
+{
+	static const uint8_t zero[6];
+	struct kaddr dst = pe_neigh_dst(n);
+
+	/* Learned entries age out by themselves; the all-zero MAC is the default. */
+	if (n->family != AF_BRIDGE || !on_device(t, n) || !n->has_lladdr ||
+	    !(n->state & NUD_PERMANENT) || memcmp(n->lladdr, zero, 6) == 0)
+		return PE_IGNORE;
+	return fdb_count(&t->fdbs, n->lladdr, &dst) ? PE_HAVE : PE_STALE;
 }
 
 /* ------------------------------------------------------------ repairs */
@@ -203,6 +296,34 @@ enum pe_repair pe_nexthop_repair(const struct pe_table *t, uint16_t type,
 	return route_want_nexthop_matches(&w, nh) ? PE_REPAIR_NONE : PE_REPAIR_NH_CHANGED;
 }
 
+enum pe_repair pe_neigh_repair(const struct pe_table *t, uint16_t type, const struct nl_neigh *n)
+{
+	bool del = type == RTM_DELNEIGH;
+	struct kaddr dst = pe_neigh_dst(n);
+	const struct pe_peer *p;
+
+	if (!on_device(t, n))
+		return PE_REPAIR_NONE;
+	if (n->family == t->family) {
+		p = pe_find(t, &dst);
+		if (!p || !pe_has_l2(t, p))
+			return PE_REPAIR_NONE;
+		if (del)
+			return PE_REPAIR_NEIGH_DELETED;
+		if (!n->has_lladdr || memcmp(n->lladdr, p->mac, 6) != 0 ||
+		    !(n->state & NUD_PERMANENT))
+			return PE_REPAIR_NEIGH_CHANGED;
+		return PE_REPAIR_NONE;
+	}
+	/* FDB: learned entries come and go by themselves; unknown MACs are not ours. */
+	if (n->family != AF_BRIDGE || !n->has_lladdr || (!del && !(n->state & NUD_PERMANENT)) ||
+	    !fdbset_count_mac(&t->fdbs, n->lladdr))
+		return PE_REPAIR_NONE;
+	if (fdb_count(&t->fdbs, n->lladdr, &dst))
+		return del ? PE_REPAIR_FDB_DELETED : PE_REPAIR_NONE;
+	return del ? PE_REPAIR_NONE : PE_REPAIR_FDB_MOVED;
+}
+
 /* ------------------------------------------------------------ device events */
 
 #ifndef IFF_LOWER_UP
@@ -211,7 +332,8 @@ enum pe_repair pe_nexthop_repair(const struct pe_table *t, uint16_t type,
 
 bool dev_heal_link_wrong(const struct dev_heal *d, const struct nl_link *now)
 {
-	return (d->want_up && !(now->flags & IFF_UP)) || now->mtu != d->mtu;
+	return (d->want_up && !(now->flags & IFF_UP)) || now->mtu != d->mtu ||
+	       (d->has_mac && now->has_mac && memcmp(now->mac, d->mac, 6) != 0);
 }
 
 enum dev_heal_link dev_heal_link_decide(const struct dev_heal *d, uint16_t type,

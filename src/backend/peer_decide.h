@@ -16,6 +16,7 @@
 
 struct nl_addr;
 struct nl_link;
+struct nl_neigh;
 
 struct pe_peer *pe_find(const struct pe_table *t, const struct kaddr *addr);
 /* A copy of p at its place; NULL when out of memory. */
@@ -28,6 +29,16 @@ struct route_want pe_want(const struct pe_table *t, const struct pe_peer *p);
 /* What converge found in the kernel, per peer (by index) and to delete. */
 #define PE_HAVE_ROUTE	0x1u
 #define PE_HAVE_NEXTHOP 0x2u
+#define PE_HAVE_NEIGH	0x4u
+#define PE_HAVE_FDB	0x8u
+
+/* The entries p wants (PE_HAVE_* bits). */
+unsigned pe_wants(const struct pe_table *t, const struct pe_peer *p);
+/* p has a neighbour and an FDB entry (an l2 table's peer not routed directly). */
+bool pe_has_l2(const struct pe_table *t, const struct pe_peer *p);
+/* Peers other than except (NULL: none) that want the FDB entry (mac, dst). */
+unsigned pe_fdb_users(const struct pe_table *t, const struct pe_peer *except, const uint8_t mac[6],
+		      const struct kaddr *dst);
 
 enum pe_verdict {
 	PE_IGNORE,  /* not ours, or not in our network */
@@ -43,14 +54,37 @@ enum pe_verdict pe_judge_route(const struct pe_table *t, const struct nl_route *
 /* A dumped nexthop, judged first: whether a peer's id is taken decides its route. */
 enum pe_verdict pe_judge_nexthop(const struct pe_table *t, const struct nl_nexthop *nh,
 				 struct pe_peer **peer);
+/*
+ * A dumped neighbour (ARP or ND entry) of an l2 table: PE_HAVE, PE_REPLACE
+ * (the peer's, with another MAC or not permanent), PE_STALE (on our device,
+ * no peer wants it) or PE_IGNORE (elsewhere; for IPv6 one the kernel runs).
+ */
+enum pe_verdict pe_judge_neigh(const struct pe_table *t, const struct nl_neigh *n,
+			       struct pe_peer **peer);
+/* A dumped FDB entry of an l2 table: PE_HAVE (a peer wants it), PE_STALE or PE_IGNORE. */
+enum pe_verdict pe_judge_fdb(const struct pe_table *t, const struct nl_neigh *n);
+/* An ARP/ND or FDB entry's destination, in its family. */
+struct kaddr pe_neigh_dst(const struct nl_neigh *n);
+
+enum pe_stale_kind { PE_STALE_ROUTE, PE_STALE_NEXTHOP, PE_STALE_NEIGH, PE_STALE_FDB };
 
 struct pe_stale {
-	bool nexthop;	    /* a nexthop object with id dst.addr.v4 */
-	struct kprefix dst; /* else a route */
-	uint32_t priority;
+	enum pe_stale_kind kind;
+	struct kprefix dst; /* route; nexthop id dst.addr.v4; neighbour or FDB dst.addr */
+	uint32_t priority;  /* route */
+	uint8_t mac[6];	    /* FDB */
 };
 
-enum pe_op_kind { PE_OP_ROUTE_DEL, PE_OP_NH_ADD, PE_OP_ROUTE_ADD, PE_OP_NH_DEL };
+enum pe_op_kind {
+	PE_OP_ROUTE_DEL,
+	PE_OP_NH_ADD,
+	PE_OP_ROUTE_ADD,
+	PE_OP_NH_DEL,
+	PE_OP_NEIGH_ADD,
+	PE_OP_FDB_ADD,
+	PE_OP_NEIGH_DEL,
+	PE_OP_FDB_DEL,
+};
 
 struct pe_op {
 	enum pe_op_kind kind;
@@ -61,9 +95,11 @@ struct pe_op {
 /*
  * The converge: given the table, what the dump found of each peer
  * (have[i], PE_HAVE_* bits) and the stale entries, the operations in the
- * order to write them into ops (room for nstale + 2 * npeers): stale
- * routes deleted, missing nexthops and routes added, then stale nexthops
- * deleted (no route names them by then). *added counts the peers fixed.
+ * order to write them into ops (room for nstale + 4 * npeers): stale
+ * routes, neighbours and FDB entries deleted, then per peer its missing
+ * entries in upstream's order (neighbour, FDB entry, nexthop, route), then
+ * stale nexthops deleted (no route names them by then). *added counts the
+ * peers fixed.
  */
 size_t pe_plan(const struct pe_table *t, const uint8_t *have, const struct pe_stale *stale,
 	       size_t nstale, struct pe_op *ops, unsigned *added);
@@ -75,6 +111,10 @@ enum pe_repair {
 	PE_REPAIR_ROUTE_REPLACED, /* someone replaced it */
 	PE_REPAIR_NH_DELETED,	  /* our nexthop for a peer was deleted (its routes went along) */
 	PE_REPAIR_NH_CHANGED,
+	PE_REPAIR_NEIGH_DELETED, /* a peer's neighbour entry was deleted */
+	PE_REPAIR_NEIGH_CHANGED, /* or changed (another MAC, not permanent) */
+	PE_REPAIR_FDB_DELETED,	 /* an FDB entry a peer wants was deleted */
+	PE_REPAIR_FDB_MOVED,	 /* a peer's MAC was pointed at another destination */
 };
 
 /* A route notification (RTM_NEWROUTE/RTM_DELROUTE) of any family; *peer as above. */
@@ -82,6 +122,8 @@ enum pe_repair pe_route_repair(const struct pe_table *t, uint16_t type, const st
 			       const struct pe_peer **peer);
 enum pe_repair pe_nexthop_repair(const struct pe_table *t, uint16_t type,
 				 const struct nl_nexthop *nh, const struct pe_peer **peer);
+/* A neighbour or FDB notification (RTM_NEWNEIGH/RTM_DELNEIGH) of an l2 table. */
+enum pe_repair pe_neigh_repair(const struct pe_table *t, uint16_t type, const struct nl_neigh *n);
 
 enum dev_heal_link {
 	DEV_HEAL_NONE,
@@ -94,7 +136,7 @@ enum dev_heal_link {
 /* A link notification (RTM_NEWLINK/RTM_DELLINK). */
 enum dev_heal_link dev_heal_link_decide(const struct dev_heal *d, uint16_t type,
 					const struct nl_link *l);
-/* Our device, as it is now, is not as it must be (down while it must be up, another MTU). */
+/* Our device, as it is now, is not as it must be (down while it must be up, another MTU or MAC). */
 bool dev_heal_link_wrong(const struct dev_heal *d, const struct nl_link *now);
 /* An address notification: our device's own address was removed. */
 bool dev_heal_addr_decide(const struct dev_heal *d, uint16_t type, const struct nl_addr *a);

@@ -1,18 +1,21 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The peer engine (peer_engine.h): reads the kernel, writes the batches,
- * logs; what to do is decided in peer_decide.c. Used by host-gw (both
- * families) and ipip.
+ * logs; what to do is decided in peer_decide.c. Used by vxlan and host-gw
+ * (both families) and ipip; vxlan's neighbours and FDB entries are in
+ * peer_l2.c.
  */
 #include "backend/peer_engine.h"
 
 #include <errno.h>
+#include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend/peer_decide.h"
+#include "backend/peer_impl.h"
 #include "backend/repair.h"
 #include "lease/lease.h"
 #include "log.h"
@@ -20,10 +23,10 @@
 #include "lease/subnet.h"
 
 static const char *const op_names[] = {
-	[PE_OP_ROUTE_ADD] = "add route",
-	[PE_OP_ROUTE_DEL] = "delete route",
-	[PE_OP_NH_ADD] = "add nexthop",
-	[PE_OP_NH_DEL] = "delete nexthop",
+	[PE_OP_ROUTE_ADD] = "add route",	[PE_OP_ROUTE_DEL] = "delete route",
+	[PE_OP_NH_ADD] = "add nexthop",		[PE_OP_NH_DEL] = "delete nexthop",
+	[PE_OP_NEIGH_ADD] = "add neighbour",	[PE_OP_FDB_ADD] = "add FDB entry",
+	[PE_OP_NEIGH_DEL] = "delete neighbour", [PE_OP_FDB_DEL] = "delete FDB entry",
 };
 
 /* "IPv6 " in the logs of an IPv6 table, as they always read. */
@@ -33,7 +36,7 @@ static const char *fam(const struct pe_table *t)
 }
 
 /* A batch's error names the subnet: cookies index the destinations queued in it. */
-static uintptr_t cookie(struct pe_table *t, enum pe_op_kind op, const struct kaddr *dst)
+uintptr_t pe_cookie(struct pe_table *t, enum pe_op_kind op, const struct kaddr *dst)
 {
 	if (t->ncdst == t->capcdst) {
 		size_t cap = t->capcdst ? 2 * t->capcdst : 64;
@@ -45,19 +48,19 @@ static uintptr_t cookie(struct pe_table *t, enum pe_op_kind op, const struct kad
 		t->capcdst = cap;
 	}
 	t->cdst[t->ncdst++] = *dst;
-	return (uintptr_t)t->ncdst << 2 | (uintptr_t)op;
+	return (uintptr_t)t->ncdst << 3 | (uintptr_t)op;
 }
 
 static void batch_error(void *arg, uintptr_t c, uint16_t type, int err, const char *extack)
 {
 	struct pe_table *t = arg;
-	size_t i = (size_t)(c >> 2);
+	size_t i = (size_t)(c >> 3);
 	char a[IP_STRLEN];
 
 	t->failed = true;
-	log_warnx("Failed to %s for %s via %s: %s", op_names[c & 3],
-		  i && i <= t->ncdst ? kaddr_format(&t->cdst[i - 1], a) : "a subnet", t->via,
-		  extack && *extack ? extack : strerror(-err));
+	log_warnx("Failed to %s for %s %s %s: %s", op_names[c & 7],
+		  i && i <= t->ncdst ? kaddr_format(&t->cdst[i - 1], a) : "a subnet",
+		  t->l2 ? "on" : "via", t->via, extack && *extack ? extack : strerror(-err));
 }
 
 static void batch_begin(struct pe_table *t)
@@ -83,7 +86,7 @@ static void q_route_del(struct pe_table *t, const struct kprefix *dst, uint32_t 
 	struct nl_route r = route_del_route(dst, priority);
 
 	if (nl_msg_route(nl_batch_slot(t->nl), RTM_DELROUTE, 0, &r))
-		nl_batch_add(t->nl, NL_OK_ENOENT, cookie(t, PE_OP_ROUTE_DEL, &dst->addr));
+		nl_batch_add(t->nl, NL_OK_ENOENT, pe_cookie(t, PE_OP_ROUTE_DEL, &dst->addr));
 }
 
 static void q_nexthop_del(struct pe_table *t, uint32_t id)
@@ -92,11 +95,11 @@ static void q_nexthop_del(struct pe_table *t, uint32_t id)
 
 	if (nl_msg_nexthop(nl_batch_slot(t->nl), RTM_DELNEXTHOP, 0, &nh))
 		nl_batch_add(t->nl, NL_OK_ENOENT,
-			     cookie(t, PE_OP_NH_DEL,
-				    &(struct kaddr){
-					    .family = AF_INET,
-					    .v4 = id,
-				    }));
+			     pe_cookie(t, PE_OP_NH_DEL,
+				       &(struct kaddr){
+					       .family = AF_INET,
+					       .v4 = id,
+				       }));
 }
 
 static void q_nexthop_add(struct pe_table *t, const struct pe_peer *p)
@@ -105,7 +108,7 @@ static void q_nexthop_add(struct pe_table *t, const struct pe_peer *p)
 	struct nl_nexthop nh = route_want_nexthop(&w);
 
 	if (nl_msg_nexthop(nl_batch_slot(t->nl), RTM_NEWNEXTHOP, NLM_F_CREATE | NLM_F_REPLACE, &nh))
-		nl_batch_add(t->nl, 0, cookie(t, PE_OP_NH_ADD, &p->subnet.addr));
+		nl_batch_add(t->nl, 0, pe_cookie(t, PE_OP_NH_ADD, &p->subnet.addr));
 }
 
 /* Replaces a route to the same subnet (and metric) whoever made it, as upstream does. */
@@ -115,18 +118,24 @@ static void q_route_add(struct pe_table *t, const struct pe_peer *p)
 	struct nl_route r = route_want_route(&w);
 
 	if (nl_msg_route(nl_batch_slot(t->nl), RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, &r))
-		nl_batch_add(t->nl, 0, cookie(t, PE_OP_ROUTE_ADD, &p->subnet.addr));
+		nl_batch_add(t->nl, 0, pe_cookie(t, PE_OP_ROUTE_ADD, &p->subnet.addr));
 }
 
+/* Upstream's order: neighbour, FDB entry, route (after the nexthop it names). */
 static void q_peer_add(struct pe_table *t, const struct pe_peer *p)
 {
 	if (p->skipped)
 		return;
+	if (pe_has_l2(t, p)) {
+		pe_l2_neigh(t, &p->subnet.addr, p->mac);
+		pe_l2_fdb(t, true, p->mac, &p->public_ip, &p->subnet.addr);
+	}
 	if (pe_want(t, p).nexthop)
 		q_nexthop_add(t, p);
 	q_route_add(t, p);
 }
 
+/* The kernel entries of p (p still in the table). */
 static void q_peer_del(struct pe_table *t, const struct pe_peer *p)
 {
 	if (p->skipped)
@@ -134,6 +143,10 @@ static void q_peer_del(struct pe_table *t, const struct pe_peer *p)
 	q_route_del(t, &p->subnet, route_metric(t->family));
 	if (pe_want(t, p).nexthop)
 		q_nexthop_del(t, p->subnet.addr.v4);
+	if (pe_has_l2(t, p)) {
+		pe_l2_neigh(t, &p->subnet.addr, NULL);
+		pe_l2_fdb_del(t, p);
+	}
 }
 
 static void q_op(struct pe_table *t, const struct pe_op *op)
@@ -150,6 +163,18 @@ static void q_op(struct pe_table *t, const struct pe_op *op)
 		break;
 	case PE_OP_NH_DEL:
 		q_nexthop_del(t, op->stale->dst.addr.v4);
+		break;
+	case PE_OP_NEIGH_ADD:
+		pe_l2_neigh(t, &op->peer->subnet.addr, op->peer->mac);
+		break;
+	case PE_OP_FDB_ADD:
+		pe_l2_fdb(t, true, op->peer->mac, &op->peer->public_ip, &op->peer->subnet.addr);
+		break;
+	case PE_OP_NEIGH_DEL:
+		pe_l2_neigh(t, &op->stale->dst.addr, NULL);
+		break;
+	case PE_OP_FDB_DEL:
+		pe_l2_fdb(t, false, op->stale->mac, &op->stale->dst.addr, &op->stale->dst.addr);
 		break;
 	}
 }
@@ -188,15 +213,7 @@ int pe_route_lookup(struct nl *nl, const struct kaddr *a, struct nl_route *ret)
 
 /* ------------------------------------------------------------ converge */
 
-/* What the dumps found: have[] by peer index, and what to delete. */
-struct kstate {
-	struct pe_table *t;
-	uint8_t *have;
-	struct pe_stale *stale;
-	size_t nstale, capstale;
-};
-
-static int add_stale(struct kstate *k, const struct pe_stale *st)
+int pe_add_stale(struct kstate *k, const struct pe_stale *st)
 {
 	if (k->nstale == k->capstale) {
 		size_t cap = k->capstale ? 2 * k->capstale : 64;
@@ -212,26 +229,26 @@ static int add_stale(struct kstate *k, const struct pe_stale *st)
 }
 
 /* A dump starts over (NLM_F_DUMP_INTR): forget what its first try found. */
-static void reset_kind(struct kstate *k, unsigned bit, bool nexthop)
+void pe_reset_kind(struct kstate *k, unsigned bit, enum pe_stale_kind kind)
 {
 	size_t j = 0;
 
 	for (size_t i = 0; i < k->t->npeers; i++)
 		k->have[i] &= (uint8_t)~bit;
 	for (size_t i = 0; i < k->nstale; i++)
-		if (k->stale[i].nexthop != nexthop)
+		if (k->stale[i].kind != kind)
 			k->stale[j++] = k->stale[i];
 	k->nstale = j;
 }
 
 static void reset_nexthops(void *arg)
 {
-	reset_kind(arg, PE_HAVE_NEXTHOP, true);
+	pe_reset_kind(arg, PE_HAVE_NEXTHOP, PE_STALE_NEXTHOP);
 }
 
 static void reset_routes(void *arg)
 {
-	reset_kind(arg, PE_HAVE_ROUTE, false);
+	pe_reset_kind(arg, PE_HAVE_ROUTE, PE_STALE_ROUTE);
 }
 
 static int dump_nexthop_cb(void *arg, const struct nlmsghdr *nlh)
@@ -254,8 +271,8 @@ static int dump_nexthop_cb(void *arg, const struct nlmsghdr *nlh)
 		k->have[p - k->t->peers] |= PE_HAVE_NEXTHOP;
 		return 0;
 	case PE_STALE:
-		return add_stale(
-			k, &(struct pe_stale){ .nexthop = true, .dst.addr = kaddr_v4(nh.id) });
+		return pe_add_stale(k, &(struct pe_stale){ .kind = PE_STALE_NEXTHOP,
+							   .dst.addr = kaddr_v4(nh.id) });
 	default:
 		return 0;
 	}
@@ -274,10 +291,10 @@ static int dump_route_cb(void *arg, const struct nlmsghdr *nlh)
 		k->have[p - k->t->peers] |= PE_HAVE_ROUTE;
 		return 0;
 	case PE_STALE:
-		return add_stale(k, &(struct pe_stale){
-					    .dst = { .addr = route_dst(&r), .len = r.dst_len },
-					    .priority = r.priority,
-				    });
+		return pe_add_stale(k, &(struct pe_stale){
+					       .dst = { .addr = route_dst(&r), .len = r.dst_len },
+					       .priority = r.priority,
+				       });
 	default:
 		return 0;
 	}
@@ -297,14 +314,21 @@ static int dump_kernel(struct pe_table *t, struct kstate *k)
 	}
 	if (!nl_msg_dump(buf, RTM_GETROUTE, t->family, 0))
 		return -EINVAL;
-	return nl_dump(t->nl, (const void *)buf, dump_route_cb, reset_routes, k);
+	r = nl_dump(t->nl, (const void *)buf, dump_route_cb, reset_routes, k);
+	return r < 0 || !t->l2 ? r : pe_l2_dump(t, k);
 }
 
 static void log_converged(const struct pe_table *t, unsigned added, size_t nstale)
 {
 	const char *errs = t->failed ? " (with errors)" : "";
 
-	if (!added && !nstale)
+	if (t->l2 && !added && !nstale)
+		log_debug(1, "Converged %s: %zu subnets, nothing to change", t->via, t->npeers);
+	else if (t->l2)
+		log_info(
+			"Converged %s: %zu subnets, %u added or fixed, %zu stale entries removed%s",
+			t->via, t->npeers, added, nstale, errs);
+	else if (!added && !nstale)
 		log_debug(1, "Converged %sroutes via %s: %zu subnets, nothing to change", fam(t),
 			  t->via, t->npeers);
 	else if (t->ops->reach)
@@ -325,6 +349,8 @@ void pe_converge(struct pe_table *t)
 	size_t nops;
 	int r = -ENOMEM;
 
+	if (t->l2 && t->ifindex <= 0)
+		return; /* no device yet */
 	for (size_t i = 0; t->nskipped && i < t->npeers; i++)
 		if (t->peers[i].skipped)
 			reach(t, &t->peers[i], true);
@@ -332,8 +358,13 @@ void pe_converge(struct pe_table *t)
 	if (k.have)
 		r = dump_kernel(t, &k);
 	if (r >= 0) {
-		ops = malloc((k.nstale + 2 * t->npeers + 1) * sizeof(*ops));
+		ops = malloc((k.nstale + 4 * t->npeers + 1) * sizeof(*ops));
 		r = ops ? 0 : -ENOMEM;
+	}
+	if (r < 0 && t->l2) {
+		log_warnx("Cannot read the kernel's entries for %s: %s", t->via, strerror(-r));
+		repair_later(t->heal);
+		goto out;
 	}
 	if (r < 0) {
 		log_warnx("Cannot read the kernel's %sroutes: %s", fam(t), strerror(-r));
@@ -350,6 +381,7 @@ out:
 	free(ops);
 	free(k.have);
 	free(k.stale);
+	fdbset_free(&k.seen);
 }
 
 /* ------------------------------------------------------------ leases */
@@ -409,11 +441,12 @@ static void log_added(const struct pe_peer *p)
 		 kaddr_format(&p->public_ip, ip), p->direct ? " (direct routing)" : "");
 }
 
-/* p's route deleted and p out of the table. */
+/* p's route (and l2 entries) deleted and p out of the table. */
 static void drop(struct pe_table *t, struct pe_peer *p)
 {
 	batch_begin(t);
 	q_peer_del(t, p);
+	pe_l2_count(t, p, false);
 	pe_remove(t, p);
 	batch_end(t);
 }
@@ -429,7 +462,10 @@ void pe_lease_removed(struct pe_table *t, const struct lease *l)
 	p = pe_find(t, &subnet.addr);
 	if (!p || p->subnet.len != subnet.len)
 		return;
-	log_info("Subnet removed: %s", kprefix_format(&p->subnet, sn));
+	if (t->ops->log_peer)
+		t->ops->log_peer(t->arg, "removing", p);
+	else
+		log_info("Subnet removed: %s", kprefix_format(&p->subnet, sn));
 	drop(t, p);
 }
 
@@ -448,23 +484,33 @@ static void add(struct pe_table *t, struct pe_peer *np)
 
 	if (old && kprefix_equal(&old->subnet, &np->subnet) &&
 	    kaddr_equal(&old->public_ip, &np->public_ip) && !old->skipped &&
-	    old->direct == np->direct && old->oif == np->oif) {
+	    old->direct == np->direct && old->oif == np->oif && memcmp(old->mac, np->mac, 6) == 0) {
 		log_debug(1, "Subnet %s unchanged, applying it again",
 			  kprefix_format(&np->subnet, sn));
 	} else {
 		if (t->ops->reach)
 			reach(t, np, false);
-		if (!np->skipped)
+		if (!np->skipped && t->ops->log_peer)
+			t->ops->log_peer(t->arg, "adding", np);
+		else if (!np->skipped)
 			log_added(np);
 	}
 	batch_begin(t);
 	if (old) {
 		np->classic = old->classic;
-		if (!old->skipped && (np->skipped || old->subnet.len != np->subnet.len))
+		if (t->l2) {
+			pe_l2_replaced(t, old, np);
+			if (old->subnet.len != np->subnet.len)
+				q_route_del(t, &old->subnet, route_metric(t->family));
+		} else if (!old->skipped && (np->skipped || old->subnet.len != np->subnet.len))
 			q_peer_del(t, old);
 		t->nskipped += (size_t)np->skipped - (size_t)old->skipped;
+		pe_l2_count(t, old, false);
 		*old = *np;
-	} else if (!pe_insert(t, np)) {
+		pe_l2_count(t, old, true);
+	} else if (pe_insert(t, np)) {
+		pe_l2_count(t, np, true);
+	} else {
 		log_warnx("Out of memory adding subnet %s, ignoring it",
 			  kprefix_format(&np->subnet, sn));
 		nl_batch_end(t->nl);
@@ -477,10 +523,11 @@ static void add(struct pe_table *t, struct pe_peer *np)
 void pe_lease_added(struct pe_table *t, const struct lease *l)
 {
 	struct pe_peer np;
+	int r = t->ops->from_lease(t->arg, l, &np);
 
-	if (t->ops->from_lease(t->arg, l, &np) > 0)
+	if (r > 0)
 		add(t, &np);
-	else
+	else if (r == 0)
 		/* No longer a lease of ours we can route to: what we had for it goes. */
 		pe_lease_removed(t, l);
 }
@@ -546,9 +593,31 @@ void pe_resync(struct pe_table *t, const struct lease *const *all, size_t n)
 	t->npeers = k;
 	t->cap = n ? n : 1;
 	t->nskipped = 0;
-	for (size_t i = 0; i < k; i++)
+	fdbset_free(&t->fdbs);
+	for (size_t i = 0; i < k; i++) {
 		t->nskipped += peers[i].skipped;
+		pe_l2_count(t, &peers[i], true);
+	}
 	pe_converge(t);
+}
+
+size_t pe_prefill(struct pe_table *t, const struct lease *const *all, size_t n)
+{
+	struct pe_peer *peers = malloc((n ? n : 1) * sizeof(*peers));
+	size_t k = 0;
+
+	if (!peers)
+		return 0;
+	/* Out of the batch: from_lease may ask the kernel (a directly reachable peer). */
+	for (size_t i = 0; i < n; i++)
+		if (t->ops->from_lease(t->arg, all[i], &peers[k]) > 0)
+			k++;
+	batch_begin(t);
+	for (size_t i = 0; i < k; i++)
+		q_peer_add(t, &peers[i]);
+	batch_end(t);
+	free(peers);
+	return k;
 }
 
 /* ------------------------------------------------------------ repairs */
@@ -596,6 +665,7 @@ void pe_nexthop_event(struct pe_table *t, const struct nlmsghdr *nlh)
 
 void pe_free(struct pe_table *t)
 {
+	fdbset_free(&t->fdbs);
 	free(t->peers);
 	free(t->cdst);
 	t->peers = NULL;

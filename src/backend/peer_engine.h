@@ -9,6 +9,10 @@
  * nothing), batched with each failed request named, and repaired when a
  * kernel event contradicts it. What a peer's route looks like, and
  * whether a peer can be reached at all, is the backend's: struct pe_ops.
+ * A table with l2 set (vxlan) also gives each peer that is not routed
+ * directly a permanent neighbour (subnet address -> its MAC) and a
+ * permanent FDB entry (its MAC -> PublicIP) on the device ifindex, and
+ * converges and repairs those as it does routes.
  * The decisions themselves are pure: peer_decide.h.
  */
 #ifndef FLANNELD_PEER_ENGINE_H
@@ -18,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backend/fdbset.h"
 #include "backend/kaddr.h"
 #include "backend/routes.h"
 
@@ -31,10 +36,11 @@ struct repair;
 struct pe_peer {
 	struct kprefix subnet;
 	struct kaddr public_ip;
-	bool classic; /* our nexthop id is someone else's: a route with its own gateway */
-	bool skipped; /* cannot be reached (pe_ops.reach): no route */
-	bool direct;  /* ipip DirectRouting: a plain route via public_ip on oif */
-	int oif;      /* direct: the interface the kernel reaches public_ip through */
+	bool classic;	/* our nexthop id is someone else's: a route with its own gateway */
+	bool skipped;	/* cannot be reached (pe_ops.reach): no route */
+	bool direct;	/* ipip DirectRouting: a plain route via public_ip on oif */
+	int oif;	/* direct: the interface the kernel reaches public_ip through */
+	uint8_t mac[6]; /* l2: the VtepMAC its neighbour and FDB entry name */
 };
 
 struct pe_ops {
@@ -49,6 +55,11 @@ struct pe_ops {
 	 * its new peers.
 	 */
 	void (*reach)(void *arg, struct pe_peer *p, bool in_table);
+	/*
+	 * Optional: says that p is being added or removed (what: "adding",
+	 * "removing"), instead of "Subnet added: ..." and "Subnet removed: ...".
+	 */
+	void (*log_peer)(void *arg, const char *what, const struct pe_peer *p);
 };
 
 struct pe_table {
@@ -69,6 +80,9 @@ struct pe_table {
 	bool failed;	    /* a write of the current batch failed */
 	struct kaddr *cdst; /* what each request of the batch is for (its error names it) */
 	size_t ncdst, capcdst;
+	bool l2;     /* neighbours and FDB entries too (vxlan), and the logs name the device */
+	int ifindex; /* l2: the device they are on, kept current by the backend (0: none yet) */
+	struct fdbset fdbs; /* l2: the FDB entries the peers want, counted (shared ones) */
 };
 
 /* 0 if the kernel has nexthop objects (Linux 5.3+), else why not (-errno). */
@@ -85,12 +99,17 @@ int pe_peer_from_lease(const struct pe_table *t, const struct lease *l, const ch
 		       const struct kprefix *own, struct log_limit *lim, struct pe_peer *ret);
 /* l's subnet in t's family; false when l has none. */
 bool pe_lease_subnet(const struct pe_table *t, const struct lease *l, struct kprefix *ret);
-/* A remote lease appeared or changed: its peer added, replaced or (unusable now) dropped. */
+/*
+ * A remote lease appeared or changed: its peer added, replaced or (unusable
+ * now: from_lease 0) dropped; from_lease < 0 keeps what we had for it.
+ */
 void pe_lease_added(struct pe_table *t, const struct lease *l);
 /* "Subnet removed", its route deleted, for the peer of l's subnet if there is one. */
 void pe_lease_removed(struct pe_table *t, const struct lease *l);
 /* The subnet is ours now: no longer routed away. */
 void pe_forget(struct pe_table *t, const struct kprefix *own);
+/* The kernel entries of the leases' peers written blindly (a new device holds none). */
+size_t pe_prefill(struct pe_table *t, const struct lease *const *all, size_t n);
 /* The table becomes the leases' peers, and the kernel is made to match. */
 void pe_resync(struct pe_table *t, const struct lease *const *all, size_t n);
 /* Make the kernel hold exactly our peers' routes: right ones untouched, wrong ones fixed. */
@@ -98,6 +117,8 @@ void pe_converge(struct pe_table *t);
 /* A route or nexthop notification (any family): repair if it contradicts a peer's. */
 void pe_route_event(struct pe_table *t, uint16_t type, const struct nl_route *r);
 void pe_nexthop_event(struct pe_table *t, const struct nlmsghdr *nlh);
+/* A neighbour or FDB notification: repair if it contradicts a peer's entry (l2 tables). */
+void pe_neigh_event(struct pe_table *t, const struct nlmsghdr *nlh);
 void pe_free(struct pe_table *t);
 
 #endif

@@ -290,7 +290,7 @@ static void test_plan_order(void **state)
 	/* Peer 0: its nexthop is missing; peer 1: nothing there. */
 	uint8_t have[2] = { PE_HAVE_ROUTE, 0 };
 	struct pe_stale stale[2] = {
-		{ .nexthop = true, .dst.addr = kaddr_v4(0x0a050300) },
+		{ .kind = PE_STALE_NEXTHOP, .dst.addr = kaddr_v4(0x0a050300) },
 		{ .dst = v4net(0x0a050400, 24) },
 	};
 	struct pe_op ops[8];

@@ -237,34 +237,35 @@ static int load_conn(struct backend *b, const struct peer *p)
 
 int ipsec_unload_conn(struct backend *b, const char *name)
 {
-	struct op o = { .kind = OP_UNLOAD_CONN };
+	struct op o = { .kind = OP_TERMINATE };
 	struct vici_builder m;
 	char err[256];
 	int r;
 
-	snprintf(o.name, sizeof(o.name), "%s", name);
-	vici_begin(&m, VICI_CMD_REQUEST, "unload-conn");
-	vici_kv(&m, "name", name);
-	r = vici_send(b, &m, &o, err, sizeof(err));
-	if (r < 0) {
-		if (r != -ENOTCONN)
-			log_error("Failed to unload connection %s: %s", name, err);
-		return r;
-	}
 	/*
-	 * Unloading only asks the peer to delete the SAs, and a host that left
-	 * never answers: charon would keep them (and their kernel states) for
-	 * its retransmissions, minutes. End them at once.
+	 * End the SAs first, forced, while the connection still names them:
+	 * unloading alone only has charon send a DELETE, which a host that left
+	 * never answers, and keep the SAs (and their kernel states) for minutes
+	 * of retransmissions.
 	 */
-	o.kind = OP_TERMINATE;
+	snprintf(o.name, sizeof(o.name), "%s", name);
 	vici_begin(&m, VICI_CMD_REQUEST, "terminate");
 	vici_kv(&m, "ike", name);
 	vici_kv(&m, "force", "yes");
 	vici_kv(&m, "timeout", "-1"); /* answer at once, not when done */
 	r = vici_send(b, &m, &o, err, sizeof(err));
+	if (r < 0) {
+		if (r != -ENOTCONN)
+			log_error("Failed to end the SAs of connection %s: %s", name, err);
+		return r;
+	}
+	o.kind = OP_UNLOAD_CONN;
+	vici_begin(&m, VICI_CMD_REQUEST, "unload-conn");
+	vici_kv(&m, "name", name);
+	r = vici_send(b, &m, &o, err, sizeof(err));
 	if (r < 0 && r != -ENOTCONN)
-		log_error("Failed to end the SAs of connection %s: %s", name, err);
-	return 0;
+		log_error("Failed to unload connection %s: %s", name, err);
+	return r;
 }
 
 /* get-conns: what charon holds; the answer goes to ipsec_got_conns. */

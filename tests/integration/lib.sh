@@ -68,6 +68,8 @@ pass() { printf 'ok: %s (at %ss)\n' "$*" "$SECONDS"; }
 fail() {
 	local f h
 	printf 'FAIL: %s\n' "$*"
+	# In a subshell stdout may be a $(...) capture: say it where it shows.
+	[ "$BASH_SUBSHELL" -eq 0 ] || printf 'FAIL: %s\n' "$*" >&2
 	for f in "$TMP"/h*/flanneld.log "$TMP"/h*/upstream.log; do
 		[ -f "$f" ] || continue
 		h=${f#"$TMP"/h}

@@ -137,7 +137,7 @@ ping_check() {
 	out=$(cat "$TMP/$1.log")
 	tx=$(sed -nE 's/^([0-9]+) packets transmitted.*/\1/p' <<<"$out")
 	rx=$(sed -nE 's/.* ([0-9]+) (packets )?received.*/\1/p' <<<"$out")
-	[ -n "$tx" ] && [ "$tx" -eq 300 ] || fail "ping: unexpected output: $(tail -n 3 <<<"$out")"
+	[ -n "$tx" ] && [ "$tx" -eq 300 ] || fail "ping $2: $(tail -n 2 <<<"$out" | tr '\n' ' ')"
 	if [ "$rx" != "$tx" ]; then
 		# Which replies are missing tells a gap at the restart from scattered loss.
 		missing=$(sed -nE 's/.*icmp_seq=([0-9]+) .*/\1/p' <<<"$out" | sort -n |

@@ -27,7 +27,7 @@ cat >"$E/add.sh" <<EOS
 #!/bin/sh
 data=\$(cat)
 echo "add \$1 \$2 data=\$data" >>"$E/calls"
-[ -e "$E/hang" ] && exec sleep 600
+[ -e "$E/hang" ] && { echo \$\$ >>"$E/hang.pids"; exec sleep 600; }
 if [ -e "$E/fail" ]; then echo "boom: cannot add \$1" >&2; exit 3; fi
 echo "note: adding \$1 via \$2" >&2
 exec ip route replace "\$1" via "\$2"
@@ -97,7 +97,10 @@ wait_until 10 no_route3 || fail "the route to h3 stayed"
 touch "$E/hang"
 flannel_start 3
 wait_ready 3
-hanging() { pgrep -f "sleep 600" >/dev/null; }
+# By the PIDs the hanging commands wrote: a machine-wide pgrep also saw the
+# other pass's copy of this test (CI of 9391c55).
+hang_alive() { local p; for p in $(cat "$E/hang.pids" 2>/dev/null); do kill -0 "$p" 2>/dev/null && return 0; done; return 1; }
+hanging() { hang_alive; }
 wait_until 10 hanging || fail "the hanging add did not start"
 [ "$(http_code 1 /healthz)" = 200 ] && is_ready 1 || fail "flanneld 1 does not answer while a command hangs"
 timed_out() { log_has 1 "SubnetAddCommand for $NET3 failed:" "did not finish in 3000 ms"; }
@@ -116,5 +119,7 @@ for which in Pre Post; do
 	log_has 1b "${which}StartupCommand failed (exit 1)" || fail "no message for the failing ${which}StartupCommand"
 done
 pass "a failing Pre- or PostStartupCommand stops start-up with a message"
-pgrep -f "sleep 600" >/dev/null && fail "a killed command left its process behind"
+[ -s "$E/hang.pids" ] || fail "the hanging commands recorded no PID"
+hangs_gone() { ! hang_alive; }
+wait_until 5 hangs_gone || fail "a killed command left its process behind"
 flannel_stop_all 1 2 3

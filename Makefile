@@ -122,7 +122,7 @@ test_sdnotify_DEPS := src/sdnotify.c src/textutil.c
 test_ifset_DEPS := src/ifset.c src/ip.c src/textutil.c
 test_udp_pkt_DEPS := src/backend/udp_pkt.c
 test_tun_conf_DEPS := src/backend/tun_conf.c src/jsonutil.c src/textutil.c
-test_wg_nl_msg_DEPS := src/backend/wg_nl_msg.c
+test_wg_nl_msg_DEPS := src/backend/wg_nl_msg.c src/backend/kaddr.c src/ip.c src/textutil.c
 test_secret_file_DEPS := src/secret_file.c
 test_wg_key_DEPS := src/backend/wg_key.c src/backend/tun_conf.c src/jsonutil.c src/textutil.c src/log.c
 test_ext_cmd_DEPS := src/backend/ext_cmd.c
@@ -178,7 +178,7 @@ fuzz_subnetenv_DEPS := src/subnetenv.c src/ip.c src/log.c src/textutil.c
 fuzz_ip_DEPS := src/ip.c src/textutil.c
 fuzz_nl_DEPS := src/netlink/nl_msg.c
 fuzz_udp_DEPS := src/backend/udp_pkt.c
-fuzz_wg_DEPS := src/backend/tun_conf.c src/jsonutil.c src/textutil.c src/backend/wg_nl_msg.c
+fuzz_wg_DEPS := src/backend/tun_conf.c src/jsonutil.c src/textutil.c src/backend/wg_nl_msg.c src/backend/kaddr.c src/ip.c
 fuzz_leasecache_DEPS := src/lease/leasewatch.c src/lease/leasecache.c src/lease/leasecheck.c \
 	src/lease/keyhash.c src/lease/subnet.c src/ip.c src/jsonutil.c src/textutil.c
 fuzz_vici_DEPS := src/backend/vici_msg.c src/backend/ipsec_conf.c src/jsonutil.c src/textutil.c

@@ -218,6 +218,28 @@ static int check_parsed(const struct options *opts, const struct netconf *conf)
 	printf("PublicIP:    %s\n", ip4_format(public_ip, b));
 	env.ext = &ext;
 	env.public_ip = public_ip;
+	if (conf->enable_ipv6) {
+		/* As the daemon picks it: --public-ipv6, else the interface's global address. */
+		const char *flag = opts->public_ipv6;
+		char v6[IP_STRLEN];
+
+		if (flag && *flag) {
+			if (ip6_parse(flag, &env.public_ipv6) < 0)
+				return problem(CHECK_INVALID,
+					       "--public-ipv6: invalid public IPv6 address: %s",
+					       flag);
+		} else if (iface_ipv6_addr(ext.name, &env.public_ipv6) < 0) {
+			return problem(
+				CHECK_INVALID,
+				"EnableIPv6: %s has no global IPv6 address and --public-ipv6 "
+				"is not set",
+				ext.name);
+		}
+		env.has_public_ipv6 = true;
+		printf("PublicIPv6:  %s\n", ip6_format(&env.public_ipv6, v6));
+	}
+	if (!conf->enable_ipv4)
+		env.public_ip = 0;
 	if (!bops->check) {
 		printf("MTU:         (known once the %s backend starts)\n", bops->name);
 		return CHECK_OK;

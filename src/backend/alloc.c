@@ -59,12 +59,6 @@ static void alloc_close(struct backend *b)
 
 const struct backend_ops backend_alloc_ops = {
 	.name = "alloc",
-	.init = alloc_init,
+	BACKEND_OPS_COMMON(alloc),
 	.ipv6 = true,
-	.check = alloc_check,
-	.own_lease = alloc_own_lease,
-	.lease_added = alloc_lease_added,
-	.lease_removed = alloc_lease_removed,
-	.resync = alloc_resync,
-	.close = alloc_close,
 };

@@ -2,6 +2,7 @@
 /* Backend registry: Backend.Type → ops. */
 #include "backend/backend.h"
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <strings.h>
@@ -40,4 +41,27 @@ void backend_mtu_explain(const struct backend_env *env, unsigned conf_mtu, unsig
 	else
 		snprintf(msg, msglen, "the MTU of %s (%u) minus %u for %s", env->ext->name,
 			 env->ext->mtu, overhead, what);
+}
+
+int backend_mtu(const struct backend_env *env, unsigned conf_mtu, unsigned overhead,
+		const char *what, unsigned *mtu, char *msg, size_t msglen)
+{
+	unsigned base = conf_mtu ? conf_mtu : env->ext->mtu;
+
+	if (base < 68 + overhead) {
+		snprintf(msg, msglen, "the MTU %u of %s is too small for %s", base,
+			 conf_mtu ? "Backend.MTU" : env->ext->name, what);
+		return -EINVAL;
+	}
+	*mtu = base - overhead;
+	backend_mtu_explain(env, conf_mtu, overhead, what, msg, msglen);
+	return 0;
+}
+
+int backend_no_address(const struct backend_env *env, bool v6, const char *what, char *msg,
+		       size_t msglen)
+{
+	snprintf(msg, msglen, "the external interface %s has no IPv%c address for %s",
+		 env->ext->name, v6 ? '6' : '4', what);
+	return -EADDRNOTAVAIL;
 }

@@ -71,9 +71,29 @@ struct backend_ops {
 const struct backend_ops *backend_find(const char *type);
 /* True for types upstream knows that this build does not implement yet. */
 bool backend_known_but_missing(const char *type);
+/*
+ * The members every backend's ops table has, for a backend whose functions
+ * are named <prefix>_init, _check, _own_lease, _lease_added,
+ * _lease_removed, _resync and _close.
+ */
+#define BACKEND_OPS_COMMON(prefix)                                                                 \
+	.init = prefix##_init, .check = prefix##_check, .own_lease = prefix##_own_lease,           \
+	.lease_added = prefix##_lease_added, .lease_removed = prefix##_lease_removed,              \
+	.resync = prefix##_resync, .close = prefix##_close
+
 /* Where the device MTU comes from (Backend.MTU, else the external interface's) into msg. */
 void backend_mtu_explain(const struct backend_env *env, unsigned conf_mtu, unsigned overhead,
 			 const char *what, char *msg, size_t msglen);
+/* "The external interface has no IPv4 (v6: IPv6) address for <what>" into msg; -EADDRNOTAVAIL. */
+int backend_no_address(const struct backend_env *env, bool v6, const char *what, char *msg,
+		       size_t msglen);
+/*
+ * The device MTU: Backend.MTU (conf_mtu; 0: none), else the external
+ * interface's, minus overhead, explained in msg as above. -EINVAL (why in
+ * msg) when that leaves less than IPv4's least MTU (68).
+ */
+int backend_mtu(const struct backend_env *env, unsigned conf_mtu, unsigned overhead,
+		const char *what, unsigned *mtu, char *msg, size_t msglen);
 
 extern const struct backend_ops backend_alloc_ops;
 extern const struct backend_ops backend_hostgw_ops;

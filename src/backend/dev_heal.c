@@ -95,13 +95,15 @@ void dev_heal_event(struct dev_heal *d, const struct nlmsghdr *nlh)
 
 static void kernel_event(void *arg, const struct nlmsghdr *nlh)
 {
-	dev_heal_event(arg, nlh);
+	for (struct dev_heal *d = arg; d; d = d->also)
+		dev_heal_event(d, nlh);
 }
 
 static void kernel_overrun(void *arg)
 {
 	struct dev_heal *d = arg;
 
+	/* Expected while we program thousands of entries (they echo back): not a warning. */
 	log_info("Missed rtnetlink notifications (ENOBUFS): re-reading %s", d->overrun_what);
 	repair_soon(d->heal);
 }

@@ -7,9 +7,9 @@
  * adds its route and nexthop handlers (the peer engine's, pe_*_event) and
  * listens with dev_heal_monitor_ops and the dev_heal as argument. What
  * each event means is decided in peer_decide.c (dev_heal_*_decide). A
- * backend with two devices (vxlan's IPv4 and IPv6 ones) has a dev_heal
- * for each, hands every notification to both (dev_heal_event), and names
- * the external interface in one of them only.
+ * backend with two devices (vxlan's or wireguard's IPv4 and IPv6 ones) has
+ * a dev_heal for each, chained by `also` so that every notification
+ * reaches both, and names the external interface in one of them only.
  */
 #ifndef FLANNELD_DEV_HEAL_H
 #define FLANNELD_DEV_HEAL_H
@@ -47,9 +47,11 @@ struct dev_heal {
 	/* Optional: every link notification too, after ours (vxlan: checksum offload). */
 	void (*link_event)(void *arg, const struct nlmsghdr *nlh);
 	void *arg;
+	/* Another device of the same backend: gets every notification too. */
+	struct dev_heal *also;
 };
 
-/* nlmon's handlers, with a struct dev_heal as their argument. */
+/* nlmon's handlers, with the (first) struct dev_heal as their argument. */
 extern const struct nlmon_ops dev_heal_monitor_ops;
 /* Its event handler: one rtnetlink notification. */
 void dev_heal_event(struct dev_heal *d, const struct nlmsghdr *nlh);

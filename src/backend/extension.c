@@ -724,13 +724,7 @@ static void ext_close(struct backend *b)
 
 const struct backend_ops backend_extension_ops = {
 	.name = "extension",
-	.init = ext_init,
+	BACKEND_OPS_COMMON(ext),
 	.ipv6 = true,
-	.check = ext_check,
-	.own_lease = ext_own_lease,
-	.lease_added = ext_lease_added,
-	.lease_removed = ext_lease_removed,
-	.resync = ext_resync,
 	.metrics = ext_metrics,
-	.close = ext_close,
 };

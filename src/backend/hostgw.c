@@ -219,18 +219,12 @@ static int hostgw_check(const struct backend_env *env, unsigned *mtu, char *msg,
 {
 	char pub[16], addr[16];
 
-	if (env->conf->enable_ipv6 && !env->has_public_ipv6) {
-		snprintf(msg, msglen, "The external interface %s has no IPv6 address for host-gw",
-			 env->ext->name);
-		return -EADDRNOTAVAIL;
-	}
+	if (env->conf->enable_ipv6 && !env->has_public_ipv6)
+		return backend_no_address(env, true, "host-gw", msg, msglen);
 	if (!env->conf->enable_ipv4)
 		goto mtu;
-	if (env->ext->addr == 0) {
-		snprintf(msg, msglen, "The external interface %s has no IPv4 address for host-gw",
-			 env->ext->name);
-		return -EADDRNOTAVAIL;
-	}
+	if (env->ext->addr == 0)
+		return backend_no_address(env, false, "host-gw", msg, msglen);
 	if (env->public_ip != env->ext->addr) {
 		snprintf(msg, msglen,
 			 "Your PublicIP %s differs from the address %s of %s, meaning that "
@@ -340,12 +334,6 @@ fail:
 
 const struct backend_ops backend_hostgw_ops = {
 	.name = TYPE,
-	.init = hostgw_init,
+	BACKEND_OPS_COMMON(hostgw),
 	.ipv6 = true,
-	.check = hostgw_check,
-	.own_lease = hostgw_own_lease,
-	.lease_added = hostgw_lease_added,
-	.lease_removed = hostgw_lease_removed,
-	.resync = hostgw_resync,
-	.close = hostgw_close,
 };

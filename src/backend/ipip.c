@@ -93,11 +93,9 @@ static int ensure_device(struct backend *b, bool initial);
 static void heal_cb(void *arg)
 {
 	struct backend *b = arg;
-	bool changed;
-
 	if (ensure_device(b, false) < 0 ||
 	    (b->have_own &&
-	     tundev_configure(b->nl, b->ifindex, DEV, &b->network, b->own.addr, &changed) < 0)) {
+	     tundev_configure(b->nl, b->ifindex, DEV, &b->pr.network, &b->dh.own.addr, NULL) < 0)) {
 		repair_later(&b->heal);
 		return;
 	}
@@ -141,15 +139,13 @@ static void ipip_resync(struct backend *b, const struct lease *const *all, size_
 
 static int ipip_own_lease(struct backend *b, const struct lease *own)
 {
-	bool changed;
-
 	b->own = own->subnet.v4;
 	b->have_own = true;
 	b->dh.want_up = true;
 	b->dh.own = (struct kprefix){ kaddr_v4(b->own.addr), 32 };
 	/* A subnet that was a peer's and is now ours stops being routed away. */
 	pe_forget(&b->pr, &(struct kprefix){ kaddr_v4(b->own.addr), b->own.len });
-	return tundev_configure(b->nl, b->ifindex, DEV, &b->network, b->own.addr, &changed);
+	return tundev_configure(b->nl, b->ifindex, DEV, &b->pr.network, &b->dh.own.addr, NULL);
 }
 
 /* ------------------------------------------------------------ device */
@@ -266,20 +262,9 @@ static int ipip_prepare(const struct backend_env *env, struct ipip_conf *cfg, un
 
 	if (ipip_conf_parse(json, strlen(json), cfg, msg, msglen) < 0)
 		return -EINVAL;
-	if (env->ext->addr == 0) {
-		snprintf(msg, msglen, "the external interface %s has no IPv4 address for ipip",
-			 env->ext->name);
-		return -EADDRNOTAVAIL;
-	}
-	if (env->ext->mtu < 68 + IPIP_OVERHEAD) {
-		snprintf(msg, msglen, "the MTU of %s (%u) is too small for ipip", env->ext->name,
-			 env->ext->mtu);
-		return -EINVAL;
-	}
-	*mtu = env->ext->mtu - IPIP_OVERHEAD;
-	snprintf(msg, msglen, "the MTU of %s (%u) minus %u for ipip", env->ext->name, env->ext->mtu,
-		 IPIP_OVERHEAD);
-	return 0;
+	if (env->ext->addr == 0)
+		return backend_no_address(env, false, "ipip", msg, msglen);
+	return backend_mtu(env, 0, IPIP_OVERHEAD, "ipip", mtu, msg, msglen);
 }
 
 static int ipip_check(const struct backend_env *env, unsigned *mtu, char *msg, size_t msglen)
@@ -363,11 +348,5 @@ fail:
 
 const struct backend_ops backend_ipip_ops = {
 	.name = TYPE,
-	.init = ipip_init,
-	.check = ipip_check,
-	.own_lease = ipip_own_lease,
-	.lease_added = ipip_lease_added,
-	.lease_removed = ipip_lease_removed,
-	.resync = ipip_resync,
-	.close = ipip_close,
+	BACKEND_OPS_COMMON(ipip),
 };

@@ -419,11 +419,8 @@ static int prepare(const struct backend_env *env, struct ipsec_conf *cfg, unsign
 		snprintf(msg, msglen, "the ipsec backend has no IPv6 (EnableIPv6)");
 		return -EINVAL;
 	}
-	if (env->ext->addr == 0) {
-		snprintf(msg, msglen, "the external interface %s has no IPv4 address for ipsec",
-			 env->ext->name);
-		return -EADDRNOTAVAIL;
-	}
+	if (env->ext->addr == 0)
+		return backend_no_address(env, false, "ipsec", msg, msglen);
 	if (cfg->udp_encap)
 		over += IPSEC_UDPENCAP_OVERHEAD;
 	if (env->ext->mtu < 68 + over) {
@@ -515,11 +512,5 @@ fail:
 
 const struct backend_ops backend_ipsec_ops = {
 	.name = TYPE,
-	.init = ipsec_init,
-	.check = ipsec_check,
-	.own_lease = ipsec_own_lease,
-	.lease_added = ipsec_lease_added,
-	.lease_removed = ipsec_lease_removed,
-	.resync = ipsec_resync,
-	.close = ipsec_close,
+	BACKEND_OPS_COMMON(ipsec),
 };

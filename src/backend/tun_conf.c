@@ -330,3 +330,22 @@ char *wg_lease_data_format(const uint8_t key[WG_KEY_LEN], uint16_t port)
 		return NULL;
 	return out;
 }
+
+static bool ip4_private(uint32_t a)
+{
+	return (a >> 24) == 10 || (a >> 20) == ((172u << 4) | 1) ||
+	       (a >> 16) == ((192u << 8) | 168);
+}
+
+static bool ip6_unique_local(const struct ip6 *a)
+{
+	return (a->b[0] & 0xfe) == 0xfc;
+}
+
+bool wg_auto_prefers_v6(uint32_t remote4, const struct ip6 *remote6, uint32_t local4,
+			const struct ip6 *local6)
+{
+	if (!ip4_private(remote4) && local4 != 0)
+		return false;
+	return local6 && !ip6_unique_local(remote6) && !ip6_unique_local(local6);
+}

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ip.h"
+
 #define IPIP_OVERHEAD 20 /* the outer IPv4 header */
 #define WG_OVERHEAD   80 /* upstream's figure: outer IPv6 40 + UDP 8 + WireGuard 32 */
 #ifndef WG_KEY_LEN
@@ -48,6 +50,15 @@ int wg_lease_data_parse(const char *json, size_t len, uint8_t key[WG_KEY_LEN], u
 			char *err, size_t errlen);
 /* Our BackendData exactly as upstream (v0.26.6+) marshals it; malloc'd or NULL. */
 char *wg_lease_data_format(const uint8_t key[WG_KEY_LEN], uint16_t port);
+
+/*
+ * Mode auto's choice for a peer that has both a PublicIP and a PublicIPv6
+ * (upstream's): its IPv6 when its IPv4 is private (RFC 1918) or we have
+ * none (local4 0), and both its IPv6 and ours (local6 NULL: none) are
+ * global, not unique local (fc00::/7). Else its IPv4.
+ */
+bool wg_auto_prefers_v6(uint32_t remote4, const struct ip6 *remote6, uint32_t local4,
+			const struct ip6 *local6);
 
 /* Standard base64 of a 32-byte key into buf (WG_KEY_B64LEN + 1 bytes); returns buf. */
 char *wg_key_to_base64(const uint8_t key[WG_KEY_LEN], char *buf);

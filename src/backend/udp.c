@@ -587,20 +587,9 @@ static int udp_prepare(const struct backend_env *env, struct udp_conf *cfg, unsi
 		snprintf(msg, msglen, "Invalid UDP backend config: %s", err);
 		return -EINVAL;
 	}
-	if (env->ext->addr == 0) {
-		snprintf(msg, msglen, "The external interface %s has no IPv4 address for UDP",
-			 env->ext->name);
-		return -EADDRNOTAVAIL;
-	}
-	if (env->ext->mtu < 68 + UDP_OVERHEAD) {
-		snprintf(msg, msglen, "The external interface MTU %u is too small for UDP",
-			 env->ext->mtu);
-		return -EINVAL;
-	}
-	*mtu = env->ext->mtu - UDP_OVERHEAD;
-	snprintf(msg, msglen, "the MTU of %s (%u) minus %u for UDP", env->ext->name, env->ext->mtu,
-		 UDP_OVERHEAD);
-	return 0;
+	if (env->ext->addr == 0)
+		return backend_no_address(env, false, "UDP", msg, msglen);
+	return backend_mtu(env, 0, UDP_OVERHEAD, "UDP", mtu, msg, msglen);
 }
 
 static int udp_check(const struct backend_env *env, unsigned *mtu, char *msg, size_t msglen)
@@ -665,12 +654,6 @@ fail:
 
 const struct backend_ops backend_udp_ops = {
 	.name = "udp",
-	.init = udp_init,
-	.check = udp_check,
-	.own_lease = udp_own_lease,
-	.lease_added = udp_lease_added,
-	.lease_removed = udp_lease_removed,
-	.resync = udp_resync,
+	BACKEND_OPS_COMMON(udp),
 	.metrics = udp_metrics,
-	.close = udp_close,
 };

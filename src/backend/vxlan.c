@@ -32,6 +32,7 @@
 #include "backend/routes.h"
 #include "backend/txcsum.h"
 #include "backend/vxlan_conf.h"
+#include "backend/tundev.h"
 #include "backend/vxlan_dev.h"
 #include "config.h"
 #include "iface.h"
@@ -440,7 +441,7 @@ static int configure_device(struct vxfam *f)
 {
 	if (!f->own.len || f->ifindex <= 0)
 		return 0;
-	return vxlan_dev_configure_addr(f->b->nl, f->ifindex, f->dev, &f->t.network, &f->own.addr);
+	return tundev_configure(f->b->nl, f->ifindex, f->dev, &f->t.network, &f->own.addr, NULL);
 }
 
 static int vxlan_own_lease(struct backend *b, const struct lease *own)
@@ -557,35 +558,12 @@ static void link_event(void *arg, const struct nlmsghdr *nlh)
 		repair_soon_why(&f->b->heal, "TX checksum offload on %s was turned on", f->dev);
 }
 
-static void kernel_event(void *arg, const struct nlmsghdr *nlh)
-{
-	struct backend *b = arg;
-
-	FOR_EACH_FAM(b, f)
-	{
-		dev_heal_event(&f->dh, nlh);
-	}
-}
-
-static void kernel_overrun(void *arg)
-{
-	struct backend *b = arg;
-
-	/* Expected while we program thousands of entries (they echo back): not a warning. */
-	log_info("Missed rtnetlink notifications (ENOBUFS): re-reading %s", b->overrun_what);
-	repair_soon(&b->heal);
-}
-
-static const struct nlmon_ops monitor_ops = {
-	.event = kernel_event,
-	.overrun = kernel_overrun,
-};
-
 static int start_monitor(struct backend *b)
 {
 	/* The nexthop group last: kernels without nexthop objects lack it. */
 	unsigned groups[7];
 	size_t n = 0;
+	struct dev_heal *first;
 
 	groups[n++] = RTNLGRP_LINK;
 	groups[n++] = RTNLGRP_NEIGH;
@@ -599,7 +577,12 @@ static int start_monitor(struct backend *b)
 	}
 	if (b->fam[V4].on && b->fam[V4].t.kernel_nexthops)
 		groups[n++] = RTNLGRP_NEXTHOP;
-	return nlmon_open(b->loop, groups, n, &monitor_ops, b, &b->mon);
+	/* Every notification reaches both devices' dev_heal. */
+	first = b->fam[V4].on ? &b->fam[V4].dh : &b->fam[V6].dh;
+	first->overrun_what = b->overrun_what;
+	if (b->fam[V4].on && b->fam[V6].on)
+		b->fam[V4].dh.also = &b->fam[V6].dh;
+	return nlmon_open(b->loop, groups, n, &dev_heal_monitor_ops, first, &b->mon);
 }
 
 /* ------------------------------------------------------------ lifecycle */
@@ -639,16 +622,10 @@ static int vxlan_prepare(const struct backend_env *env, struct vxlan_conf *cfg, 
 	r = vxlan_conf_parse(json, strlen(json), cfg, msg, msglen);
 	if (r < 0)
 		return r;
-	if (env->conf->enable_ipv6 && !env->ext->has_addr6) {
-		snprintf(msg, msglen, "the external interface %s has no IPv6 address for VXLAN",
-			 env->ext->name);
-		return -EADDRNOTAVAIL;
-	}
-	if (env->conf->enable_ipv4 && env->ext->addr == 0) {
-		snprintf(msg, msglen, "the external interface %s has no IPv4 address for VXLAN",
-			 env->ext->name);
-		return -EADDRNOTAVAIL;
-	}
+	if (env->conf->enable_ipv6 && !env->ext->has_addr6)
+		return backend_no_address(env, true, "VXLAN", msg, msglen);
+	if (env->conf->enable_ipv4 && env->ext->addr == 0)
+		return backend_no_address(env, false, "VXLAN", msg, msglen);
 	base = cfg->mtu ? cfg->mtu : env->ext->mtu;
 	/* 1280: the least an IPv6 device may have. */
 	if (base < 68 + VXLAN_OVERHEAD ||
@@ -779,13 +756,7 @@ fail:
 
 const struct backend_ops backend_vxlan_ops = {
 	.name = "vxlan",
-	.init = vxlan_init,
+	BACKEND_OPS_COMMON(vxlan),
 	.ipv6 = true,
-	.check = vxlan_check,
-	.own_lease = vxlan_own_lease,
-	.lease_added = vxlan_lease_added,
-	.lease_removed = vxlan_lease_removed,
 	.prefill = vxlan_prefill,
-	.resync = vxlan_resync,
-	.close = vxlan_close,
 };

@@ -32,12 +32,4 @@ int vxlan_dev_get(struct nl *nl, const struct nl_vxlan *want, bool initial, stru
 /* The device's MTU from cur to mtu when they differ. */
 int vxlan_dev_set_mtu(struct nl *nl, const char *dev, int ifindex, unsigned cur, unsigned mtu);
 
-/*
- * The device up with our address own/32 (IPv4) or own/128 (IPv6), and
- * the other addresses of ours removed: IPv4 ones inside network (others
- * stay), every IPv6 one but link-local (upstream). 0 or -errno (logged).
- */
-int vxlan_dev_configure_addr(struct nl *nl, int ifindex, const char *dev,
-			     const struct kprefix *network, const struct kaddr *own);
-
 #endif

@@ -2,7 +2,8 @@
 /*
  * Kernel WireGuard over generic netlink (no `wg` tool): the device's key
  * and port, its peers. Message building and parsing are pure (wg_nl_msg.c,
- * unit tested and fuzzed); the socket is wg_nl.c. IPv4 only.
+ * unit tested and fuzzed); the socket is wg_nl.c. Endpoints and allowed
+ * IPs of either family.
  */
 #ifndef FLANNELD_WG_NL_H
 #define FLANNELD_WG_NL_H
@@ -11,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ip.h"
+#include "backend/kaddr.h"
 
 struct nlmsghdr;
 struct wg_nl;
@@ -23,13 +24,13 @@ struct wg_peer {
 	uint8_t key[32];
 	bool has_psk;
 	uint8_t psk[32];
-	uint32_t endpoint; /* IPv4, host byte order; 0: none */
+	struct kaddr endpoint; /* family 0: none */
 	uint16_t port;
 	uint16_t keepalive; /* seconds */
 	size_t nallowed;
-	struct ip4net allowed[WG_ALLOWED_MAX];
-	bool other_allowed;  /* IPv6 or more than WG_ALLOWED_MAX allowed IPs */
-	bool other_endpoint; /* an IPv6 endpoint */
+	struct kprefix allowed[WG_ALLOWED_MAX];
+	bool other_allowed;  /* malformed, or more than WG_ALLOWED_MAX allowed IPs */
+	bool other_endpoint; /* neither IPv4 nor IPv6 */
 };
 
 struct wg_device {

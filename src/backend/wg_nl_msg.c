@@ -68,19 +68,40 @@ struct nlmsghdr *wg_msg_set_device(void *buf, uint16_t fam, const char *ifname,
 	return ok ? nlh : NULL;
 }
 
-static bool put_allowed(struct nlmsghdr *nlh, const struct ip4net *n)
+static bool put_allowed(struct nlmsghdr *nlh, const struct kprefix *n)
 {
 	struct nlattr *a = mnl_attr_nest_start_check(nlh, WG_MSG_MAX, 0);
-	uint32_t be = htonl(n->addr);
+	uint32_t be = htonl(n->addr.v4);
+	bool v6 = n->addr.family == AF_INET6;
 	bool ok;
 
 	if (!a)
 		return false;
-	ok = mnl_attr_put_u16_check(nlh, WG_MSG_MAX, WGALLOWEDIP_A_FAMILY, AF_INET) &&
-	     mnl_attr_put_check(nlh, WG_MSG_MAX, WGALLOWEDIP_A_IPADDR, 4, &be) &&
+	ok = mnl_attr_put_u16_check(nlh, WG_MSG_MAX, WGALLOWEDIP_A_FAMILY, n->addr.family) &&
+	     mnl_attr_put_check(nlh, WG_MSG_MAX, WGALLOWEDIP_A_IPADDR, v6 ? 16 : 4,
+				v6 ? (const void *)n->addr.v6.b : &be) &&
 	     mnl_attr_put_u8_check(nlh, WG_MSG_MAX, WGALLOWEDIP_A_CIDR_MASK, n->len);
 	mnl_attr_nest_end(nlh, a);
 	return ok;
+}
+
+/* The peer's endpoint as the kernel takes it: a sockaddr_in or sockaddr_in6. */
+static bool put_endpoint(struct nlmsghdr *nlh, const struct kaddr *a, uint16_t port)
+{
+	if (a->family == AF_INET6) {
+		struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
+
+		memcpy(sin6.sin6_addr.s6_addr, a->v6.b, 16);
+		return mnl_attr_put_check(nlh, WG_MSG_MAX, WGPEER_A_ENDPOINT, sizeof(sin6), &sin6);
+	} else {
+		struct sockaddr_in sin = {
+			.sin_family = AF_INET,
+			.sin_port = htons(port),
+			.sin_addr.s_addr = htonl(a->v4),
+		};
+
+		return mnl_attr_put_check(nlh, WG_MSG_MAX, WGPEER_A_ENDPOINT, sizeof(sin), &sin);
+	}
 }
 
 struct nlmsghdr *wg_msg_set_peer(void *buf, uint16_t fam, const char *ifname,
@@ -106,16 +127,8 @@ struct nlmsghdr *wg_msg_set_peer(void *buf, uint16_t fam, const char *ifname,
 	if (!(flags & WG_PEER_REMOVE)) {
 		ok &= mnl_attr_put_check(nlh, WG_MSG_MAX, WGPEER_A_PRESHARED_KEY, 32,
 					 p->has_psk ? p->psk : zero);
-		if (p->endpoint) {
-			struct sockaddr_in sin = {
-				.sin_family = AF_INET,
-				.sin_port = htons(p->port),
-				.sin_addr.s_addr = htonl(p->endpoint),
-			};
-
-			ok &= mnl_attr_put_check(nlh, WG_MSG_MAX, WGPEER_A_ENDPOINT, sizeof(sin),
-						 &sin);
-		}
+		if (p->endpoint.family == AF_INET || p->endpoint.family == AF_INET6)
+			ok &= put_endpoint(nlh, &p->endpoint, p->port);
 		ok &= mnl_attr_put_u16_check(nlh, WG_MSG_MAX,
 					     WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL, p->keepalive);
 		allowed =
@@ -186,6 +199,34 @@ int wg_parse_family(const struct nlmsghdr *nlh, uint16_t *fam)
 	return 0;
 }
 
+/* One allowed IP of either family; false when it is malformed or of another family. */
+static bool parse_one_allowed(const struct nlattr *const *v, struct kprefix *ret)
+{
+	uint16_t family = 0;
+	const struct nlattr *ip = v[WGALLOWEDIP_A_IPADDR], *mask = v[WGALLOWEDIP_A_CIDR_MASK];
+	size_t alen;
+
+	u16_attr(v[WGALLOWEDIP_A_FAMILY], &family);
+	if (family != AF_INET && family != AF_INET6)
+		return false;
+	alen = family == AF_INET6 ? 16 : 4;
+	if (!ip || mnl_attr_get_payload_len(ip) != alen || !mask ||
+	    mnl_attr_get_payload_len(mask) < 1 || mnl_attr_get_u8(mask) > alen * 8)
+		return false;
+	memset(ret, 0, sizeof(*ret));
+	ret->addr.family = (uint8_t)family;
+	if (family == AF_INET6) {
+		memcpy(ret->addr.v6.b, mnl_attr_get_payload(ip), 16);
+	} else {
+		uint32_t be;
+
+		memcpy(&be, mnl_attr_get_payload(ip), 4);
+		ret->addr.v4 = ntohl(be);
+	}
+	ret->len = mnl_attr_get_u8(mask);
+	return true;
+}
+
 static int parse_allowed(const struct nlattr *list, struct wg_peer *p)
 {
 	const struct nlattr *a;
@@ -193,25 +234,14 @@ static int parse_allowed(const struct nlattr *list, struct wg_peer *p)
 	mnl_attr_for_each_nested(a, list)
 	{
 		const struct nlattr *v[WGALLOWEDIP_A_MAX + 1];
-		uint16_t family = 0;
-		uint32_t be;
 
 		if (nested(a, v, WGALLOWEDIP_A_MAX) < 0)
 			return -EINVAL;
-		u16_attr(v[WGALLOWEDIP_A_FAMILY], &family);
-		if (family != AF_INET || !v[WGALLOWEDIP_A_IPADDR] ||
-		    mnl_attr_get_payload_len(v[WGALLOWEDIP_A_IPADDR]) != 4 ||
-		    !v[WGALLOWEDIP_A_CIDR_MASK] ||
-		    mnl_attr_get_payload_len(v[WGALLOWEDIP_A_CIDR_MASK]) < 1 ||
-		    mnl_attr_get_u8(v[WGALLOWEDIP_A_CIDR_MASK]) > 32 ||
-		    p->nallowed == WG_ALLOWED_MAX) {
+		if (p->nallowed == WG_ALLOWED_MAX ||
+		    !parse_one_allowed(v, &p->allowed[p->nallowed]))
 			p->other_allowed = true;
-			continue;
-		}
-		memcpy(&be, mnl_attr_get_payload(v[WGALLOWEDIP_A_IPADDR]), 4);
-		p->allowed[p->nallowed].addr = ntohl(be);
-		p->allowed[p->nallowed].len = mnl_attr_get_u8(v[WGALLOWEDIP_A_CIDR_MASK]);
-		p->nallowed++;
+		else
+			p->nallowed++;
 	}
 	return 0;
 }
@@ -251,8 +281,16 @@ static int parse_peer(const struct nlattr *nest, struct wg_device *d)
 		size_t len = mnl_attr_get_payload_len(v[WGPEER_A_ENDPOINT]);
 
 		if (len >= sizeof(*sin) && sin->sin_family == AF_INET) {
-			p->endpoint = ntohl(sin->sin_addr.s_addr);
+			p->endpoint = kaddr_v4(ntohl(sin->sin_addr.s_addr));
 			p->port = ntohs(sin->sin_port);
+		} else if (len >= sizeof(struct sockaddr_in6) && sin->sin_family == AF_INET6) {
+			struct sockaddr_in6 sin6;
+
+			memcpy(&sin6, sin, sizeof(sin6));
+			memset(&p->endpoint, 0, sizeof(p->endpoint));
+			p->endpoint.family = AF_INET6;
+			memcpy(p->endpoint.v6.b, sin6.sin6_addr.s6_addr, 16);
+			p->port = ntohs(sin6.sin6_port);
 		} else if (len >= sizeof(sa_family_t)) {
 			p->other_endpoint = true;
 		}

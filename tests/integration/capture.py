@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
 """Capture on one interface for a bounded time (AF_PACKET, no tcpdump) and
-report, as JSON: frames seen, UDP datagrams to a port (by source address),
+report, as JSON: frames seen, UDP datagrams to a port (by source address,
+IPv4 or IPv6),
 and how many frames contain a byte pattern. SIGTERM ends it early, with the
 report: for a test whose traffic is over before SECONDS are.
 
-    capture.py IFACE SECONDS UDP_PORT PATTERN_HEX
+    capture.py IFACE SECONDS UDP_PORT[,UDP_PORT...] PATTERN_HEX
 """
 import json
 import signal
@@ -14,7 +15,8 @@ import struct
 import sys
 import time
 
-iface, secs, port, pattern = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), bytes.fromhex(sys.argv[4])
+iface, secs, pattern = sys.argv[1], float(sys.argv[2]), bytes.fromhex(sys.argv[4])
+ports = {int(p) for p in sys.argv[3].split(",")}
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
 s.bind((iface, 0))
 s.settimeout(0.2)
@@ -35,8 +37,14 @@ def count(f):
     if len(ip) >= 28 and ip[0] >> 4 == 4 and ip[9] == 17:
         ihl = (ip[0] & 15) * 4
         dport = struct.unpack("!H", ip[ihl + 2:ihl + 4])[0]
-        if dport == port:
+        if dport in ports:
             src = socket.inet_ntoa(ip[12:16])
+            out["udp"][src] = out["udp"].get(src, 0) + 1
+    # IPv6 with UDP right after the fixed header (no extension headers).
+    elif len(ip) >= 48 and ip[0] >> 4 == 6 and ip[6] == 17:
+        dport = struct.unpack("!H", ip[42:44])[0]
+        if dport in ports:
+            src = socket.inet_ntop(socket.AF_INET6, ip[8:24])
             out["udp"][src] = out["udp"].get(src, 0) + 1
 
 

@@ -110,6 +110,21 @@ expect_ok "ipsec with UDPEncap"
 has_line "$out" "MTU:         1315 (the MTU of eth0 (1400) minus 85 for IPsec with UDP encapsulation)"
 grep_q "$PSK96" <<<"$out$err" && fail "--check-config printed the PSK"
 pass "ipsec: PSK checked (never printed), MTU 1400 - 85 with UDPEncap"
+# wireguard's Modes against the network's families (no kernel WireGuard needed here)
+bad '{"Network":"10.244.0.0/16","Backend":{"Type":"wireguard","Mode":"ipv6"}}' "Mode ipv6 reaches peers over IPv6, but EnableIPv6 is off"
+etcd_put_config '{"EnableIPv4":false,"EnableIPv6":true,"IPv6Network":"fc00::/48","Backend":{"Type":"wireguard","Mode":"ipv4"}}'
+check --public-ipv6=fd00:200::11
+expect_fail 1 "wireguard Mode ipv4, IPv6-only" "Mode ipv4 reaches peers over IPv4, but EnableIPv4 is off"
+bad '{"Network":"10.244.0.0/16","EnableIPv6":true,"IPv6Network":"fc00::/48","Backend":{"Type":"wireguard"}}' "EnableIPv6: eth0 has no global IPv6 address and --public-ipv6 is not set"
+etcd_put_config '{"Network":"10.244.0.0/16","EnableIPv6":true,"IPv6Network":"fc00::/48","Backend":{"Type":"wireguard","ListenPortV6":51820}}'
+check --public-ipv6=fd00:200::11
+expect_fail 1 "wireguard ListenPortV6 = ListenPort" "ListenPort and ListenPortV6 are both 51820: flannel-wg and flannel-wg-v6 need two"
+etcd_put_config '{"Network":"10.244.0.0/16","EnableIPv6":true,"IPv6Network":"fc00::/48","Backend":{"Type":"wireguard","Mode":"auto"}}'
+check --public-ipv6=fd00:200::11
+expect_ok "wireguard dual-stack, Mode auto"
+has_line "$out" "PublicIPv6:  fd00:200::11"
+has_line "$out" "MTU:         1320 (the MTU of eth0 (1400) minus 80 for WireGuard)"
+pass "wireguard: Mode ipv6 without EnableIPv6, Mode ipv4 without EnableIPv4, no IPv6 address and equal listen ports refused; dual-stack Mode auto accepted with --public-ipv6"
 bad '{"Network":"10.244.0.0/16","EnableIPv4":false}' "none defined stack"
 bad '{"Network": "10.244.0.0/16",' "invalid network config"
 bad '{}' "please define a correct Network parameter"

@@ -25,61 +25,12 @@ require_root
 require_etcd
 require_flanneld
 
-host_ip6() { echo "fd00:200::$((10 + $1))"; }
+. "$(dirname "$0")/lib6.sh"
 
 topo_up 12
-sw_exec ip -6 addr add fd00:200::1/64 dev br0 nodad
-for i in $(seq 1 12); do
-	host_exec "$i" ip -6 addr add "$(host_ip6 "$i")/64" dev eth0 nodad
-	host_exec "$i" sysctl -qw net.ipv6.conf.all.forwarding=1
-done
+v6_underlay_up $(seq 1 12)
 etcd_start
 
-subnet6_of() { sed -n 's/^FLANNEL_IPV6_SUBNET=//p' "$(inst_dir "$1")/subnet.env" 2>/dev/null | tail -n 1; }
-# container6_ip <n>: the container's IPv6 address (FLANNEL_IPV6_SUBNET's ::1 -> ::2).
-container6_ip() {
-	local s
-	s=$(subnet6_of "$1")
-	[ -n "$s" ] || return 1
-	echo "${s%::1/*}::2"
-}
-# The v6 subnet's network address and length (fc00:0:0:5::/64).
-net6_of() {
-	local s
-	s=$(subnet6_of "$1")
-	echo "${s%::1/*}::/${s#*/}"
-}
-
-# container_up_any <n>: lib.sh's container_up for a dual-stack host, its
-# IPv6-only equivalent otherwise; then the IPv6 address and route.
-container_up_any() {
-	local n=$1 hns cns s6 mtu
-	hns=$(host_ns "$n")
-	cns=$(container_ns "$n")
-	s6=$(subnet6_of "$n")
-	mtu=$(mtu_of "$n")
-	[ -n "$s6" ] && [ -n "$mtu" ] || fail "container_up_any $n: no IPv6 subnet in subnet.env"
-	if [ -n "$(subnet_of "$n")" ]; then
-		container_up "$n"
-	else
-		_netns_add "$cns"
-		ip -n "$hns" link add cni0 type bridge
-		ip -n "$hns" link set cni0 mtu "$mtu" up
-		ip -n "$hns" link add "vc$n" mtu "$mtu" type veth peer name eth0 mtu "$mtu" netns "$cns"
-		ip -n "$hns" link set "vc$n" master cni0 up
-		ip -n "$cns" link set eth0 up
-	fi
-	ip -n "$hns" addr add "$s6" dev cni0 nodad
-	ip -n "$cns" addr add "$(container6_ip "$n")/${s6#*/}" dev eth0 nodad
-	ip -n "$cns" -6 route add default via "${s6%/*}"
-}
-
-container_ping6() {
-	container_exec "$1" ping -6 -q -c "${3:-2}" -i 0.2 -W 2 -w 10 "$(container6_ip "$2")" >/dev/null 2>&1
-}
-
-# v6_routes <host>: flanneld's IPv6 routes there, one per line.
-v6_routes() { host_exec "$1" ip -6 route show proto 158 | sed "s/ pref medium//; s/ *$//" | sort; }
 has_v6_route_to() { v6_routes "$1" | grep_q "^$2 "; }
 
 # ping_all <v4: 0|1> <hosts...>: every pair, both ways.
@@ -158,25 +109,6 @@ scenario() {
 	all_entries6 "$be" "$p" "${hosts[@]}"
 	for i in "${hosts[@]}"; do container_up_any "$i"; done
 	ping_all "$dual" "${hosts[@]}"
-}
-
-# lease_of <host> <prefix>: the value of the host's lease, found by PublicIPv6.
-lease_of() {
-	local k
-	for k in $(subnet_keys "$2"); do
-		key_value "$k" | jq -ce --arg b "$(host_ip6 "$1")" 'select(.PublicIPv6 == $b)' 2>/dev/null && return 0
-	done
-	return 1
-}
-
-# key6_of <host> <prefix>: the host's key, found by its PublicIPv6.
-key6_of() {
-	local k
-	for k in $(subnet_keys "$2"); do
-		if key_value "$k" | jq -e --arg b "$(host_ip6 "$1")" '.PublicIPv6 == $b' >/dev/null; then
-			echo "$k"
-		fi
-	done
 }
 
 # ---------------------------------------------------------------- vxlan dual-stack

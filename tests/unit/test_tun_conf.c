@@ -121,6 +121,25 @@ static void test_wg_conf(void **state)
 	assert_int_equal(wg_conf_parse(j, strlen(j), &c, err, sizeof(err)), -EINVAL);
 }
 
+/* Mode auto's endpoint: IPv4 unless it is private (or ours is missing) and both IPv6 are global. */
+static void test_auto_endpoint(void **state)
+{
+	const struct ip6 global = { { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 } };
+	const struct ip6 global2 = { { 0x20, 0x01, 0x0d, 0xb8, [15] = 2 } };
+	const struct ip6 ula = { { 0xfd, 0x20, [15] = 3 } };
+	const uint32_t pub4 = 0xc6336401, priv4 = 0x0ac8000c, mine = 0x0ac8000b;
+
+	assert_false(wg_auto_prefers_v6(pub4, &global, mine, &global2));
+	assert_true(wg_auto_prefers_v6(priv4, &global, mine, &global2));
+	assert_true(wg_auto_prefers_v6(0xac1f0001, &global, mine, &global2));  /* 172.31/12 */
+	assert_true(wg_auto_prefers_v6(0xc0a80101, &global, mine, &global2));  /* 192.168/16 */
+	assert_false(wg_auto_prefers_v6(0xac200001, &global, mine, &global2)); /* 172.32: public */
+	assert_true(wg_auto_prefers_v6(pub4, &global, 0, &global2));	       /* no IPv4 of ours */
+	assert_false(wg_auto_prefers_v6(priv4, &ula, mine, &global2));
+	assert_false(wg_auto_prefers_v6(priv4, &global, mine, &ula));
+	assert_false(wg_auto_prefers_v6(priv4, &global, mine, NULL));
+}
+
 static void test_ipip_conf(void **state)
 {
 	struct ipip_conf c;
@@ -140,9 +159,8 @@ static void test_ipip_conf(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_base64),
-		cmocka_unit_test(test_lease_data),
-		cmocka_unit_test(test_wg_conf),
+		cmocka_unit_test(test_base64),	  cmocka_unit_test(test_lease_data),
+		cmocka_unit_test(test_wg_conf),	  cmocka_unit_test(test_auto_endpoint),
 		cmocka_unit_test(test_ipip_conf),
 	};
 

@@ -18,15 +18,14 @@
 
 static struct wg_peer sample(uint8_t k)
 {
-	struct wg_peer p = {
-		.endpoint = 0x0ac8000c, .port = 51820, .keepalive = 25, .nallowed = 2
-	};
+	struct wg_peer p = { .port = 51820, .keepalive = 25, .nallowed = 2 };
 
 	memset(p.key, k, 32);
 	p.has_psk = true;
 	memset(p.psk, 0x55, 32);
-	p.allowed[0] = (struct ip4net){ 0x0af40300, 24 };
-	p.allowed[1] = (struct ip4net){ 0x0af40400, 24 };
+	p.endpoint = kaddr_v4(0x0ac8000c);
+	p.allowed[0] = (struct kprefix){ kaddr_v4(0x0af40300), 24 };
+	p.allowed[1] = (struct kprefix){ kaddr_v4(0x0af40400), 24 };
 	return p;
 }
 
@@ -48,12 +47,11 @@ static void test_set_peer_roundtrip(void **state)
 	assert_int_equal(d.npeers, 1);
 	assert_memory_equal(d.peers[0].key, p.key, 32);
 	assert_true(d.peers[0].has_psk);
-	assert_int_equal(d.peers[0].endpoint, p.endpoint);
+	assert_true(kaddr_equal(&d.peers[0].endpoint, &p.endpoint));
 	assert_int_equal(d.peers[0].port, 51820);
 	assert_int_equal(d.peers[0].keepalive, 25);
 	assert_int_equal(d.peers[0].nallowed, 2);
-	assert_int_equal(d.peers[0].allowed[1].addr, 0x0af40400);
-	assert_int_equal(d.peers[0].allowed[1].len, 24);
+	assert_true(kprefix_equal(&d.peers[0].allowed[1], &p.allowed[1]));
 	/* The kernel continues a long peer in the next message: merged. */
 	assert_int_equal(wg_parse_device(nlh, &d), 0);
 	assert_int_equal(d.npeers, 1);
@@ -62,6 +60,39 @@ static void test_set_peer_roundtrip(void **state)
 	nlh = wg_msg_set_peer(buf, FAM, "flannel-wg", &p, 0);
 	assert_int_equal(wg_parse_device(nlh, &d), 0);
 	assert_int_equal(d.npeers, 2);
+	wg_device_free(&d);
+}
+
+/* An IPv6 endpoint and allowed IPs of both families (flannel-wg in Mode auto, or -v6). */
+static void test_ipv6_peer(void **state)
+{
+	uint64_t buf[WG_MSG_MAX / 8];
+	struct wg_peer p = sample(4);
+	struct ip6 ep = { { 0xfd, 0x20, [15] = 0x0c } }, sub = { { 0xfd, 0x44, [7] = 3 } };
+	struct wg_device d = { 0 };
+	struct nlmsghdr *nlh;
+
+	p.endpoint = kaddr_v6(&ep);
+	p.port = 51821;
+	p.allowed[1] = (struct kprefix){ kaddr_v6(&sub), 64 };
+	nlh = wg_msg_set_peer(buf, FAM, "flannel-wg-v6", &p, WG_PEER_REPLACE_ALLOWED);
+	assert_non_null(nlh);
+	assert_int_equal(wg_parse_device(nlh, &d), 0);
+	assert_int_equal(d.npeers, 1);
+	assert_false(d.peers[0].other_endpoint);
+	assert_true(kaddr_equal(&d.peers[0].endpoint, &p.endpoint));
+	assert_int_equal(d.peers[0].port, 51821);
+	assert_false(d.peers[0].other_allowed);
+	assert_int_equal(d.peers[0].nallowed, 2);
+	assert_true(kprefix_equal(&d.peers[0].allowed[0], &p.allowed[0]));
+	assert_true(kprefix_equal(&d.peers[0].allowed[1], &p.allowed[1]));
+	wg_device_free(&d);
+	/* A v6 prefix longer than 128 is not ours: read as "other". */
+	p.allowed[1].len = 129;
+	nlh = wg_msg_set_peer(buf, FAM, "flannel-wg-v6", &p, WG_PEER_REPLACE_ALLOWED);
+	assert_int_equal(wg_parse_device(nlh, &d), 0);
+	assert_true(d.peers[0].other_allowed);
+	assert_int_equal(d.peers[0].nallowed, 1);
 	wg_device_free(&d);
 }
 
@@ -123,9 +154,8 @@ static void test_truncated(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_set_peer_roundtrip),
-		cmocka_unit_test(test_remove_and_device),
-		cmocka_unit_test(test_family),
+		cmocka_unit_test(test_set_peer_roundtrip), cmocka_unit_test(test_ipv6_peer),
+		cmocka_unit_test(test_remove_and_device),  cmocka_unit_test(test_family),
 		cmocka_unit_test(test_truncated),
 	};
 

@@ -54,6 +54,16 @@ static size_t find(const struct fdbset *s, const uint8_t mac[6], uint8_t kind,
 	return i;
 }
 
+/*
+ * At most two thirds full: probe runs stay short (the hash is keyed, so no
+ * one can make them long), and 5000 or 10000 peers' keys fit in half the
+ * slots that at most half full would take.
+ */
+static bool fits(size_t used, size_t cap)
+{
+	return used <= cap / 3 * 2;
+}
+
 static int resize(struct fdbset *s, size_t cap)
 {
 	struct fdbset_slot *old = s->slots, *n = calloc(cap, sizeof(*n));
@@ -81,11 +91,11 @@ int fdbset_reserve(struct fdbset *s, size_t peers)
 {
 	size_t cap = s->cap ? s->cap : 64, need;
 
-	/* Each peer a pair and a MAC, at most half full as inc() keeps it. */
+	/* Each peer a pair and a MAC. */
 	if (peers > SIZE_MAX / 8 - s->used)
 		return -ENOMEM;
-	need = 2 * s->used + 4 * peers;
-	while (cap < need) {
+	need = s->used + 2 * peers;
+	while (!fits(need, cap)) {
 		if (cap > SIZE_MAX / 2 / sizeof(struct fdbset_slot))
 			return -ENOMEM;
 		cap *= 2;
@@ -97,8 +107,7 @@ static int inc(struct fdbset *s, const uint8_t mac[6], uint8_t kind, const uint8
 {
 	struct fdbset_slot *e;
 
-	/* At most half full: probe runs stay short. */
-	if ((s->used + 1) * 2 > s->cap && grow(s) < 0)
+	if (!fits(s->used + 1, s->cap) && grow(s) < 0)
 		return -ENOMEM;
 	e = &s->slots[find(s, mac, kind, dst, &s->probes)];
 	if (!e->kind) {

@@ -16,6 +16,7 @@ struct fdbset_slot {
 	uint8_t mac[6];
 	uint8_t kind;
 	uint8_t dst[16];
+	bool marked; /* fdbset_mark(): fills the byte before count, so costs nothing */
 	uint32_t count;
 };
 
@@ -53,9 +54,18 @@ static size_t find(const struct fdbset *s, const uint8_t mac[6], uint8_t kind,
 	return i;
 }
 
-static int grow(struct fdbset *s)
+/*
+ * At most two thirds full: probe runs stay short (the hash is keyed, so no
+ * one can make them long), and 5000 or 10000 peers' keys fit in half the
+ * slots that at most half full would take.
+ */
+static bool fits(size_t used, size_t cap)
 {
-	size_t cap = s->cap ? s->cap * 2 : 64;
+	return used <= cap / 3 * 2;
+}
+
+static int resize(struct fdbset *s, size_t cap)
+{
 	struct fdbset_slot *old = s->slots, *n = calloc(cap, sizeof(*n));
 	size_t oldcap = s->cap;
 
@@ -72,18 +82,39 @@ static int grow(struct fdbset *s)
 	return 0;
 }
 
+static int grow(struct fdbset *s)
+{
+	return resize(s, s->cap ? s->cap * 2 : 64);
+}
+
+int fdbset_reserve(struct fdbset *s, size_t peers)
+{
+	size_t cap = s->cap ? s->cap : 64, need;
+
+	/* Each peer a pair and a MAC. */
+	if (peers > SIZE_MAX / 8 - s->used)
+		return -ENOMEM;
+	need = s->used + 2 * peers;
+	while (!fits(need, cap)) {
+		if (cap > SIZE_MAX / 2 / sizeof(struct fdbset_slot))
+			return -ENOMEM;
+		cap *= 2;
+	}
+	return cap == s->cap ? 0 : resize(s, cap);
+}
+
 static int inc(struct fdbset *s, const uint8_t mac[6], uint8_t kind, const uint8_t dst[16])
 {
 	struct fdbset_slot *e;
 
-	/* At most half full: probe runs stay short. */
-	if ((s->used + 1) * 2 > s->cap && grow(s) < 0)
+	if (!fits(s->used + 1, s->cap) && grow(s) < 0)
 		return -ENOMEM;
 	e = &s->slots[find(s, mac, kind, dst, &s->probes)];
 	if (!e->kind) {
 		memcpy(e->mac, mac, 6);
 		e->kind = kind;
 		memcpy(e->dst, dst, 16);
+		e->marked = false;
 		e->count = 0;
 		s->used++;
 	}
@@ -215,6 +246,39 @@ unsigned fdbset_count6(const struct fdbset *s, const uint8_t mac[6], const struc
 unsigned fdbset_count_mac(const struct fdbset *s, const uint8_t mac[6])
 {
 	return count(s, mac, KEY_MAC, no_dst);
+}
+
+static bool mark(struct fdbset *s, const uint8_t mac[6], const uint8_t dst[16])
+{
+	struct fdbset_slot *e;
+	bool was;
+
+	if (!s->cap)
+		return false;
+	e = &s->slots[find(s, mac, KEY_PAIR, dst, NULL)];
+	was = e->marked;
+	if (e->kind)
+		e->marked = true;
+	return was;
+}
+
+bool fdbset_mark(struct fdbset *s, const uint8_t mac[6], uint32_t dst)
+{
+	uint8_t d[16];
+
+	mapped(dst, d);
+	return mark(s, mac, d);
+}
+
+bool fdbset_mark6(struct fdbset *s, const uint8_t mac[6], const struct ip6 *dst)
+{
+	return mark(s, mac, dst->b);
+}
+
+void fdbset_clear_marks(struct fdbset *s)
+{
+	for (size_t i = 0; i < s->cap; i++)
+		s->slots[i].marked = false;
 }
 
 void fdbset_free(struct fdbset *s)

@@ -7,6 +7,7 @@
 #ifndef FLANNELD_FDBSET_H
 #define FLANNELD_FDBSET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +25,12 @@ struct fdbset {
 
 /* Zeroed is empty; fdbset_free() releases and empties it. */
 void fdbset_free(struct fdbset *s);
+/*
+ * Room for that many more peers' entries without growing: a set built at
+ * once is allocated once, not through every doubling (whose old and new
+ * tables would both be live at the peak). 0 or -ENOMEM.
+ */
+int fdbset_reserve(struct fdbset *s, size_t peers);
 /* One more peer wants (mac, dst): 0 or -ENOMEM. */
 int fdbset_add(struct fdbset *s, const uint8_t mac[6], uint32_t dst);
 /* One peer fewer wants it (no-op if none did). */
@@ -36,5 +43,13 @@ void fdbset_del6(struct fdbset *s, const uint8_t mac[6], const struct ip6 *dst);
 unsigned fdbset_count6(const struct fdbset *s, const uint8_t mac[6], const struct ip6 *dst);
 /* Peers whose MAC is mac, whatever their destination. */
 unsigned fdbset_count_mac(const struct fdbset *s, const uint8_t mac[6]);
+/*
+ * A mark per (mac, dst) for one pass over the kernel's entries: which of
+ * the wanted ones it found, without a second set as large as this one.
+ * Marks (mac, dst) if some peer wants it; returns whether it was marked.
+ */
+bool fdbset_mark(struct fdbset *s, const uint8_t mac[6], uint32_t dst);
+bool fdbset_mark6(struct fdbset *s, const uint8_t mac[6], const struct ip6 *dst);
+void fdbset_clear_marks(struct fdbset *s);
 
 #endif

@@ -158,7 +158,8 @@ enum pe_verdict pe_judge_nexthop(const struct pe_table *t, const struct nl_nexth
 }
 
 size_t pe_plan(const struct pe_table *t, const uint8_t *have, const struct pe_stale *stale,
-	       size_t nstale, struct pe_op *ops, unsigned *added)
+	       size_t nstale, void (*emit)(void *arg, const struct pe_op *op), void *arg,
+	       unsigned *added)
 {
 	static const enum pe_op_kind del[] = {
 		[PE_STALE_ROUTE] = PE_OP_ROUTE_DEL,
@@ -179,8 +180,11 @@ size_t pe_plan(const struct pe_table *t, const uint8_t *have, const struct pe_st
 
 	*added = 0;
 	for (size_t i = 0; i < nstale; i++)
-		if (stale[i].kind != PE_STALE_NEXTHOP)
-			ops[n++] = (struct pe_op){ .kind = del[stale[i].kind], .stale = &stale[i] };
+		if (stale[i].kind != PE_STALE_NEXTHOP) {
+			emit(arg,
+			     &(struct pe_op){ .kind = del[stale[i].kind], .stale = &stale[i] });
+			n++;
+		}
 	for (size_t i = 0; i < t->npeers; i++) {
 		const struct pe_peer *p = &t->peers[i];
 		unsigned want = pe_wants(t, p);
@@ -189,13 +193,17 @@ size_t pe_plan(const struct pe_table *t, const uint8_t *have, const struct pe_st
 			continue;
 		++*added;
 		for (size_t j = 0; j < sizeof(add) / sizeof(add[0]); j++)
-			if ((want & add[j].bit) && !(have[i] & add[j].bit))
-				ops[n++] = (struct pe_op){ .kind = add[j].op, .peer = p };
+			if ((want & add[j].bit) && !(have[i] & add[j].bit)) {
+				emit(arg, &(struct pe_op){ .kind = add[j].op, .peer = p });
+				n++;
+			}
 	}
 	/* After the routes: one that named a stale nexthop has been replaced by now. */
 	for (size_t i = 0; i < nstale; i++)
-		if (stale[i].kind == PE_STALE_NEXTHOP)
-			ops[n++] = (struct pe_op){ .kind = PE_OP_NH_DEL, .stale = &stale[i] };
+		if (stale[i].kind == PE_STALE_NEXTHOP) {
+			emit(arg, &(struct pe_op){ .kind = PE_OP_NH_DEL, .stale = &stale[i] });
+			n++;
+		}
 	return n;
 }
 

@@ -94,15 +94,16 @@ struct pe_op {
 
 /*
  * The converge: given the table, what the dump found of each peer
- * (have[i], PE_HAVE_* bits) and the stale entries, the operations in the
- * order to write them into ops (room for nstale + 4 * npeers): stale
- * routes, neighbours and FDB entries deleted, then per peer its missing
- * entries in upstream's order (neighbour, FDB entry, nexthop, route), then
- * stale nexthops deleted (no route names them by then). *added counts the
- * peers fixed.
+ * (have[i], PE_HAVE_* bits) and the stale entries, the operations handed
+ * to emit one by one in the order to write them (no array of up to
+ * 4 * npeers of them): stale routes, neighbours and FDB entries deleted,
+ * then per peer its missing entries in upstream's order (neighbour, FDB
+ * entry, nexthop, route), then stale nexthops deleted (no route names
+ * them by then). Returns how many; *added counts the peers fixed.
  */
 size_t pe_plan(const struct pe_table *t, const uint8_t *have, const struct pe_stale *stale,
-	       size_t nstale, struct pe_op *ops, unsigned *added);
+	       size_t nstale, void (*emit)(void *arg, const struct pe_op *op), void *arg,
+	       unsigned *added);
 
 enum pe_repair {
 	PE_REPAIR_NONE,

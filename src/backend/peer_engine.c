@@ -35,32 +35,38 @@ static const char *fam(const struct pe_table *t)
 	return t->family == AF_INET6 ? "IPv6 " : "";
 }
 
-/* A batch's error names the subnet: cookies index the destinations queued in it. */
+/*
+ * A batch's error names the subnet: a cookie numbers its request in the
+ * batch, and the destinations of the last NL_BATCH_REQS (all an error can
+ * be about) are kept in a ring, not one per request of a batch of 30000.
+ */
 uintptr_t pe_cookie(struct pe_table *t, enum pe_op_kind op, const struct kaddr *dst)
 {
-	if (t->ncdst == t->capcdst) {
-		size_t cap = t->capcdst ? 2 * t->capcdst : 64;
-		struct kaddr *n = realloc(t->cdst, cap * sizeof(*n));
-
-		if (!n)
-			return (uintptr_t)op; /* index 0 reads as unknown */
-		t->cdst = n;
-		t->capcdst = cap;
-	}
-	t->cdst[t->ncdst++] = *dst;
+	if (!t->cdst && !(t->cdst = malloc(NL_BATCH_REQS * sizeof(*t->cdst))))
+		return (uintptr_t)op; /* number 0 reads as unknown */
+	t->cdst[t->ncdst % NL_BATCH_REQS] = *dst;
+	t->ncdst++;
 	return (uintptr_t)t->ncdst << 3 | (uintptr_t)op;
+}
+
+/* The destination of request number i (from 1) of the batch, if still in the ring. */
+static const struct kaddr *cookie_dst(const struct pe_table *t, size_t i)
+{
+	if (!t->cdst || i == 0 || i > t->ncdst || t->ncdst - i >= NL_BATCH_REQS)
+		return NULL;
+	return &t->cdst[(i - 1) % NL_BATCH_REQS];
 }
 
 static void batch_error(void *arg, uintptr_t c, uint16_t type, int err, const char *extack)
 {
 	struct pe_table *t = arg;
-	size_t i = (size_t)(c >> 3);
+	const struct kaddr *dst = cookie_dst(t, (size_t)(c >> 3));
 	char a[IP_STRLEN];
 
 	t->failed = true;
 	log_warnx("Failed to %s for %s %s %s: %s", op_names[c & 7],
-		  i && i <= t->ncdst ? kaddr_format(&t->cdst[i - 1], a) : "a subnet",
-		  t->l2 ? "on" : "via", t->via, extack && *extack ? extack : strerror(-err));
+		  dst ? kaddr_format(dst, a) : "a subnet", t->l2 ? "on" : "via", t->via,
+		  extack && *extack ? extack : strerror(-err));
 }
 
 static void batch_begin(struct pe_table *t)
@@ -149,8 +155,11 @@ static void q_peer_del(struct pe_table *t, const struct pe_peer *p)
 	}
 }
 
-static void q_op(struct pe_table *t, const struct pe_op *op)
+/* pe_plan's emit: each operation queued as it is decided. */
+static void q_op(void *arg, const struct pe_op *op)
 {
+	struct pe_table *t = arg;
+
 	switch (op->kind) {
 	case PE_OP_ROUTE_DEL:
 		q_route_del(t, &op->stale->dst, op->stale->priority);
@@ -344,9 +353,7 @@ static void log_converged(const struct pe_table *t, unsigned added, size_t nstal
 void pe_converge(struct pe_table *t)
 {
 	struct kstate k = { .t = t };
-	struct pe_op *ops = NULL;
 	unsigned added = 0;
-	size_t nops;
 	int r = -ENOMEM;
 
 	if (t->l2 && t->ifindex <= 0)
@@ -357,10 +364,6 @@ void pe_converge(struct pe_table *t)
 	k.have = calloc(t->npeers ? t->npeers : 1, 1);
 	if (k.have)
 		r = dump_kernel(t, &k);
-	if (r >= 0) {
-		ops = malloc((k.nstale + 4 * t->npeers + 1) * sizeof(*ops));
-		r = ops ? 0 : -ENOMEM;
-	}
 	if (r < 0 && t->l2) {
 		log_warnx("Cannot read the kernel's entries for %s: %s", t->via, strerror(-r));
 		repair_later(t->heal);
@@ -371,17 +374,13 @@ void pe_converge(struct pe_table *t)
 		repair_later(t->heal);
 		goto out;
 	}
-	nops = pe_plan(t, k.have, k.stale, k.nstale, ops, &added);
 	batch_begin(t);
-	for (size_t i = 0; i < nops; i++)
-		q_op(t, &ops[i]);
+	pe_plan(t, k.have, k.stale, k.nstale, q_op, t, &added);
 	batch_end(t);
 	log_converged(t, added, k.nstale);
 out:
-	free(ops);
 	free(k.have);
 	free(k.stale);
-	fdbset_free(&k.seen);
 }
 
 /* ------------------------------------------------------------ leases */
@@ -594,6 +593,8 @@ void pe_resync(struct pe_table *t, const struct lease *const *all, size_t n)
 	t->cap = n ? n : 1;
 	t->nskipped = 0;
 	fdbset_free(&t->fdbs);
+	if (t->l2)
+		(void)fdbset_reserve(&t->fdbs, k); /* out of memory: pe_l2_count says so */
 	for (size_t i = 0; i < k; i++) {
 		t->nskipped += peers[i].skipped;
 		pe_l2_count(t, &peers[i], true);
@@ -670,5 +671,5 @@ void pe_free(struct pe_table *t)
 	free(t->cdst);
 	t->peers = NULL;
 	t->cdst = NULL;
-	t->npeers = t->cap = t->nskipped = t->ncdst = t->capcdst = 0;
+	t->npeers = t->cap = t->nskipped = t->ncdst = 0;
 }

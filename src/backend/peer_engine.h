@@ -77,11 +77,12 @@ struct pe_table {
 	struct pe_peer *peers; /* sorted by subnet address */
 	size_t npeers, cap;
 	size_t nskipped;
-	bool failed;	    /* a write of the current batch failed */
-	struct kaddr *cdst; /* what each request of the batch is for (its error names it) */
-	size_t ncdst, capcdst;
-	bool l2;     /* neighbours and FDB entries too (vxlan), and the logs name the device */
-	int ifindex; /* l2: the device they are on, kept current by the backend (0: none yet) */
+	bool failed; /* a write of the current batch failed */
+	/* What the last NL_BATCH_REQS requests are for (an error names it), a ring. */
+	struct kaddr *cdst;
+	size_t ncdst; /* requests queued in the batch */
+	bool l2;      /* neighbours and FDB entries too (vxlan), and the logs name the device */
+	int ifindex;  /* l2: the device they are on, kept current by the backend (0: none yet) */
 	struct fdbset fdbs; /* l2: the FDB entries the peers want, counted (shared ones) */
 };
 

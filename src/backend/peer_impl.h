@@ -16,8 +16,7 @@
 /* What the dumps found: have[] by peer index, and what to delete. */
 struct kstate {
 	struct pe_table *t;
-	uint8_t *have;
-	struct fdbset seen; /* l2: the FDB entries found that peers want */
+	uint8_t *have; /* l2: the FDB entries found are marked in t->fdbs */
 	struct pe_stale *stale;
 	size_t nstale, capstale;
 };

@@ -85,7 +85,7 @@ static void reset_fdbs(void *arg)
 {
 	struct kstate *k = arg;
 
-	fdbset_free(&k->seen);
+	fdbset_clear_marks(&k->t->fdbs);
 	pe_reset_kind(k, 0, PE_STALE_FDB);
 }
 
@@ -93,6 +93,13 @@ int pe_fdb_add(struct fdbset *s, const uint8_t mac[6], const struct kaddr *dst)
 {
 	return dst->family == AF_INET6 ? fdbset_add6(s, mac, &dst->v6)
 				       : fdbset_add(s, mac, dst->v4);
+}
+
+/* Marks a wanted FDB entry found (or about to be added); whether it was marked already. */
+static bool fdb_mark(struct fdbset *s, const uint8_t mac[6], const struct kaddr *dst)
+{
+	return dst->family == AF_INET6 ? fdbset_mark6(s, mac, &dst->v6)
+				       : fdbset_mark(s, mac, dst->v4);
 }
 
 static int dump_neigh_cb(void *arg, const struct nlmsghdr *nlh)
@@ -108,7 +115,8 @@ static int dump_neigh_cb(void *arg, const struct nlmsghdr *nlh)
 
 		switch (pe_judge_fdb(k->t, &n)) {
 		case PE_HAVE:
-			return pe_fdb_add(&k->seen, n.lladdr, &st.dst.addr);
+			fdb_mark(&k->t->fdbs, n.lladdr, &st.dst.addr);
+			return 0;
 		case PE_STALE:
 			memcpy(st.mac, n.lladdr, 6);
 			return pe_add_stale(k, &st);
@@ -129,26 +137,20 @@ static int dump_neigh_cb(void *arg, const struct nlmsghdr *nlh)
 }
 
 /*
- * Which peers' FDB entries are there. Peers sharing one that is missing
- * add it once: the first counts as fixed, the others as having it.
+ * Which peers' FDB entries are there (marked by the dump). Peers sharing
+ * one that is missing add it once: the first marks it and counts as
+ * fixed, the others as having it.
  */
-static int mark_fdbs(struct kstate *k)
+static void mark_fdbs(struct kstate *k)
 {
 	struct pe_table *t = k->t;
 
 	for (size_t i = 0; i < t->npeers; i++) {
 		const struct pe_peer *p = &t->peers[i];
-		const struct kaddr *ip = &p->public_ip;
 
-		if (!pe_has_l2(t, p))
-			continue;
-		if (ip->family == AF_INET6 ? fdbset_count6(&k->seen, p->mac, &ip->v6)
-					   : fdbset_count(&k->seen, p->mac, ip->v4))
+		if (pe_has_l2(t, p) && fdb_mark(&t->fdbs, p->mac, &p->public_ip))
 			k->have[i] |= PE_HAVE_FDB;
-		else if (pe_fdb_add(&k->seen, p->mac, ip) < 0)
-			return -ENOMEM;
 	}
-	return 0;
 }
 
 int pe_l2_dump(struct pe_table *t, struct kstate *k)
@@ -163,8 +165,11 @@ int pe_l2_dump(struct pe_table *t, struct kstate *k)
 		return r;
 	if (!nl_msg_dump(buf, RTM_GETNEIGH, AF_BRIDGE, t->ifindex))
 		return -EINVAL;
+	fdbset_clear_marks(&t->fdbs);
 	r = nl_dump(t->nl, (const void *)buf, dump_neigh_cb, reset_fdbs, k);
-	return r < 0 ? r : mark_fdbs(k);
+	if (r >= 0)
+		mark_fdbs(k);
+	return r;
 }
 
 /* p's FDB entry counted in (or out of) the table's. */

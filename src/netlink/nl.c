@@ -23,9 +23,9 @@
  * each would cost a message to build and a recv() each, 20000 of them for
  * 5000 vxlan peers). The errors of a batch must fit in our receive buffer,
  * or the kernel drops them (ENOBUFS): 256 stay far below NL_RCVBUF.
+ * NL_BATCH_REQS is in nl.h.
  */
 #define NL_BATCH_LIMIT (32 * 1024)
-#define NL_BATCH_REQS  256
 /* The kernel never builds a dump part larger than 32 KiB. */
 #define NL_RECV_SIZE (32 * 1024)
 #define NL_RCVBUF    (1024 * 1024)

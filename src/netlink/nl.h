@@ -186,6 +186,13 @@ int nl_open(struct nl **ret);
 void nl_close(struct nl *nl);
 
 /*
+ * One send carries at most this many requests, and its errors are reported
+ * before the next is queued: an error is about one of the last
+ * NL_BATCH_REQS requests queued, so a ring of that many can name them.
+ */
+#define NL_BATCH_REQS 256
+
+/*
  * Batches. Between begin and end, each request is built into the slot
  * nl_batch_slot() returns and queued with nl_batch_add(); the batch goes out
  * in one sendmsg() (several when it is large), every request with NLM_F_ACK

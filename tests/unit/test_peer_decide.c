@@ -271,6 +271,29 @@ static void test_judge_nexthop(void **state)
 	free_table(&t);
 }
 
+/* pe_plan's operations, collected in order. */
+struct plan_ops {
+	struct pe_op *ops;
+	size_t n;
+};
+
+static void collect(void *arg, const struct pe_op *op)
+{
+	struct plan_ops *c = arg;
+
+	c->ops[c->n++] = *op;
+}
+
+static size_t plan(const struct pe_table *t, const uint8_t *have, const struct pe_stale *stale,
+		   size_t nstale, struct pe_op *ops, unsigned *added)
+{
+	struct plan_ops c = { ops, 0 };
+	size_t n = pe_plan(t, have, stale, nstale, collect, &c, added);
+
+	assert_int_equal(n, c.n);
+	return n;
+}
+
 static void test_plan_restart_writes_nothing(void **state)
 {
 	struct pe_table t;
@@ -279,7 +302,7 @@ static void test_plan_restart_writes_nothing(void **state)
 	unsigned added;
 
 	table4(&t, &with_nexthops);
-	assert_int_equal(pe_plan(&t, have, NULL, 0, ops, &added), 0);
+	assert_int_equal(plan(&t, have, NULL, 0, ops, &added), 0);
 	assert_int_equal(added, 0);
 	free_table(&t);
 }
@@ -298,7 +321,7 @@ static void test_plan_order(void **state)
 	size_t n;
 
 	table4(&t, &with_nexthops);
-	n = pe_plan(&t, have, stale, 2, ops, &added);
+	n = plan(&t, have, stale, 2, ops, &added);
 	assert_int_equal(added, 2);
 	assert_int_equal(n, 5);
 	/* Stale routes first, then the adds (nexthop before its route), stale nexthops last. */
@@ -325,7 +348,7 @@ static void test_plan_skipped_and_classic(void **state)
 	table4(&t, &with_nexthops);
 	t.peers[0].skipped = true; /* unreachable: nothing to add */
 	t.peers[1].classic = true; /* its route alone is all it wants */
-	assert_int_equal(pe_plan(&t, have, NULL, 0, ops, &added), 0);
+	assert_int_equal(plan(&t, have, NULL, 0, ops, &added), 0);
 	assert_int_equal(added, 0);
 	free_table(&t);
 }
@@ -339,7 +362,7 @@ static void test_plan_v6(void **state)
 	unsigned added;
 
 	table6(&t);
-	assert_int_equal(pe_plan(&t, have, &stale, 1, ops, &added), 2);
+	assert_int_equal(plan(&t, have, &stale, 1, ops, &added), 2);
 	assert_int_equal(added, 1);
 	assert_int_equal(ops[0].kind, PE_OP_ROUTE_DEL);
 	assert_int_equal(ops[1].kind, PE_OP_ROUTE_ADD);

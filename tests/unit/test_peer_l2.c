@@ -233,6 +233,29 @@ static void test_judge_fdb(void **state)
 	free_table(&t);
 }
 
+/* pe_plan's operations, collected in order. */
+struct plan_ops {
+	struct pe_op *ops;
+	size_t n;
+};
+
+static void collect(void *arg, const struct pe_op *op)
+{
+	struct plan_ops *c = arg;
+
+	c->ops[c->n++] = *op;
+}
+
+static size_t plan(const struct pe_table *t, const uint8_t *have, const struct pe_stale *stale,
+		   size_t nstale, struct pe_op *ops, unsigned *added)
+{
+	struct plan_ops c = { ops, 0 };
+	size_t n = pe_plan(t, have, stale, nstale, collect, &c, added);
+
+	assert_int_equal(n, c.n);
+	return n;
+}
+
 static void test_plan_restart_writes_nothing(void **state)
 {
 	struct pe_table t;
@@ -242,7 +265,7 @@ static void test_plan_restart_writes_nothing(void **state)
 
 	table4(&t);
 	assert_int_equal(pe_wants(&t, &t.peers[0]), all);
-	assert_int_equal(pe_plan(&t, have, NULL, 0, ops, &added), 0);
+	assert_int_equal(plan(&t, have, NULL, 0, ops, &added), 0);
 	assert_int_equal(added, 0);
 	free_table(&t);
 }
@@ -264,7 +287,7 @@ static void test_plan_l2_order(void **state)
 	size_t n;
 
 	table4(&t);
-	n = pe_plan(&t, have, stale, 3, ops, &added);
+	n = plan(&t, have, stale, 3, ops, &added);
 	assert_int_equal(added, 2);
 	assert_int_equal(n, 7);
 	/* Stale entries first, in the order found. */
@@ -293,7 +316,7 @@ static void test_plan_direct(void **state)
 	/* Directly routed: a route via PublicIP is all it wants. */
 	t.peers[0].direct = true;
 	assert_int_equal(pe_wants(&t, &t.peers[0]), PE_HAVE_ROUTE);
-	assert_int_equal(pe_plan(&t, have, NULL, 0, ops, &added), 0);
+	assert_int_equal(plan(&t, have, NULL, 0, ops, &added), 0);
 	free_table(&t);
 }
 

@@ -108,7 +108,7 @@ LEASE_DECISION_DEPS := tests/unit/fake_etcd.c src/lease/leasewatch.c src/lease/l
 test_leasewatch_DEPS := $(LEASE_DECISION_DEPS)
 test_ownlease_DEPS := $(LEASE_DECISION_DEPS) src/lease/ownlease.c src/lease/ownlease_choose.c \
 	src/lease/alloc_choice.c src/config.c
-test_vxlan_conf_DEPS := src/backend/vxlan_conf.c src/jsonutil.c src/textutil.c
+test_vxlan_conf_DEPS := src/backend/vxlan_conf.c src/ip.c src/jsonutil.c src/textutil.c
 test_fdbset_DEPS := src/backend/fdbset.c src/lease/keyhash.c
 test_keyhash_DEPS := src/lease/keyhash.c src/lease/leasecache.c src/backend/fdbset.c \
 	src/lease/subnet.c src/ip.c src/jsonutil.c src/textutil.c

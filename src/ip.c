@@ -472,3 +472,16 @@ bool ip6net_overlaps(const struct ip6net *a, const struct ip6net *b)
 
 	return (ip6_to_u128(&a->addr) & m) == (ip6_to_u128(&b->addr) & m);
 }
+
+/* By hand, not snprintf: each peer's MAC is logged for every watch event. */
+char *mac_format(const uint8_t mac[6], char *buf)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (int i = 0; i < 6; i++) {
+		buf[3 * i] = hex[mac[i] >> 4];
+		buf[3 * i + 1] = hex[mac[i] & 15];
+		buf[3 * i + 2] = i < 5 ? ':' : '\0';
+	}
+	return buf;
+}

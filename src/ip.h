@@ -8,7 +8,8 @@
 #include <stdint.h>
 
 /* Large enough for any IPv6 text form plus "/128". */
-#define IP_STRLEN 52
+#define IP_STRLEN  52
+#define MAC_STRLEN 18
 
 /* IPv4 addresses are kept in host byte order so arithmetic is plain. */
 struct ip4net {
@@ -25,6 +26,8 @@ struct ip6net {
 	uint8_t len;
 };
 
+/* A MAC address as "aa:bb:cc:dd:ee:ff" into buf (MAC_STRLEN bytes); returns buf. */
+char *mac_format(const uint8_t mac[6], char *buf);
 /* Strict dotted quad (no leading zeros beyond "0", no trailing text): 0 or -EINVAL. */
 int ip4_parse(const char *s, uint32_t *ret);
 /* Writes dotted quad into buf (at least 16 bytes); returns buf. */

@@ -203,14 +203,6 @@ void pe_l2_replaced(struct pe_table *t, const struct pe_peer *old, const struct 
 		pe_l2_neigh(t, &old->subnet.addr, NULL);
 }
 
-/* For the repair messages: as vxlan_mac_format() writes it. */
-static char *mac_format(const uint8_t mac[6], char buf[18])
-{
-	snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4],
-		 mac[5]);
-	return buf;
-}
-
 void pe_neigh_event(struct pe_table *t, const struct nlmsghdr *nlh)
 {
 	char a[IP_STRLEN], mac[18];

@@ -184,7 +184,7 @@ static void log_peer(void *arg, const char *what, const struct pe_peer *p)
 {
 	const struct vxfam *f = arg;
 	const char *v6 = f->family == AF_INET6 ? "v6" : "";
-	char sn[IP_STRLEN], ip[IP_STRLEN], mac[VXLAN_MAC_STRLEN];
+	char sn[IP_STRLEN], ip[IP_STRLEN], mac[MAC_STRLEN];
 
 	if (p->direct)
 		log_info("%s subnet: %s PublicIP%s: %s (direct route)", what,
@@ -192,7 +192,7 @@ static void log_peer(void *arg, const char *what, const struct pe_peer *p)
 	else
 		log_info("%s subnet: %s PublicIP%s: %s VtepMAC: %s", what,
 			 kprefix_format(&p->subnet, sn), v6, kaddr_format(&p->public_ip, ip),
-			 vxlan_mac_format(p->mac, mac));
+			 mac_format(p->mac, mac));
 }
 
 static const struct pe_ops peer_ops = {
@@ -370,12 +370,12 @@ static int publish_mac(struct vxfam *f)
 /* The device's MAC changed (recreated by someone else): peers learn the new one through etcd. */
 static void adopt_mac(struct vxfam *f, const uint8_t mac[6])
 {
-	char was[VXLAN_MAC_STRLEN], now[VXLAN_MAC_STRLEN];
+	char was[MAC_STRLEN], now[MAC_STRLEN];
 
 	if (memcmp(f->mac, mac, 6) == 0)
 		return;
 	log_warnx("The MAC of %s changed from %s to %s: publishing it in our lease", f->dev,
-		  vxlan_mac_format(f->mac, was), vxlan_mac_format(mac, now));
+		  mac_format(f->mac, was), mac_format(mac, now));
 	memcpy(f->mac, mac, 6);
 	if (publish_mac(f) < 0) {
 		log_error("Out of memory updating our lease's %s",

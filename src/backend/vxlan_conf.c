@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ip.h"
 #include "jsonutil.h"
 #include "jsonwalk.h"
 #include "textutil.h"
@@ -160,19 +161,6 @@ int vxlan_mac_parse(const char *s, size_t len, uint8_t mac[6])
 	return 0;
 }
 
-/* By hand, not snprintf: each peer's MAC is logged for every watch event. */
-char *vxlan_mac_format(const uint8_t mac[6], char *buf)
-{
-	static const char hex[] = "0123456789abcdef";
-
-	for (int i = 0; i < 6; i++) {
-		buf[3 * i] = hex[mac[i] >> 4];
-		buf[3 * i + 1] = hex[mac[i] & 15];
-		buf[3 * i + 2] = i < 5 ? ':' : '\0';
-	}
-	return buf;
-}
-
 /*
  * Read for every watch event, so with the one-pass walker, not jansson.
  * As before: the document is checked in full first (any syntax error makes
@@ -222,9 +210,9 @@ int vxlan_lease_data_parse(const char *json, size_t len, uint8_t mac[6], char *e
 
 char *vxlan_lease_data_format(uint32_t vni, const uint8_t mac[6])
 {
-	char m[VXLAN_MAC_STRLEN], *out;
+	char m[MAC_STRLEN], *out;
 
-	if (asprintf(&out, "{\"VNI\":%u,\"VtepMAC\":\"%s\"}", vni, vxlan_mac_format(mac, m)) < 0)
+	if (asprintf(&out, "{\"VNI\":%u,\"VtepMAC\":\"%s\"}", vni, mac_format(mac, m)) < 0)
 		return NULL;
 	return out;
 }

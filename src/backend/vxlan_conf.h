@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* vxlan backend: its Backend config, its lease BackendData and MAC text. Pure, no I/O. */
+/* vxlan backend: its Backend config, its lease BackendData. Pure, no I/O. */
 #ifndef FLANNELD_VXLAN_CONF_H
 #define FLANNELD_VXLAN_CONF_H
 
@@ -10,7 +10,6 @@
 #define VXLAN_DEFAULT_VNI 1
 #define VXLAN_KERNEL_PORT 8472 /* what the kernel uses when no port is given */
 #define VXLAN_OVERHEAD	  50   /* outer IPv4 20 + UDP 8 + VXLAN 8 + inner Ethernet 14 */
-#define VXLAN_MAC_STRLEN  18
 
 struct vxlan_conf {
 	uint32_t vni;  /* default 1 */
@@ -41,7 +40,5 @@ char *vxlan_lease_data_format(uint32_t vni, const uint8_t mac[6]);
 
 /* Go's net.ParseMAC for 6-byte addresses: aa:bb:.., aa-bb-.. or aabb.ccdd.eeff. */
 int vxlan_mac_parse(const char *s, size_t len, uint8_t mac[6]);
-/* Lowercase colon form into buf (VXLAN_MAC_STRLEN bytes); returns buf. */
-char *vxlan_mac_format(const uint8_t mac[6], char *buf);
 
 #endif

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "backend/vxlan_conf.h"
+#include "ip.h"
 
 static struct vxlan_conf parse_ok(const char *json)
 {
@@ -116,11 +117,11 @@ static void test_conf_errors(void **state)
 static void lease_ok(const char *json, const char *want_mac)
 {
 	uint8_t mac[6];
-	char err[160] = "", buf[VXLAN_MAC_STRLEN];
+	char err[160] = "", buf[MAC_STRLEN];
 
 	if (vxlan_lease_data_parse(json, strlen(json), mac, err, sizeof(err)) != 0)
 		fail_msg("%s: unexpected error: %s", json, err);
-	assert_string_equal(vxlan_mac_format(mac, buf), want_mac);
+	assert_string_equal(mac_format(mac, buf), want_mac);
 }
 
 static void lease_err(const char *json, const char *want)
@@ -192,7 +193,7 @@ static void test_mac_parse(void **state)
 /* The hand-written formatter against snprintf, for every value of each byte. */
 static void test_mac_format(void **state)
 {
-	char got[VXLAN_MAC_STRLEN], want[VXLAN_MAC_STRLEN];
+	char got[MAC_STRLEN], want[MAC_STRLEN];
 
 	(void)state;
 	for (int v = 0; v < 256; v++) {
@@ -203,7 +204,7 @@ static void test_mac_format(void **state)
 
 		snprintf(want, sizeof(want), "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1],
 			 mac[2], mac[3], mac[4], mac[5]);
-		assert_string_equal(vxlan_mac_format(mac, got), want);
+		assert_string_equal(mac_format(mac, got), want);
 	}
 }
 

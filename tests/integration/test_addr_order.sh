@@ -29,7 +29,9 @@ host_exec 1 ip link set wan0p up
 host_exec 1 ip link set wan0 up
 host_exec 1 ip addr add 192.168.5.1/24 dev wan0 valid_lft 3000 preferred_lft 2000
 host_exec 1 ip addr add 192.168.5.2/24 dev wan0
-out=$(host_exec 1 "$FLANNELD" --check-config --etcd-endpoints="$ETCD_CLIENT" --iface=wan0 2>&1) ||
+# --public-ipv6: wan0 has no IPv6 address, which the daemon (and so
+# --check-config) refuses with EnableIPv6.
+out=$(host_exec 1 "$FLANNELD" --check-config --etcd-endpoints="$ETCD_CLIENT" --iface=wan0 --public-ipv6=2001:db8:5::1 2>&1) ||
 	fail "--check-config failed: $out"
 grep -q '^Interface: *wan0 (address 192.168.5.2,' <<<"$out" || fail "IPv4 pick: $out"
 pass "IPv4: the permanent secondary address wins over the dynamic primary"
